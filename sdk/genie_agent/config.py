@@ -1,0 +1,123 @@
+"""Settings: one frozen object, read from a YAML file and ``GENIE_AGENT_*`` environment variables.
+
+Precedence, highest first: explicit arguments, environment, the config file, defaults. The file
+is ``$GENIE_AGENT_CONFIG`` if set, else ``$GENIE_AGENT_HOME/config.yaml`` if it exists. With no
+file at all the embedded TPC-H example runs. This is the only module that reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import ConfigError
+
+__all__ = ["EXAMPLE_CATALOG", "Settings", "config_file_path", "load_settings"]
+
+EXAMPLE_CATALOG = Path(str(resources.files("genie_agent_examples") / "tpch" / "catalog.yaml"))
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("GENIE_AGENT_HOME") or Path.home() / ".genie-agent").expanduser()
+
+
+def config_file_path() -> Path | None:
+    """The config file in force, or None when running on defaults and environment only."""
+    explicit = os.environ.get("GENIE_AGENT_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    candidate = _default_home() / "config.yaml"
+    return candidate if candidate.exists() else None
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if self.path is None:
+            return {}
+        if not self.path.exists():
+            raise ConfigError(
+                f"Config file {self.path} does not exist.",
+                "Create it, or unset GENIE_AGENT_CONFIG to run on the embedded example.",
+            )
+        try:
+            data = yaml.safe_load(self.path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"Config file {self.path} is not valid YAML: {exc}", "Fix the YAML syntax.") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"Config file {self.path} must hold a mapping of settings.", "See README: Configuration.")
+        base = self.path.parent
+        if "catalog" in data and data["catalog"] and not Path(data["catalog"]).is_absolute():
+            data["catalog"] = str(base / data["catalog"])
+        return data
+
+
+class Settings(BaseSettings):
+    """Everything that can be configured. Each field is also ``GENIE_AGENT_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="GENIE_AGENT_", extra="forbid", frozen=True)
+
+    home: Path = Field(default_factory=_default_home, description="State directory: data, conversations, threads, traces.")
+    catalog: Path = Field(default=EXAMPLE_CATALOG, description="Catalog YAML listing databases and space files. Default: the embedded TPC-H example.")
+    tpch_scale_factor: float = Field(default=0.1, gt=0, le=100, description="Scale factor of generated TPC-H example data.")
+    row_limit: int = Field(default=1000, ge=1, le=100_000, description="Most rows a space query returns.")
+    query_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="Time limit of one SQL query (interrupted after).")
+    space_timeout_s: float = Field(default=120.0, gt=0, le=3600, description="Time limit of one space's answer within a turn.")
+    max_question_chars: int = Field(default=4000, ge=10, le=100_000, description="Longest question accepted.")
+    data_rows: int = Field(default=100, ge=0, le=10_000, description="Rows of the primary result copied into the turn result's `data`.")
+    verified_queries: bool = Field(default=True, description="Answer questions that match a verified query with its SQL.")
+
+    @field_validator("home", "catalog", mode="before")
+    @classmethod
+    def _expand(cls, value: Any) -> Any:
+        return Path(value).expanduser() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _YamlFileSource(settings_cls, config_file_path())
+
+    def problems(self) -> list[str]:
+        """Checks that need the file system, each with what to fix."""
+        found = []
+        if not self.catalog.exists():
+            found.append(f"catalog: {self.catalog} does not exist. Point GENIE_AGENT_CATALOG (or `catalog:` in the config file) at a catalog YAML.")
+        if self.home.exists() and not self.home.is_dir():
+            found.append(f"home: {self.home} is not a directory. Set GENIE_AGENT_HOME to a directory.")
+        return found
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, raising :class:`ConfigError` that lists every problem and what to fix."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "settings"
+            name = f"GENIE_AGENT_{where.upper()}" if err["type"] != "extra_forbidden" else where
+            msg = err["msg"] if err["type"] != "extra_forbidden" else "is not a setting genie-agent knows"
+            problems.append(f"{name}: {msg} (got {err.get('input')!r})")
+        raise ConfigError("The configuration is invalid.", "Fix the settings listed above.", problems) from None
+    problems = settings.problems()
+    if problems:
+        raise ConfigError("The configuration is invalid.", "Fix the settings listed above.", problems)
+    return settings

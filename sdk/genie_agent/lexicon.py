@@ -1,0 +1,107 @@
+"""Tokens and phrase matching shared by the local Genie engine and the router.
+
+Questions are tokenized, each token reduced to a crude stem (plural ``s`` dropped) so that
+"regions" matches "region", and phrases are matched greedily, longest first, left to right.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+__all__ = ["Lexicon", "Match", "Token", "stem", "tokenize"]
+
+T = TypeVar("T")
+
+_TOKEN = re.compile(r"\d{4}-\d{2}-\d{2}|[A-Za-z0-9#]+(?:[-'.&][A-Za-z0-9#]+)*")
+_NO_STEM = frozenset({"this", "has", "was", "is", "its", "us", "as", "less", "across", "always"})
+
+
+def stem(word: str) -> str:
+    """A deliberately small stemmer: case-fold, drop possessives and a plural ending."""
+    w = word.lower()
+    if w.endswith("'s"):
+        w = w[:-2]
+    if w in _NO_STEM or len(w) <= 3 or not w.isalpha():
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith(("sses", "ches", "shes", "xes")):
+        return w[:-2]
+    if w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    stem: str
+    start: int
+    end: int
+
+    @property
+    def lower(self) -> str:
+        return self.text.lower()
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split text into word tokens with their stems and character offsets."""
+    return [Token(m.group(0), stem(m.group(0)), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def phrase_key(phrase: str) -> tuple[str, ...]:
+    return tuple(t.stem for t in tokenize(phrase))
+
+
+@dataclass(frozen=True)
+class Match(Generic[T]):
+    """Tokens ``[start, end)`` matched one phrase, which means each of ``entries``."""
+
+    start: int
+    end: int
+    entries: tuple[T, ...]
+    text: str
+
+
+@dataclass
+class Lexicon(Generic[T]):
+    """Phrase -> entries, matched over token sequences."""
+
+    _phrases: dict[tuple[str, ...], list[T]] = field(default_factory=dict)
+    _longest: int = 1
+
+    def add(self, phrase: str, entry: T) -> None:
+        key = phrase_key(phrase)
+        if not key:
+            return
+        bucket = self._phrases.setdefault(key, [])
+        if entry not in bucket:
+            bucket.append(entry)
+        self._longest = max(self._longest, len(key))
+
+    def add_all(self, phrases: Iterable[str], entry: T) -> None:
+        for phrase in phrases:
+            self.add(phrase, entry)
+
+    def __len__(self) -> int:
+        return len(self._phrases)
+
+    def match(self, tokens: Sequence[Token], text: str) -> list[Match[T]]:
+        """Greedy longest-first matches, left to right; unmatched tokens are skipped."""
+        found: list[Match[T]] = []
+        i = 0
+        while i < len(tokens):
+            for n in range(min(self._longest, len(tokens) - i), 0, -1):
+                key = tuple(t.stem for t in tokens[i : i + n])
+                entries = self._phrases.get(key)
+                if entries:
+                    span = text[tokens[i].start : tokens[i + n - 1].end]
+                    found.append(Match(i, i + n, tuple(entries), span))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found

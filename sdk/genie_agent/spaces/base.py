@@ -1,0 +1,72 @@
+"""The Genie space boundary: one protocol, a local engine and (later) the Databricks Genie API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+__all__ = ["AnswerStatus", "GenieSpace", "RoutingTerm", "SpaceAnswer", "SpaceInfo"]
+
+AnswerStatus = Literal["completed", "no_answer"]
+"""``completed``: a query ran and its result is in the answer. ``no_answer``: the space could not
+turn the question into a query; ``text`` says why and ``suggested_questions`` what it can answer."""
+
+
+@dataclass(frozen=True)
+class SpaceInfo:
+    """What a router and a user need to know about a space."""
+
+    id: str
+    title: str
+    description: str
+    sample_questions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoutingTerm:
+    """A phrase that signals a space is relevant. ``kind`` weighs it: a measure names what the
+    question asks for; a dimension, value or filter only narrows it."""
+
+    phrase: str
+    kind: Literal["measure", "dimension", "value", "time_dimension", "filter", "topic"]
+
+
+@dataclass(frozen=True)
+class SpaceAnswer:
+    """One answer from a space. Values in ``rows`` are typed (numbers, dates), never pre-formatted."""
+
+    space_id: str
+    status: AnswerStatus
+    text: str
+    conversation_id: str
+    message_id: str
+    sql: str | None = None
+    columns: tuple[str, ...] = ()
+    column_types: tuple[str, ...] = ()
+    rows: tuple[tuple[Any, ...], ...] = ()
+    row_count: int = 0
+    truncated: bool = False
+    suggested_questions: tuple[str, ...] = ()
+    elapsed_ms: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class GenieSpace(Protocol):
+    """A Genie space: natural language in, SQL and its result out.
+
+    ``ask`` raises :class:`~genie_agent.errors.UnsafeRequestError` for a request to change data,
+    :class:`~genie_agent.errors.BackendTimeoutError` when the space does not answer in time and
+    :class:`~genie_agent.errors.BackendError` when it fails. It never returns invented data.
+    """
+
+    @property
+    def info(self) -> SpaceInfo: ...
+
+    def ask(self, question: str, conversation_id: str | None = None) -> SpaceAnswer:
+        """Ask a question, continuing ``conversation_id`` when given (a follow-up)."""
+        ...
+
+    def routing_terms(self) -> Sequence[RoutingTerm]:
+        """Phrases that signal this space is relevant (measures, dimensions, values), for routing."""
+        ...

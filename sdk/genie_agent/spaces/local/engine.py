@@ -1,0 +1,172 @@
+"""The local Genie engine: a space answered by deterministic NL -> SQL over DuckDB."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from ...errors import UnsafeRequestError, UserInputError
+from ...lexicon import tokenize
+from ...safety import write_intent
+from ..base import RoutingTerm, SpaceAnswer, SpaceInfo
+from ..semantic_model import SpaceDefinition, VerifiedQuery, referenced_aliases
+from .conversations import ConversationStore
+from .executor import ReadOnlyExecutor
+from .parser import merge_followup, parse_question
+from .plan import QueryPlan
+from .sqlgen import PlanError, compile_plan, quote_ident
+from .vocabulary import MAX_INDEXED_VALUES, Vocabulary
+
+__all__ = ["LocalGenieSpace"]
+
+_STOP = frozenset({"the", "a", "an", "of", "what", "was", "is", "are", "were", "me", "show", "give", "for", "in"})
+
+
+def _normalized(question: str) -> tuple[str, ...]:
+    return tuple(t.stem for t in tokenize(question) if t.lower not in _STOP)
+
+
+class LocalGenieSpace:
+    """A :class:`~genie_agent.spaces.base.GenieSpace` over a semantic model and a DuckDB file."""
+
+    def __init__(
+        self,
+        definition: SpaceDefinition,
+        executor: ReadOnlyExecutor,
+        conversations: ConversationStore,
+        *,
+        use_verified_queries: bool = True,
+    ) -> None:
+        self.definition = definition
+        self._executor = executor
+        self._conversations = conversations
+        self._use_verified = use_verified_queries
+        self._verified = {_normalized(v.question): v for v in definition.verified_queries}
+        self._vocabulary: Vocabulary | None = None
+        self._vocabulary_lock = threading.Lock()
+
+    @property
+    def info(self) -> SpaceInfo:
+        d = self.definition
+        return SpaceInfo(d.id, d.title, d.description, d.sample_questions)
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        """Built on first use: indexing dimension values costs a few small queries."""
+        if self._vocabulary is None:
+            with self._vocabulary_lock:
+                if self._vocabulary is None:
+                    self._vocabulary = Vocabulary.build(self.definition, self._index_values())
+        return self._vocabulary
+
+    def _index_values(self) -> dict[str, list[str]]:
+        values: dict[str, list[str]] = {}
+        for d in self.definition.dimensions:
+            aliases = referenced_aliases(d.expr)
+            if not d.index_values or len(aliases) != 1:
+                continue
+            alias = next(iter(aliases))
+            table = self.definition.table_by_alias[alias]
+            sql = (
+                f"SELECT DISTINCT CAST({d.expr} AS VARCHAR) FROM {quote_ident(table.physical)} AS "
+                f"{quote_ident(alias)} WHERE {d.expr} IS NOT NULL LIMIT {MAX_INDEXED_VALUES + 1}"
+            )
+            result = self._executor.execute(sql, self.definition.physical_tables)
+            if result.row_count <= MAX_INDEXED_VALUES:
+                values[d.name] = [row[0] for row in result.rows]
+        return values
+
+    def routing_terms(self) -> Sequence[RoutingTerm]:
+        d = self.definition
+        terms = [RoutingTerm(p, "measure") for m in d.measures for p in m.phrases]
+        terms += [RoutingTerm(p, "dimension") for x in d.dimensions for p in x.phrases]
+        terms += [RoutingTerm(p, "time_dimension") for x in d.time_dimensions for p in x.phrases]
+        terms += [RoutingTerm(p, "filter") for x in d.filters for p in x.phrases]
+        for name, values in self.vocabulary.values.items():
+            terms += [RoutingTerm(v, "value") for v in values if len(v) >= 2 and not v.isdigit()]
+            terms += [RoutingTerm(p, "value") for ps in d.dimension(name).value_synonyms.values() for p in ps]
+        return terms
+
+    def ask(self, question: str, conversation_id: str | None = None) -> SpaceAnswer:
+        if not question.strip():
+            raise UserInputError("The question is empty.", "Ask something like: " + self._example())
+        verb = write_intent(question)
+        if verb:
+            raise UnsafeRequestError(
+                f"The {self.definition.title} space is read-only: it will not {verb} data.",
+                "Ask a question about the data instead.",
+            )
+        started = time.perf_counter()
+        conv_id = conversation_id or ConversationStore.new_id()
+        verified = self._verified.get(_normalized(question)) if self._use_verified else None
+        if verified is not None:
+            return self._run(conv_id, question, None, verified.sql, f"Verified answer: {verified.question}",
+                             started, verified)
+
+        parsed = parse_question(question, self.vocabulary)
+        previous = self._conversations.last_plan(conv_id, self.definition.id) if conversation_id else None
+        plan: QueryPlan = parsed.plan
+        if previous is not None and (not parsed.has_measure or parsed.followup_cue):
+            plan = merge_followup(previous, parsed)
+        if plan.unknown_groupings:
+            known = ", ".join(d.name for d in self.definition.dimensions)
+            words = ", ".join(repr(w) for w in plan.unknown_groupings)
+            return self._no_answer(conv_id, question,
+                                   f"The {self.definition.title} space has nothing called {words} to break "
+                                   f"results down by. It can group by: {known}, or by month, quarter or year.")
+        try:
+            compiled = compile_plan(self.definition, plan)
+        except PlanError as exc:
+            text = str(exc)
+            if not plan.measures:
+                measures = ", ".join(m.name for m in self.definition.measures)
+                text = (f"I couldn't match that question to the {self.definition.title} space. "
+                        f"It answers questions about: {measures}.")
+            return self._no_answer(conv_id, question, text)
+        parse_ms = (time.perf_counter() - started) * 1000
+        answer = self._run(conv_id, question, plan, compiled.sql, compiled.description, started)
+        answer.elapsed_ms["nl_to_sql"] = parse_ms
+        return answer
+
+    def _run(
+        self,
+        conv_id: str,
+        question: str,
+        plan: QueryPlan | None,
+        sql: str,
+        text: str,
+        started: float,
+        verified: VerifiedQuery | None = None,
+    ) -> SpaceAnswer:
+        result = self._executor.execute(sql, self.definition.physical_tables)
+        message_id = self._conversations.add(conv_id, self.definition.id, question, plan, sql)
+        return SpaceAnswer(
+            space_id=self.definition.id,
+            status="completed",
+            text=text,
+            conversation_id=conv_id,
+            message_id=message_id,
+            sql=sql,
+            columns=result.columns,
+            column_types=result.column_types,
+            rows=result.rows,
+            row_count=result.row_count,
+            truncated=result.truncated,
+            suggested_questions=(),
+            elapsed_ms={"query": result.elapsed_ms, "total": (time.perf_counter() - started) * 1000},
+        )
+
+    def _no_answer(self, conv_id: str, question: str, text: str) -> SpaceAnswer:
+        message_id = self._conversations.add(conv_id, self.definition.id, question, None, None)
+        return SpaceAnswer(
+            space_id=self.definition.id,
+            status="no_answer",
+            text=text,
+            conversation_id=conv_id,
+            message_id=message_id,
+            suggested_questions=self.definition.sample_questions[:4],
+        )
+
+    def _example(self) -> str:
+        return self.definition.sample_questions[0] if self.definition.sample_questions else "a question"

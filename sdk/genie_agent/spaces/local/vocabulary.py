@@ -1,0 +1,68 @@
+"""A space's vocabulary: every phrase the local engine understands, and what it means.
+
+Built from the semantic model (names and synonyms) and from the data: the distinct values of
+each indexed dimension, so "germany" is known to be a value of ``nation``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ...lexicon import Lexicon
+from ..semantic_model import SpaceDefinition
+
+__all__ = ["MAX_INDEXED_VALUES", "Term", "Vocabulary"]
+
+TermKind = Literal["measure", "dimension", "time_dimension", "filter", "value"]
+MAX_INDEXED_VALUES = 500
+"""Dimensions with more distinct values than this are not indexed (names, ids, free text)."""
+
+
+@dataclass(frozen=True)
+class Term:
+    kind: TermKind
+    name: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    space: SpaceDefinition
+    lexicon: Lexicon[Term]
+    values: Mapping[str, Sequence[str]]
+
+    @classmethod
+    def build(cls, space: SpaceDefinition, values: Mapping[str, Sequence[str]]) -> Vocabulary:
+        """``values`` maps an indexed dimension's name to its distinct values in the data."""
+        lexicon: Lexicon[Term] = Lexicon()
+        for m in space.measures:
+            lexicon.add_all(m.phrases, Term("measure", m.name))
+        for d in space.dimensions:
+            lexicon.add_all(d.phrases, Term("dimension", d.name))
+        for t in space.time_dimensions:
+            lexicon.add_all(t.phrases, Term("time_dimension", t.name))
+        for f in space.filters:
+            lexicon.add_all(f.phrases, Term("filter", f.name))
+        for d in space.dimensions:
+            for value in values.get(d.name, ()):
+                if len(value) >= 2 and not value.isdigit():
+                    lexicon.add(value, Term("value", d.name, value))
+            for value, phrases in d.value_synonyms.items():
+                lexicon.add_all(phrases, Term("value", d.name, value))
+        return cls(space, lexicon, values)
+
+    def is_column_measure(self, name: str) -> bool:
+        return self.space.measure(name).column is not None
+
+    def is_indexed(self, dimension: str) -> bool:
+        return self.space.dimension(dimension).index_values
+
+    def phrases(self) -> list[str]:
+        """Names and synonyms of everything in the space (for routing and help)."""
+        s = self.space
+        out: list[str] = []
+        for item in (*s.measures, *s.dimensions, *s.time_dimensions, *s.filters):
+            out.extend(item.phrases)
+        return out
