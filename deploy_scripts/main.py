@@ -1,0 +1,123 @@
+"""The ``genie-agent`` command line: thin over the SDK. Errors become a message and an exit code.
+
+Exit codes: 0 an answer was given (ok, partial, clarify, out_of_scope, refused); 1 an error;
+2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from genie_agent.config import Settings
+    from genie_agent.errors import GenieAgentError
+
+EXIT_ERROR, EXIT_BAD_INPUT = 1, 2
+
+
+def _fail(exc: GenieAgentError, *, as_json: bool = False) -> NoReturn:
+    from genie_agent.errors import ConfigError, UnsafeRequestError, UserInputError
+
+    code = EXIT_BAD_INPUT if isinstance(exc, UserInputError | ConfigError | UnsafeRequestError) else EXIT_ERROR
+    problems = getattr(exc, "problems", [])
+    if as_json:
+        error = {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "problems": problems}
+        click.echo(json.dumps({"status": "error", "error": error}))
+    click.secho(f"Error: {exc.message}", fg="red", err=True)
+    for problem in problems:
+        click.echo(f"  - {problem}", err=True)
+    if exc.hint:
+        click.echo(f"Hint: {exc.hint}", err=True)
+    sys.exit(code)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="genie-agent")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """genie-agent: ask your data questions in plain language, answered from Genie spaces."""
+    from genie_agent.config import load_settings
+    from genie_agent.errors import ConfigError
+
+    if ctx.invoked_subcommand == "config" or "--help" in sys.argv or "-h" in sys.argv:
+        return  # `config` reports problems itself
+    try:
+        ctx.obj = load_settings()
+    except ConfigError as exc:
+        _fail(exc, as_json="--json" in sys.argv)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object: the turn result.")
+@click.option("--thread-id", help="Continue this conversation thread (printed after each answer).")
+@click.option("--user", default="local", show_default=True, help="Local user the thread belongs to.")
+@click.option("--domain", "domains", multiple=True, help="Ask this space directly, skipping routing (repeatable).")
+@click.argument("question")
+@click.pass_context
+def ask(ctx: click.Context, as_json: bool, thread_id: str | None, user: str, domains: tuple[str, ...],
+        question: str) -> None:
+    """Ask one QUESTION and print the answer with its result tables."""
+    from genie_agent.errors import GenieAgentError
+    from genie_agent.factory import make_agent
+
+    from .render import StatusLine, render_result
+
+    settings = _settings(ctx)
+    try:
+        agent = make_agent(settings)
+        agent.validate_question(question)
+        with StatusLine(enabled=not as_json) as status:
+            result = None
+            for event in agent.stream(question, user=user, thread_id=thread_id, domains=domains or None):
+                result = status.update(event) or result
+    except GenieAgentError as exc:
+        _fail(exc, as_json=as_json)
+    assert result is not None
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), default=str))
+    else:
+        render_result(result)
+    sys.exit(EXIT_ERROR if result.status == "error" else 0)
+
+
+@cli.command("config")
+@click.option("--json", "as_json", is_flag=True, help="Print the effective settings as JSON.")
+def config_command(as_json: bool) -> None:
+    """Print the effective settings and every problem with them, with what to fix."""
+    from genie_agent.config import Settings, config_file_path, load_settings
+    from genie_agent.errors import ConfigError
+    from genie_agent.spaces.catalog import load_catalog
+
+    try:
+        settings = load_settings()
+        catalog = load_catalog(settings.catalog)
+    except ConfigError as exc:
+        _fail(exc, as_json=as_json)
+    values: dict[str, Any] = {name: getattr(settings, name) for name in Settings.model_fields}
+    spaces = [{"id": s.id, "title": s.title, "database": s.database} for s in catalog.spaces]
+    if as_json:
+        click.echo(json.dumps({"config_file": str(config_file_path() or ""), "settings": values, "spaces": spaces},
+                              default=str))
+        return
+    click.echo(f"config file: {config_file_path() or '(none: defaults and environment)'}")
+    for name, field in Settings.model_fields.items():
+        click.echo(f"  {name:<20} = {values[name]!s:<40} GENIE_AGENT_{name.upper()}")
+        if field.description:
+            click.secho(f"  {'':<20}   {field.description}", dim=True)
+    click.echo("spaces:")
+    for s in spaces:
+        click.echo(f"  {s['id']:<12} {s['title']} (database: {s['database']})")
+    click.secho("configuration OK", fg="green")
+
+
+def main() -> None:  # pragma: no cover
+    cli()

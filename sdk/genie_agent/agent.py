@@ -1,0 +1,228 @@
+"""The turn: identity -> thread -> route -> parallel fan-out -> synthesis -> save -> result.
+
+:meth:`Agent.stream` yields typed events as they happen; :meth:`Agent.ask` is the stream collected.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from .errors import BackendTimeoutError, GenieAgentError, UnknownSpaceError, UnsafeRequestError, UserInputError
+from .grounding import check_grounding
+from .routing import RouteDecision, Router
+from .spaces.base import GenieSpace, SpaceAnswer
+from .synthesis import synthesize
+from .threads import ThreadState, ThreadStore, TurnRecord
+from .turn import (
+    ResultTable,
+    RouteDecided,
+    SpaceAnswered,
+    SpaceFailed,
+    SpaceQueryStarted,
+    TextDelta,
+    TurnDone,
+    TurnEvent,
+    TurnResult,
+    TurnStatus,
+)
+
+__all__ = ["Agent", "AgentLimits"]
+
+
+@dataclass(frozen=True)
+class AgentLimits:
+    max_question_chars: int = 4000
+    space_timeout_s: float = 120.0
+    data_rows: int = 100
+
+
+class Agent:
+    """Answers questions over a set of Genie spaces. Thread-safe; one instance serves many turns."""
+
+    def __init__(
+        self,
+        spaces: Mapping[str, GenieSpace],
+        threads: ThreadStore,
+        *,
+        router: Router | None = None,
+        limits: AgentLimits | None = None,
+        source: str = "local",
+    ) -> None:
+        self.spaces = dict(spaces)
+        self.threads = threads
+        self.limits = limits or AgentLimits()
+        self.source = source
+        self._router = router
+
+    @property
+    def router(self) -> Router:
+        if self._router is None:
+            self._router = Router([(s.info, s.routing_terms()) for s in self.spaces.values()])
+        return self._router
+
+    def validate_question(self, question: str) -> str:
+        text = question.strip()
+        if not text:
+            raise UserInputError("The question is empty.", "Ask something, e.g. 'What was total revenue in 1996?'")
+        if len(text) > self.limits.max_question_chars:
+            raise UserInputError(
+                f"The question is {len(text):,} characters long; the limit is {self.limits.max_question_chars:,}.",
+                "Ask a shorter question (raise GENIE_AGENT_MAX_QUESTION_CHARS if you must).",
+            )
+        return text
+
+    def ask(self, question: str, **kwargs: object) -> TurnResult:
+        """Run a turn to the end and return its result."""
+        for event in self.stream(question, **kwargs):  # type: ignore[arg-type]
+            if isinstance(event, TurnDone):
+                return event.result
+        raise AssertionError("a turn always ends with TurnDone")  # pragma: no cover
+
+    def stream(
+        self,
+        question: str,
+        *,
+        user: str = "local",
+        thread_id: str | None = None,
+        domains: Sequence[str] | None = None,
+        genie_conversation_ids: Mapping[str, str] | None = None,
+    ) -> Iterator[TurnEvent]:
+        """Run one turn, yielding events as they happen. Bad input raises before any event."""
+        started = time.perf_counter()
+        text = self.validate_question(question)
+        for d in domains or ():
+            if d not in self.spaces:
+                raise UnknownSpaceError(
+                    f"There is no space called {d!r}.", f"Known spaces: {', '.join(sorted(self.spaces))}."
+                )
+        state = self.threads.load(thread_id, user)
+        conv_ids = {**state.genie_conversation_ids, **(genie_conversation_ids or {})}
+
+        if domains:
+            decision = RouteDecision("single" if len(domains) == 1 else "cross_domain", tuple(domains), 1.0,
+                                     "spaces chosen by the caller", {d: text for d in domains})
+        else:
+            decision = self.router.route(text, state.last_domains)
+        timings = {"route": (time.perf_counter() - started) * 1000}
+        yield RouteDecided(decision)
+
+        results: list[ResultTable] = []
+        failures: dict[str, str] = {}
+        suggested: list[str] = []
+        if decision.kind in ("refused", "out_of_scope"):
+            answer_text = self._decline(decision)
+            status: TurnStatus = "refused" if decision.kind == "refused" else "out_of_scope"
+            suggested = [q for s in self.spaces.values() for q in s.info.sample_questions[:2]]
+        else:
+            for event in self._fan_out(decision, conv_ids):
+                yield event
+                if isinstance(event, SpaceAnswered):
+                    results.append(ResultTable.from_answer(event.answer))
+                    conv_ids[event.domain] = event.answer.conversation_id
+                    suggested += event.answer.suggested_questions
+                elif isinstance(event, SpaceFailed):
+                    failures[event.domain] = f"{event.error} {event.hint}".strip()
+            order = {d: i for i, d in enumerate(decision.domains)}
+            results.sort(key=lambda r: order.get(r.domain, 99))
+            status = self._status(results, failures, decision)
+            if status == "refused":
+                answer_text = " ".join(failures.values())
+            else:
+                titles = {k: s.info.title for k, s in self.spaces.items()}
+                answer_text = synthesize(results, failures, titles)
+        timings["spaces"] = (time.perf_counter() - started) * 1000 - timings["route"]
+
+        for chunk in _chunks(answer_text):
+            yield TextDelta(chunk)
+        answered = [r for r in results if r.error is None]
+        grounding = check_grounding(answer_text, [r.rows for r in answered], text, [r.row_count for r in answered])
+        memory_status = self._save(state, text, status, answer_text, decision, conv_ids, results)
+        timings["total"] = (time.perf_counter() - started) * 1000
+        yield TurnDone(TurnResult(
+            status=status,
+            text=answer_text,
+            route=decision,
+            results=tuple(results),
+            thread_id=state.thread_id,
+            genie_conversation_ids={d: conv_ids[d] for d in conv_ids if d in self.spaces},
+            grounding=grounding,
+            memory_status=memory_status,
+            source=self.source,
+            suggested_questions=tuple(dict.fromkeys(suggested))[:6],
+            data_rows=self.limits.data_rows,
+            timings_ms=timings,
+        ))
+
+    def _fan_out(self, decision: RouteDecision, conv_ids: Mapping[str, str]) -> Iterator[TurnEvent]:
+        """Ask every routed space at once; emit each answer the moment it lands."""
+        pool = ThreadPoolExecutor(max_workers=max(1, len(decision.domains)), thread_name_prefix="genie-space")
+        pending: dict[Future[SpaceAnswer], str] = {}
+        for domain in decision.domains:
+            question = decision.questions.get(domain, "")
+            yield SpaceQueryStarted(domain, question)
+            pending[pool.submit(self.spaces[domain].ask, question, conv_ids.get(domain))] = domain
+        deadline = time.monotonic() + self.limits.space_timeout_s
+        try:
+            while pending:
+                done, _ = wait(pending, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
+                if not done:
+                    for domain in pending.values():
+                        exc = BackendTimeoutError(
+                            f"The {domain} space did not answer within {self.limits.space_timeout_s:g} s.",
+                            "Try again, or raise GENIE_AGENT_SPACE_TIMEOUT_S.",
+                        )
+                        yield SpaceFailed(domain, exc.message, exc.hint, True)
+                    return
+                for future in done:
+                    domain = pending.pop(future)
+                    try:
+                        yield SpaceAnswered(domain, future.result())
+                    except UnsafeRequestError as exc:
+                        yield SpaceFailed(domain, exc.message, "refused", False)
+                    except GenieAgentError as exc:
+                        yield SpaceFailed(domain, exc.message, exc.hint, getattr(exc, "retryable", False))
+                    except Exception as exc:  # a bug in a backend must not lose the other answers
+                        yield SpaceFailed(domain, f"{type(exc).__name__}: {exc}", "This is a bug; please report it.", False)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    @staticmethod
+    def _status(results: list[ResultTable], failures: Mapping[str, str], decision: RouteDecision) -> TurnStatus:
+        if failures and all(f.endswith("refused") for f in failures.values()) and not results:
+            return "refused"
+        answered = [r for r in results if r.error is None]
+        if not answered:
+            return "error" if failures else "clarify"
+        if failures or len(answered) < len(decision.domains):
+            return "partial"
+        return "ok"
+
+    def _decline(self, decision: RouteDecision) -> str:
+        if decision.kind == "refused":
+            return (f"I can't do that: {decision.reason}. I only read data; nothing was changed. "
+                    "Ask a question about the data instead.")
+        topics = "; ".join(f"**{s.info.title}**: {s.info.description}" for s in self.spaces.values())
+        return f"That is outside what I can answer ({decision.reason}). I can answer questions about {topics}"
+
+    def _save(self, state: ThreadState, question: str, status: str, text: str, decision: RouteDecision,
+              conv_ids: Mapping[str, str], results: list[ResultTable]) -> str:
+        try:
+            self.threads.append(state, TurnRecord(question, status, text, decision.domains, dict(conv_ids),
+                                                  {r.domain: r.sql for r in results}))
+        except Exception as exc:  # the answer stands even when the thread could not be saved
+            return f"failed: {type(exc).__name__}: {exc}"
+        return "saved"
+
+
+def _chunks(text: str) -> Iterator[str]:
+    start = 0
+    for i, ch in enumerate(text):
+        if ch == "\n" or (ch == " " and i - start > 60):
+            yield text[start : i + 1]
+            start = i + 1
+    if start < len(text):
+        yield text[start:]
+

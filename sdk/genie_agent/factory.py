@@ -1,0 +1,49 @@
+"""One factory that builds the agent from settings; the CLI, the TUI and tests all use it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .agent import Agent, AgentLimits
+from .config import Settings
+from .errors import ConfigError
+from .spaces.catalog import Catalog, DatabaseSpec, load_catalog
+from .threads import SqliteThreadStore
+
+__all__ = ["database_path", "make_agent"]
+
+
+def database_path(settings: Settings, name: str, spec: DatabaseSpec, *, progress: bool = True) -> Path:
+    """The DuckDB file behind a catalog database, generating example data on first use."""
+    if spec.path is not None:
+        if not spec.path.exists():
+            raise ConfigError(f"Database {name!r}: {spec.path} does not exist.", "Fix `path` in the catalog.")
+        return spec.path
+    from .data.tpch import ensure_tpch_database
+
+    sf = settings.tpch_scale_factor
+    path = settings.home / "data" / f"tpch-sf{sf:g}.duckdb"
+    return ensure_tpch_database(path, sf, progress=progress)
+
+
+def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: bool = True) -> Agent:
+    """Build the agent on the embedded default: local Genie spaces over DuckDB, threads in SQLite."""
+    from .spaces.local.conversations import ConversationStore
+    from .spaces.local.engine import LocalGenieSpace
+    from .spaces.local.executor import ReadOnlyExecutor
+
+    catalog = catalog or load_catalog(settings.catalog)
+    conversations = ConversationStore(settings.home / "genie_conversations.sqlite")
+    executors: dict[str, ReadOnlyExecutor] = {}
+    spaces = {}
+    for space in catalog.spaces:
+        if space.database not in executors:
+            path = database_path(settings, space.database, catalog.databases[space.database], progress=progress)
+            executors[space.database] = ReadOnlyExecutor(
+                path, row_limit=settings.row_limit, timeout_s=settings.query_timeout_s
+            )
+        spaces[space.id] = LocalGenieSpace(
+            space, executors[space.database], conversations, use_verified_queries=settings.verified_queries
+        )
+    limits = AgentLimits(settings.max_question_chars, settings.space_timeout_s, settings.data_rows)
+    return Agent(spaces, SqliteThreadStore(settings.home / "threads.sqlite"), limits=limits)

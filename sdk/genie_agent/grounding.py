@@ -1,0 +1,66 @@
+"""Groundedness: every number in an answer must come from a query result (or the question)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .formatting import is_number
+from .turn import Grounding
+
+__all__ = ["check_grounding"]
+
+_DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?\b")
+_NUMBER = re.compile(r"(?<![\w#.])-?\d[\d,]*(?:\.\d+)?(?:\s?(%|[KMB]n?\b|million\b|billion\b|thousand\b))?", re.IGNORECASE)
+_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9}
+
+
+def _close(shown: float, decimals: int, scale: float, candidates: Iterable[float]) -> bool:
+    tolerance = 0.5 * 10**-decimals * scale + 1e-9
+    return any(abs(shown * scale - c) <= tolerance for c in candidates)
+
+
+def check_grounding(text: str, tables: Sequence[Sequence[Sequence[Any]]], question: str = "",
+                    counts: Iterable[int] = ()) -> Grounding:
+    """Flag numbers in ``text`` found in no result cell, no row count and not in the question.
+
+    A number matches a cell when it equals the cell rounded to the decimals shown; "1.2M" is
+    read as 1,200,000 with a tolerance of the last digit shown; "5%" also matches 0.05.
+    """
+    numbers: list[float] = [float(c) for c in counts]
+    strings: set[str] = set()
+    for rows in tables:
+        for row in rows:
+            for cell in row:
+                if is_number(cell):
+                    numbers.append(float(cell))
+                elif cell is not None:
+                    strings.add(str(cell))
+    body = text
+    for s in sorted(strings, key=len, reverse=True):
+        if any(ch.isdigit() for ch in s):
+            body = body.replace(s, " ")
+    for q in re.findall(r"[\w#-]*\d[\w#.-]*", question):
+        body = re.sub(rf"(?<![\w#.]){re.escape(q)}(?![\w#])", " ", body)
+    unsupported: list[str] = []
+    for m in _DATE.finditer(body):
+        if not any(s.startswith(m.group(0)) for s in strings):
+            unsupported.append(m.group(0))
+    body = _DATE.sub(" ", body)
+    for m in _NUMBER.finditer(body):
+        raw = m.group(0).strip()
+        digits = raw.rstrip("%").split()[0] if " " in raw else re.sub(r"[^\d.,-]+$", "", raw)
+        try:
+            shown = float(digits.replace(",", ""))
+        except ValueError:
+            continue
+        decimals = len(digits.split(".")[1]) if "." in digits else 0
+        suffix = (m.group(1) or "").lower()
+        if suffix == "%":
+            ok = _close(shown, decimals, 0.01, numbers) or _close(shown, decimals, 1, numbers)
+        else:
+            ok = _close(shown, decimals, _SCALE.get(suffix, 1.0), numbers)
+        if not ok:
+            unsupported.append(raw)
+    return {"ok": not unsupported, "unsupported_numbers": unsupported}

@@ -1,0 +1,172 @@
+"""Route a question to the space(s) that can answer it, from the spaces' own vocabulary.
+
+Each space contributes routing terms (measures, dimensions, indexed values, synonyms). A
+question is split into clauses at conjunctions; a clause that names a measure belongs to the
+space owning it. Clauses owned by different spaces make a cross-domain turn: each space is
+asked its own part, plus the groupings ("by region") the whole question asked for.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .lexicon import Lexicon, tokenize
+from .safety import write_intent
+from .spaces.base import RoutingTerm, SpaceInfo
+
+__all__ = ["RouteDecision", "RouteKind", "Router"]
+
+RouteKind = Literal["single", "cross_domain", "follow_up", "out_of_scope", "refused"]
+_WEIGHTS = {"measure": 3.0, "value": 1.5, "topic": 1.0, "dimension": 1.0, "filter": 1.0, "time_dimension": 0.5}
+_SPLIT = re.compile(
+    r",?\s+(?:and also|and|as well as|along with|plus|versus|vs\.?|compared (?:to|with)|with)\s+|;\s*|\?\s+",
+    re.IGNORECASE,
+)
+_GROUPING = re.compile(r"\b(?:by|per|for each|in each|each|across|for every)\s+((?:[\w#-]+\s?){1,3})", re.IGNORECASE)
+_NOT_PROPER = frozenset(
+    {"i", "what", "which", "how", "who", "show", "give", "list", "compare", "and", "the", "q1", "q2", "q3", "q4"}
+    | {m.lower() for m in (*calendar.month_name, *calendar.month_abbr, *calendar.day_name) if m}
+)
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """Where a question goes. ``questions`` holds what each space is asked."""
+
+    kind: RouteKind
+    domains: tuple[str, ...]
+    confidence: float
+    reason: str
+    questions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Hit:
+    space: str
+    kind: str
+
+
+class Router:
+    """Deterministic router over the spaces' routing terms."""
+
+    def __init__(self, spaces: Sequence[tuple[SpaceInfo, Sequence[RoutingTerm]]]) -> None:
+        self.spaces = {info.id: info for info, _ in spaces}
+        self._lexicon: Lexicon[_Hit] = Lexicon()
+        for info, terms in spaces:
+            for term in terms:
+                self._lexicon.add(term.phrase, _Hit(info.id, term.kind))
+            self._lexicon.add(info.id, _Hit(info.id, "topic"))
+            self._lexicon.add(info.title, _Hit(info.id, "topic"))
+
+    def _scores(self, text: str) -> tuple[dict[str, float], dict[str, list[str]], set[str]]:
+        tokens = tokenize(text)
+        scores: dict[str, float] = defaultdict(float)
+        why: dict[str, list[str]] = defaultdict(list)
+        measure_spaces: set[str] = set()
+        for m in self._lexicon.match(tokens, text):
+            for hit in m.entries:
+                weight = _WEIGHTS[hit.kind] / len({h.space for h in m.entries}) ** 0.5
+                scores[hit.space] += weight
+                kind = hit.kind.replace("_", " ")
+                why[hit.space].append(f"'{m.text}' ({kind})")
+                if hit.kind == "measure":
+                    measure_spaces.add(hit.space)
+        return scores, why, measure_spaces
+
+    def _unknown_names(self, question: str) -> list[str]:
+        """Capitalized words no space knows ("Apple", "Paris"): the question is about something else."""
+        tokens = tokenize(question)
+        known = {i for m in self._lexicon.match(tokens, question) for i in range(m.start, m.end)}
+        names = []
+        for i, t in enumerate(tokens):
+            sentence_start = i == 0 or question[: t.start].rstrip().endswith((".", "?", "!", ":"))
+            if i in known or sentence_start or not t.text[:1].isupper() or t.lower in _NOT_PROPER:
+                continue
+            if t.text.isupper() and len(t.text) <= 3:
+                continue  # abbreviations such as "AOV", "Q2"
+            names.append(t.text)
+        return names
+
+    def route(self, question: str, previous_domains: Sequence[str] = ()) -> RouteDecision:
+        """Decide the spaces for a question; ``previous_domains`` are the thread's last turn's."""
+        verb = write_intent(question)
+        if verb:
+            return RouteDecision("refused", (), 1.0, f"a request to {verb} data; the spaces are read-only")
+        unknown = self._unknown_names(question)
+        scores, why, measure_spaces = self._scores(question)
+        previous = tuple(d for d in previous_domains if d in self.spaces)
+        if unknown and not measure_spaces:
+            return RouteDecision("out_of_scope", (), 0.9, f"no space knows {', '.join(unknown)}")
+        if previous and not measure_spaces:
+            return RouteDecision("follow_up", previous, 0.8, f"follow-up to the previous turn on {', '.join(previous)}",
+                                 {d: question for d in previous})
+        if not scores:
+            return RouteDecision("out_of_scope", (), 0.9, "nothing in the question matches any space's data")
+        if unknown:
+            return RouteDecision("out_of_scope", (), 0.7, f"no space knows {', '.join(unknown)}")
+
+        owners = self._clause_owners(question)
+        domains = tuple(dict.fromkeys(space for space, _ in owners))
+        if len(domains) <= 1:
+            best = domains[0] if domains else max(scores, key=lambda s: scores[s])
+            total = sum(scores.values())
+            confidence = round(scores[best] / total, 2) if total else 0.0
+            reason = f"{self.spaces[best].title}: " + ", ".join(dict.fromkeys(why[best]))
+            return RouteDecision("single", (best,), confidence, reason, {best: question})
+
+        questions = self._sub_questions(question, owners, domains)
+        reasons = [f"{self.spaces[d].title}: " + ", ".join(dict.fromkeys(self._scores(questions[d])[1][d]))
+                   for d in domains]
+        return RouteDecision("cross_domain", domains, 0.9, "; ".join(reasons), questions)
+
+    def _clause_owners(self, question: str) -> list[tuple[str, str]]:
+        """Clauses of the question with the space that owns each (by the measures it names)."""
+        clauses = [c.strip(" ,?.") for c in _SPLIT.split(question) if c and c.strip(" ,?.")]
+        owned: list[tuple[str | None, str]] = []
+        for clause in clauses:
+            scores, _, measure_spaces = self._scores(clause)
+            owner = max(measure_spaces, key=lambda s: scores[s]) if measure_spaces else None
+            if owner is not None:
+                tied = [s for s in measure_spaces if scores[s] == scores[owner]]
+                owner = owned[-1][0] if len(tied) > 1 and owned and owned[-1][0] in tied else owner
+            owned.append((owner, clause))
+        # A clause naming no measure ("1996", "asia") belongs with its neighbour.
+        merged: list[tuple[str, str]] = []
+        pending: list[str] = []
+        for owner, clause in owned:
+            if owner is None:
+                if merged:
+                    merged[-1] = (merged[-1][0], merged[-1][1] + " and " + clause)
+                else:
+                    pending.append(clause)
+                continue
+            if merged and merged[-1][0] == owner:
+                merged[-1] = (owner, merged[-1][1] + " and " + clause)
+            else:
+                merged.append((owner, " and ".join([*pending, clause])))
+            pending = []
+        return merged
+
+    def _sub_questions(self, question: str, owners: list[tuple[str, str]], domains: tuple[str, ...]) -> dict[str, str]:
+        # Groupings asked of the whole question ("... in each nation") apply to every space that has them.
+        grouping_phrases = []
+        for g in _GROUPING.finditer(question):
+            words = g.group(1)
+            for m in self._lexicon.match(tokenize(words), words):
+                if any(h.kind == "dimension" for h in m.entries):
+                    grouping_phrases.append((m.text, {h.space for h in m.entries if h.kind == "dimension"}))
+                    break
+        out: dict[str, str] = {}
+        for domain in domains:
+            text = " and ".join(clause for owner, clause in owners if owner == domain)
+            have = {t.stem for t in tokenize(text)}
+            for phrase, spaces in grouping_phrases:
+                if domain in spaces and not {t.stem for t in tokenize(phrase)} <= have:
+                    text += f" by {phrase}"
+            out[domain] = text
+        return out

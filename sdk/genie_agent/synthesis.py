@@ -1,0 +1,61 @@
+"""Deterministic synthesis: a short answer written only from the results' own rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from .formatting import format_value, is_number
+from .turn import ResultTable
+
+__all__ = ["failure_sentence", "summarize_result", "synthesize"]
+
+MAX_LISTED = 5
+
+
+def _label(row: Sequence[object], measure_index: int) -> str:
+    return ", ".join(format_value(v) for i, v in enumerate(row) if i < measure_index)
+
+
+def summarize_result(result: ResultTable, title: str) -> str:
+    """One paragraph about one space's result. Every number in it is a cell of ``result``."""
+    head = f"**{title}** — {result.text}" if result.text else f"**{title}**"
+    if result.error is not None:
+        return f"{head}: {result.error}"
+    rows, cols = result.rows, result.columns
+    if not rows:
+        return f"{head}: the query returned no rows."
+    measure_index = next((i for i, v in enumerate(rows[0]) if is_number(v) and i > 0), None)
+    if measure_index is None and len(cols) == 1 or measure_index is None and all(is_number(v) for v in rows[0]):
+        measure_index = 0
+    if len(rows) == 1 and measure_index == 0:
+        values = "; ".join(f"{c}: {format_value(v)}" for c, v in zip(cols, rows[0], strict=False))
+        return f"{head}: {values}."
+    if measure_index is None:
+        listed = "; ".join(", ".join(format_value(v) for v in row) for row in rows[:MAX_LISTED])
+        return f"{head}: {listed}."
+    measure = cols[measure_index]
+    extra = len(cols) - measure_index - 1
+    parts = []
+    for row in rows[:MAX_LISTED]:
+        shown = format_value(row[measure_index])
+        if extra:
+            shown += " (" + ", ".join(f"{cols[j]} {format_value(row[j])}" for j in range(measure_index + 1, len(cols))) + ")"
+        parts.append(f"{_label(row, measure_index)}: {shown}")
+    more = ""
+    if len(rows) > MAX_LISTED:
+        more = f"; {len(rows)} rows in all"
+    if result.truncated:
+        more += " (result truncated at the row limit)"
+    lead = head if result.text else f"{head} — {measure} by {', '.join(cols[:measure_index])}"
+    return f"{lead}: " + "; ".join(parts) + more + "."
+
+
+def failure_sentence(domain_title: str, error: str) -> str:
+    return f"**{domain_title}** could not answer: {error} No figures are shown for it."
+
+
+def synthesize(results: Sequence[ResultTable], failures: Mapping[str, str], titles: Mapping[str, str]) -> str:
+    """The answer: one paragraph per space that answered, one line per space that failed."""
+    paragraphs = [summarize_result(r, titles.get(r.domain, r.domain)) for r in results]
+    paragraphs += [failure_sentence(titles.get(d, d), e) for d, e in failures.items()]
+    return "\n\n".join(paragraphs)

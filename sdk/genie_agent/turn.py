@@ -1,0 +1,177 @@
+"""A turn: the typed events it streams and the turn result every consumer reads (DESIGN.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+from .routing import RouteDecision
+from .spaces.base import SpaceAnswer
+
+__all__ = [
+    "Grounding",
+    "ResultTable",
+    "RouteDecided",
+    "SpaceAnswered",
+    "SpaceFailed",
+    "SpaceQueryStarted",
+    "TextDelta",
+    "TurnDone",
+    "TurnEvent",
+    "TurnResult",
+    "TurnStatus",
+    "jsonable",
+]
+
+TurnStatus = Literal["ok", "partial", "clarify", "refused", "out_of_scope", "error"]
+
+
+def jsonable(value: Any) -> Any:
+    """A result cell as JSON: numbers stay numbers, dates become ISO strings."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+class Grounding(TypedDict):
+    ok: bool
+    unsupported_numbers: list[str]
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    """One space's result, as it appears in ``results``."""
+
+    domain: str
+    sql: str | None
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    row_count: int
+    truncated: bool
+    conversation_id: str | None
+    error: str | None = None
+    column_types: tuple[str, ...] = ()
+    text: str = ""
+
+    @classmethod
+    def from_answer(cls, answer: SpaceAnswer) -> ResultTable:
+        rows = tuple(tuple(jsonable(v) for v in row) for row in answer.rows)
+        error = None if answer.status == "completed" else answer.text
+        return cls(answer.space_id, answer.sql, answer.columns, rows, answer.row_count, answer.truncated,
+                   answer.conversation_id, error, answer.column_types, answer.text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "sql": self.sql,
+            "columns": list(self.columns),
+            "rows": [list(r) for r in self.rows],
+            "row_count": self.row_count,
+            "truncated": self.truncated,
+            "conversation_id": self.conversation_id,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """The one contract: printed by ``ask --json``, returned as the served agent's custom_outputs."""
+
+    status: TurnStatus
+    text: str
+    route: RouteDecision
+    results: tuple[ResultTable, ...]
+    thread_id: str
+    genie_conversation_ids: dict[str, str]
+    grounding: Grounding
+    memory_status: str
+    source: str = "local"
+    visualization_hint: dict[str, Any] | None = None
+    suggested_questions: tuple[str, ...] = ()
+    data_rows: int = 100
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def domain(self) -> str | None:
+        if len(self.route.domains) > 1:
+            return "cross_domain"
+        return self.route.domains[0] if self.route.domains else None
+
+    @property
+    def data(self) -> list[dict[str, Any]]:
+        """Rows of the primary (first successful) result as objects, bounded."""
+        primary = next((r for r in self.results if r.error is None and r.columns), None)
+        if primary is None:
+            return []
+        return [dict(zip(primary.columns, row, strict=False)) for row in primary.rows[: self.data_rows]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "text": self.text,
+            "domain": self.domain,
+            "domains": list(self.route.domains),
+            "route": {
+                "kind": self.route.kind,
+                "domains": list(self.route.domains),
+                "confidence": self.route.confidence,
+                "reason": self.route.reason,
+            },
+            "results": [r.to_dict() for r in self.results],
+            "data": self.data,
+            "visualization_hint": self.visualization_hint,
+            "grounding": dict(self.grounding),
+            "thread_id": self.thread_id,
+            "genie_conversation_ids": dict(self.genie_conversation_ids),
+            "memory_status": self.memory_status,
+            "source": self.source,
+            "suggested_questions": list(self.suggested_questions),
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+@dataclass(frozen=True)
+class RouteDecided:
+    decision: RouteDecision
+
+
+@dataclass(frozen=True)
+class SpaceQueryStarted:
+    domain: str
+    question: str
+
+
+@dataclass(frozen=True)
+class SpaceAnswered:
+    domain: str
+    answer: SpaceAnswer
+
+
+@dataclass(frozen=True)
+class SpaceFailed:
+    domain: str
+    error: str
+    hint: str
+    retryable: bool
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnDone:
+    result: TurnResult
+
+
+TurnEvent = RouteDecided | SpaceQueryStarted | SpaceAnswered | SpaceFailed | TextDelta | TurnDone
