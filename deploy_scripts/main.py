@@ -22,7 +22,9 @@ EXIT_ERROR, EXIT_BAD_INPUT = 1, 2
 def _fail(exc: GenieAgentError, *, as_json: bool = False) -> NoReturn:
     from genie_agent.errors import ConfigError, UnsafeRequestError, UserInputError
 
-    code = EXIT_BAD_INPUT if isinstance(exc, UserInputError | ConfigError | UnsafeRequestError) else EXIT_ERROR
+    code = (
+        EXIT_BAD_INPUT if isinstance(exc, UserInputError | ConfigError | UnsafeRequestError) else EXIT_ERROR
+    )
     problems = getattr(exc, "problems", [])
     if as_json:
         error = {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "problems": problems}
@@ -60,11 +62,19 @@ def cli(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object: the turn result.")
 @click.option("--thread-id", help="Continue this conversation thread (printed after each answer).")
 @click.option("--user", default="local", show_default=True, help="Local user the thread belongs to.")
-@click.option("--domain", "domains", multiple=True, help="Ask this space directly, skipping routing (repeatable).")
+@click.option(
+    "--domain", "domains", multiple=True, help="Ask this space directly, skipping routing (repeatable)."
+)
 @click.argument("question")
 @click.pass_context
-def ask(ctx: click.Context, as_json: bool, thread_id: str | None, user: str, domains: tuple[str, ...],
-        question: str) -> None:
+def ask(
+    ctx: click.Context,
+    as_json: bool,
+    thread_id: str | None,
+    user: str,
+    domains: tuple[str, ...],
+    question: str,
+) -> None:
     """Ask one QUESTION and print the answer with its result tables."""
     from genie_agent.errors import GenieAgentError
     from genie_agent.factory import make_agent
@@ -105,8 +115,12 @@ def config_command(as_json: bool) -> None:
     values: dict[str, Any] = {name: getattr(settings, name) for name in Settings.model_fields}
     spaces = [{"id": s.id, "title": s.title, "database": s.database} for s in catalog.spaces]
     if as_json:
-        click.echo(json.dumps({"config_file": str(config_file_path() or ""), "settings": values, "spaces": spaces},
-                              default=str))
+        click.echo(
+            json.dumps(
+                {"config_file": str(config_file_path() or ""), "settings": values, "spaces": spaces},
+                default=str,
+            )
+        )
         return
     click.echo(f"config file: {config_file_path() or '(none: defaults and environment)'}")
     for name, field in Settings.model_fields.items():

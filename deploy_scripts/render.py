@@ -42,7 +42,9 @@ class StatusLine:
             self._status.start()
         return self
 
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+    def __exit__(
+        self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
+    ) -> None:
         if self._status is not None:
             self._status.stop()
 
@@ -64,9 +66,14 @@ class StatusLine:
                 self._show("Querying " + ", ".join(self._running) + "…")
             case SpaceAnswered(domain, answer):
                 self._running.pop(domain, None)
-                self._log(f"[dim]{domain}: {answer.row_count} rows[/dim]" if answer.status == "completed"
-                          else f"[dim]{domain}: no answer[/dim]")
-                self._show("Querying " + ", ".join(self._running) + "…" if self._running else "Writing the answer…")
+                self._log(
+                    f"[dim]{domain}: {answer.row_count} rows[/dim]"
+                    if answer.status == "completed"
+                    else f"[dim]{domain}: no answer[/dim]"
+                )
+                self._show(
+                    "Querying " + ", ".join(self._running) + "…" if self._running else "Writing the answer…"
+                )
             case SpaceFailed(domain, error, _, _):
                 self._running.pop(domain, None)
                 self._log(f"[yellow]{domain} failed: {error}[/yellow]")
@@ -87,8 +94,10 @@ def render_result(result: TurnResult, console: Console | None = None) -> None:
         if table.error is not None or not table.columns:
             continue
         view = Table(title=f"{table.domain}: {table.text}", title_justify="left", show_lines=False)
-        numeric = [bool(table.rows) and all(is_number(r[i]) or r[i] is None for r in table.rows)
-                   for i in range(len(table.columns))]
+        numeric = [
+            bool(table.rows) and all(is_number(r[i]) or r[i] is None for r in table.rows)
+            for i in range(len(table.columns))
+        ]
         for name, is_num in zip(table.columns, numeric, strict=True):
             view.add_column(name, justify="right" if is_num else "left")
         for row in table.rows[:50]:
@@ -103,6 +112,10 @@ def render_result(result: TurnResult, console: Console | None = None) -> None:
         for q in result.suggested_questions:
             console.print(f"  • {q}", highlight=False)
     if not result.grounding["ok"]:
-        console.print(f"[yellow]Unsupported numbers: {', '.join(result.grounding['unsupported_numbers'])}[/yellow]")
-    console.print(f"[dim]thread {result.thread_id} — continue with --thread-id {result.thread_id}[/dim]",
-                  highlight=False)
+        console.print(
+            f"[yellow]Unsupported numbers: {', '.join(result.grounding['unsupported_numbers'])}[/yellow]"
+        )
+    console.print(
+        f"[dim]thread {result.thread_id} — continue with --thread-id {result.thread_id}[/dim]",
+        highlight=False,
+    )

@@ -10,7 +10,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from .errors import BackendTimeoutError, GenieAgentError, UnknownSpaceError, UnsafeRequestError, UserInputError
+from .errors import (
+    BackendTimeoutError,
+    GenieAgentError,
+    UnknownSpaceError,
+    UnsafeRequestError,
+    UserInputError,
+)
 from .grounding import check_grounding
 from .routing import RouteDecision, Router
 from .spaces.base import GenieSpace, SpaceAnswer
@@ -66,7 +72,9 @@ class Agent:
     def validate_question(self, question: str) -> str:
         text = question.strip()
         if not text:
-            raise UserInputError("The question is empty.", "Ask something, e.g. 'What was total revenue in 1996?'")
+            raise UserInputError(
+                "The question is empty.", "Ask something, e.g. 'What was total revenue in 1996?'"
+            )
         if len(text) > self.limits.max_question_chars:
             raise UserInputError(
                 f"The question is {len(text):,} characters long; the limit is {self.limits.max_question_chars:,}.",
@@ -102,8 +110,13 @@ class Agent:
         conv_ids = {**state.genie_conversation_ids, **(genie_conversation_ids or {})}
 
         if domains:
-            decision = RouteDecision("single" if len(domains) == 1 else "cross_domain", tuple(domains), 1.0,
-                                     "spaces chosen by the caller", {d: text for d in domains})
+            decision = RouteDecision(
+                "single" if len(domains) == 1 else "cross_domain",
+                tuple(domains),
+                1.0,
+                "spaces chosen by the caller",
+                {d: text for d in domains},
+            )
         else:
             decision = self.router.route(text, state.last_domains)
         timings = {"route": (time.perf_counter() - started) * 1000}
@@ -138,23 +151,29 @@ class Agent:
         for chunk in _chunks(answer_text):
             yield TextDelta(chunk)
         answered = [r for r in results if r.error is None]
-        grounding = check_grounding(answer_text, [r.rows for r in answered], text, [r.row_count for r in answered])
+        # Numbers the user or an error message said are not claims about the data.
+        context = " ".join([text, *failures.values()])
+        grounding = check_grounding(
+            answer_text, [r.rows for r in answered], context, [r.row_count for r in answered]
+        )
         memory_status = self._save(state, text, status, answer_text, decision, conv_ids, results)
         timings["total"] = (time.perf_counter() - started) * 1000
-        yield TurnDone(TurnResult(
-            status=status,
-            text=answer_text,
-            route=decision,
-            results=tuple(results),
-            thread_id=state.thread_id,
-            genie_conversation_ids={d: conv_ids[d] for d in conv_ids if d in self.spaces},
-            grounding=grounding,
-            memory_status=memory_status,
-            source=self.source,
-            suggested_questions=tuple(dict.fromkeys(suggested))[:6],
-            data_rows=self.limits.data_rows,
-            timings_ms=timings,
-        ))
+        yield TurnDone(
+            TurnResult(
+                status=status,
+                text=answer_text,
+                route=decision,
+                results=tuple(results),
+                thread_id=state.thread_id,
+                genie_conversation_ids={d: conv_ids[d] for d in conv_ids if d in self.spaces},
+                grounding=grounding,
+                memory_status=memory_status,
+                source=self.source,
+                suggested_questions=tuple(dict.fromkeys(suggested))[:6],
+                data_rows=self.limits.data_rows,
+                timings_ms=timings,
+            )
+        )
 
     def _fan_out(self, decision: RouteDecision, conv_ids: Mapping[str, str]) -> Iterator[TurnEvent]:
         """Ask every routed space at once; emit each answer the moment it lands."""
@@ -167,7 +186,9 @@ class Agent:
         deadline = time.monotonic() + self.limits.space_timeout_s
         try:
             while pending:
-                done, _ = wait(pending, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
+                done, _ = wait(
+                    pending, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED
+                )
                 if not done:
                     for domain in pending.values():
                         exc = BackendTimeoutError(
@@ -185,12 +206,16 @@ class Agent:
                     except GenieAgentError as exc:
                         yield SpaceFailed(domain, exc.message, exc.hint, getattr(exc, "retryable", False))
                     except Exception as exc:  # a bug in a backend must not lose the other answers
-                        yield SpaceFailed(domain, f"{type(exc).__name__}: {exc}", "This is a bug; please report it.", False)
+                        yield SpaceFailed(
+                            domain, f"{type(exc).__name__}: {exc}", "This is a bug; please report it.", False
+                        )
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
     @staticmethod
-    def _status(results: list[ResultTable], failures: Mapping[str, str], decision: RouteDecision) -> TurnStatus:
+    def _status(
+        results: list[ResultTable], failures: Mapping[str, str], decision: RouteDecision
+    ) -> TurnStatus:
         if failures and all(f.endswith("refused") for f in failures.values()) and not results:
             return "refused"
         answered = [r for r in results if r.error is None]
@@ -202,16 +227,35 @@ class Agent:
 
     def _decline(self, decision: RouteDecision) -> str:
         if decision.kind == "refused":
-            return (f"I can't do that: {decision.reason}. I only read data; nothing was changed. "
-                    "Ask a question about the data instead.")
+            return (
+                f"I can't do that: {decision.reason}. I only read data; nothing was changed. "
+                "Ask a question about the data instead."
+            )
         topics = "; ".join(f"**{s.info.title}**: {s.info.description}" for s in self.spaces.values())
         return f"That is outside what I can answer ({decision.reason}). I can answer questions about {topics}"
 
-    def _save(self, state: ThreadState, question: str, status: str, text: str, decision: RouteDecision,
-              conv_ids: Mapping[str, str], results: list[ResultTable]) -> str:
+    def _save(
+        self,
+        state: ThreadState,
+        question: str,
+        status: str,
+        text: str,
+        decision: RouteDecision,
+        conv_ids: Mapping[str, str],
+        results: list[ResultTable],
+    ) -> str:
         try:
-            self.threads.append(state, TurnRecord(question, status, text, decision.domains, dict(conv_ids),
-                                                  {r.domain: r.sql for r in results}))
+            self.threads.append(
+                state,
+                TurnRecord(
+                    question,
+                    status,
+                    text,
+                    decision.domains,
+                    dict(conv_ids),
+                    {r.domain: r.sql for r in results},
+                ),
+            )
         except Exception as exc:  # the answer stands even when the thread could not be saved
             return f"failed: {type(exc).__name__}: {exc}"
         return "saved"
@@ -225,4 +269,3 @@ def _chunks(text: str) -> Iterator[str]:
             start = i + 1
     if start < len(text):
         yield text[start:]
-

@@ -55,9 +55,13 @@ class _YamlFileSource(PydanticBaseSettingsSource):
         try:
             data = yaml.safe_load(self.path.read_text()) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"Config file {self.path} is not valid YAML: {exc}", "Fix the YAML syntax.") from exc
+            raise ConfigError(
+                f"Config file {self.path} is not valid YAML: {exc}", "Fix the YAML syntax."
+            ) from exc
         if not isinstance(data, dict):
-            raise ConfigError(f"Config file {self.path} must hold a mapping of settings.", "See README: Configuration.")
+            raise ConfigError(
+                f"Config file {self.path} must hold a mapping of settings.", "See README: Configuration."
+            )
         base = self.path.parent
         if "catalog" in data and data["catalog"] and not Path(data["catalog"]).is_absolute():
             data["catalog"] = str(base / data["catalog"])
@@ -69,15 +73,33 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GENIE_AGENT_", extra="forbid", frozen=True)
 
-    home: Path = Field(default_factory=_default_home, description="State directory: data, conversations, threads, traces.")
-    catalog: Path = Field(default=EXAMPLE_CATALOG, description="Catalog YAML listing databases and space files. Default: the embedded TPC-H example.")
-    tpch_scale_factor: float = Field(default=0.1, gt=0, le=100, description="Scale factor of generated TPC-H example data.")
+    home: Path = Field(
+        default_factory=_default_home, description="State directory: data, conversations, threads, traces."
+    )
+    catalog: Path = Field(
+        default=EXAMPLE_CATALOG,
+        description="Catalog YAML listing databases and space files. Default: the embedded TPC-H example.",
+    )
+    tpch_scale_factor: float = Field(
+        default=0.1, gt=0, le=100, description="Scale factor of generated TPC-H example data."
+    )
     row_limit: int = Field(default=1000, ge=1, le=100_000, description="Most rows a space query returns.")
-    query_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="Time limit of one SQL query (interrupted after).")
-    space_timeout_s: float = Field(default=120.0, gt=0, le=3600, description="Time limit of one space's answer within a turn.")
+    query_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Time limit of one SQL query (interrupted after)."
+    )
+    space_timeout_s: float = Field(
+        default=120.0, gt=0, le=3600, description="Time limit of one space's answer within a turn."
+    )
     max_question_chars: int = Field(default=4000, ge=10, le=100_000, description="Longest question accepted.")
-    data_rows: int = Field(default=100, ge=0, le=10_000, description="Rows of the primary result copied into the turn result's `data`.")
-    verified_queries: bool = Field(default=True, description="Answer questions that match a verified query with its SQL.")
+    data_rows: int = Field(
+        default=100,
+        ge=0,
+        le=10_000,
+        description="Rows of the primary result copied into the turn result's `data`.",
+    )
+    verified_queries: bool = Field(
+        default=True, description="Answer questions that match a verified query with its SQL."
+    )
 
     @field_validator("home", "catalog", mode="before")
     @classmethod
@@ -99,7 +121,9 @@ class Settings(BaseSettings):
         """Checks that need the file system, each with what to fix."""
         found = []
         if not self.catalog.exists():
-            found.append(f"catalog: {self.catalog} does not exist. Point GENIE_AGENT_CATALOG (or `catalog:` in the config file) at a catalog YAML.")
+            found.append(
+                f"catalog: {self.catalog} does not exist. Point GENIE_AGENT_CATALOG (or `catalog:` in the config file) at a catalog YAML."
+            )
         if self.home.exists() and not self.home.is_dir():
             found.append(f"home: {self.home} is not a directory. Set GENIE_AGENT_HOME to a directory.")
         return found
@@ -116,7 +140,9 @@ def load_settings(**overrides: Any) -> Settings:
             name = f"GENIE_AGENT_{where.upper()}" if err["type"] != "extra_forbidden" else where
             msg = err["msg"] if err["type"] != "extra_forbidden" else "is not a setting genie-agent knows"
             problems.append(f"{name}: {msg} (got {err.get('input')!r})")
-        raise ConfigError("The configuration is invalid.", "Fix the settings listed above.", problems) from None
+        raise ConfigError(
+            "The configuration is invalid.", "Fix the settings listed above.", problems
+        ) from None
     problems = settings.problems()
     if problems:
         raise ConfigError("The configuration is invalid.", "Fix the settings listed above.", problems)

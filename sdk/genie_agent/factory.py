@@ -38,7 +38,9 @@ def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: 
     spaces = {}
     for space in catalog.spaces:
         if space.database not in executors:
-            path = database_path(settings, space.database, catalog.databases[space.database], progress=progress)
+            path = database_path(
+                settings, space.database, catalog.databases[space.database], progress=progress
+            )
             executors[space.database] = ReadOnlyExecutor(
                 path, row_limit=settings.row_limit, timeout_s=settings.query_timeout_s
             )

@@ -12,7 +12,9 @@ from .turn import Grounding
 __all__ = ["check_grounding"]
 
 _DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?\b")
-_NUMBER = re.compile(r"(?<![\w#.])-?\d[\d,]*(?:\.\d+)?(?:\s?(%|[KMB]n?\b|million\b|billion\b|thousand\b))?", re.IGNORECASE)
+_NUMBER = re.compile(
+    r"(?<![\w#.])-?\d[\d,]*(?:\.\d+)?(?:\s?(%|[KMB]n?\b|million\b|billion\b|thousand\b))?", re.IGNORECASE
+)
 _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9}
 
 
@@ -21,8 +23,9 @@ def _close(shown: float, decimals: int, scale: float, candidates: Iterable[float
     return any(abs(shown * scale - c) <= tolerance for c in candidates)
 
 
-def check_grounding(text: str, tables: Sequence[Sequence[Sequence[Any]]], question: str = "",
-                    counts: Iterable[int] = ()) -> Grounding:
+def check_grounding(
+    text: str, tables: Sequence[Sequence[Sequence[Any]]], question: str = "", counts: Iterable[int] = ()
+) -> Grounding:
     """Flag numbers in ``text`` found in no result cell, no row count and not in the question.
 
     A number matches a cell when it equals the cell rounded to the decimals shown; "1.2M" is

@@ -22,14 +22,39 @@ from .spaces.base import RoutingTerm, SpaceInfo
 __all__ = ["RouteDecision", "RouteKind", "Router"]
 
 RouteKind = Literal["single", "cross_domain", "follow_up", "out_of_scope", "refused"]
-_WEIGHTS = {"measure": 3.0, "value": 1.5, "topic": 1.0, "dimension": 1.0, "filter": 1.0, "time_dimension": 0.5}
+_WEIGHTS = {
+    "measure": 3.0,
+    "value": 1.5,
+    "topic": 1.0,
+    "dimension": 1.0,
+    "filter": 1.0,
+    "time_dimension": 0.5,
+}
 _SPLIT = re.compile(
     r",?\s+(?:and also|and|as well as|along with|plus|versus|vs\.?|compared (?:to|with)|with)\s+|;\s*|\?\s+",
     re.IGNORECASE,
 )
-_GROUPING = re.compile(r"\b(?:by|per|for each|in each|each|across|for every)\s+((?:[\w#-]+\s?){1,3})", re.IGNORECASE)
+_GROUPING = re.compile(
+    r"\b(?:by|per|for each|in each|each|across|for every)\s+((?:[\w#-]+\s?){1,3})", re.IGNORECASE
+)
 _NOT_PROPER = frozenset(
-    {"i", "what", "which", "how", "who", "show", "give", "list", "compare", "and", "the", "q1", "q2", "q3", "q4"}
+    {
+        "i",
+        "what",
+        "which",
+        "how",
+        "who",
+        "show",
+        "give",
+        "list",
+        "compare",
+        "and",
+        "the",
+        "q1",
+        "q2",
+        "q3",
+        "q4",
+    }
     | {m.lower() for m in (*calendar.month_name, *calendar.month_abbr, *calendar.day_name) if m}
 )
 
@@ -103,8 +128,13 @@ class Router:
         if unknown and not measure_spaces:
             return RouteDecision("out_of_scope", (), 0.9, f"no space knows {', '.join(unknown)}")
         if previous and not measure_spaces:
-            return RouteDecision("follow_up", previous, 0.8, f"follow-up to the previous turn on {', '.join(previous)}",
-                                 {d: question for d in previous})
+            return RouteDecision(
+                "follow_up",
+                previous,
+                0.8,
+                f"follow-up to the previous turn on {', '.join(previous)}",
+                {d: question for d in previous},
+            )
         if not scores:
             return RouteDecision("out_of_scope", (), 0.9, "nothing in the question matches any space's data")
         if unknown:
@@ -120,8 +150,10 @@ class Router:
             return RouteDecision("single", (best,), confidence, reason, {best: question})
 
         questions = self._sub_questions(question, owners, domains)
-        reasons = [f"{self.spaces[d].title}: " + ", ".join(dict.fromkeys(self._scores(questions[d])[1][d]))
-                   for d in domains]
+        reasons = [
+            f"{self.spaces[d].title}: " + ", ".join(dict.fromkeys(self._scores(questions[d])[1][d]))
+            for d in domains
+        ]
         return RouteDecision("cross_domain", domains, 0.9, "; ".join(reasons), questions)
 
     def _clause_owners(self, question: str) -> list[tuple[str, str]]:
@@ -152,7 +184,9 @@ class Router:
             pending = []
         return merged
 
-    def _sub_questions(self, question: str, owners: list[tuple[str, str]], domains: tuple[str, ...]) -> dict[str, str]:
+    def _sub_questions(
+        self, question: str, owners: list[tuple[str, str]], domains: tuple[str, ...]
+    ) -> dict[str, str]:
         # Groupings asked of the whole question ("... in each nation") apply to every space that has them.
         grouping_phrases = []
         for g in _GROUPING.finditer(question):

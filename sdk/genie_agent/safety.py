@@ -11,7 +11,9 @@ _STRONG_VERBS = "delete|drop|truncate|update|insert|alter|remove|erase|purge|wip
 _WEAK_VERBS = r"(?:create|add|change|set|replace|merge|load|copy|clear|edit|reset|attach|install|restore)(?=\s+(?:a|an|new|the|all|every|this|that|\d))"
 _WRITE_VERBS = f"{_STRONG_VERBS}|{_WEAK_VERBS}"
 _POLITE = r"(?:(?:please|pls|kindly|now|then|go ahead and|can you|could you|would you|will you|"
-_POLITE += r"i want to|i'd like to|i need to|i want you to|we need to|let's|lets|help me|run|execute|sql)[\s:,]+)*"
+_POLITE += (
+    r"i want to|i'd like to|i need to|i want you to|we need to|let's|lets|help me|run|execute|sql)[\s:,]+)*"
+)
 _IMPERATIVE = re.compile(rf"^\W*{_POLITE}(?P<verb>{_WRITE_VERBS})\b", re.IGNORECASE)
 _SQL_WRITE = re.compile(
     r"\b(delete\s+from|drop\s+(table|view|schema|database)|truncate\s+table|insert\s+into|"

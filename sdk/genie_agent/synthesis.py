@@ -25,7 +25,9 @@ def summarize_result(result: ResultTable, title: str) -> str:
     if not rows:
         return f"{head}: the query returned no rows."
     measure_index = next((i for i, v in enumerate(rows[0]) if is_number(v) and i > 0), None)
-    if measure_index is None and len(cols) == 1 or measure_index is None and all(is_number(v) for v in rows[0]):
+    if (measure_index is None and len(cols) == 1) or (
+        measure_index is None and all(is_number(v) for v in rows[0])
+    ):
         measure_index = 0
     if len(rows) == 1 and measure_index == 0:
         values = "; ".join(f"{c}: {format_value(v)}" for c, v in zip(cols, rows[0], strict=False))
@@ -39,7 +41,11 @@ def summarize_result(result: ResultTable, title: str) -> str:
     for row in rows[:MAX_LISTED]:
         shown = format_value(row[measure_index])
         if extra:
-            shown += " (" + ", ".join(f"{cols[j]} {format_value(row[j])}" for j in range(measure_index + 1, len(cols))) + ")"
+            shown += (
+                " ("
+                + ", ".join(f"{cols[j]} {format_value(row[j])}" for j in range(measure_index + 1, len(cols)))
+                + ")"
+            )
         parts.append(f"{_label(row, measure_index)}: {shown}")
     more = ""
     if len(rows) > MAX_LISTED:

@@ -73,7 +73,9 @@ class SqliteThreadStore:
         if thread_id is None:
             return ThreadState(uuid.uuid4().hex, user)
         with self._lock:
-            owner = self._conn.execute("SELECT user FROM threads WHERE thread_id = ?", (thread_id,)).fetchone()
+            owner = self._conn.execute(
+                "SELECT user FROM threads WHERE thread_id = ?", (thread_id,)
+            ).fetchone()
             if owner is None:
                 return ThreadState(thread_id, user)
             if owner[0] != user:
@@ -97,15 +99,25 @@ class SqliteThreadStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.execute(
-                    "INSERT OR IGNORE INTO threads VALUES (?, ?, ?)", (state.thread_id, state.user, time.time())
+                    "INSERT OR IGNORE INTO threads VALUES (?, ?, ?)",
+                    (state.thread_id, state.user, time.time()),
                 )
                 seq = self._conn.execute(
                     "SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE thread_id = ?", (state.thread_id,)
                 ).fetchone()[0]
                 self._conn.execute(
                     "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (state.thread_id, seq, turn.question, turn.status, turn.text, json.dumps(turn.domains),
-                     json.dumps(turn.genie_conversation_ids), json.dumps(turn.sql), time.time()),
+                    (
+                        state.thread_id,
+                        seq,
+                        turn.question,
+                        turn.status,
+                        turn.text,
+                        json.dumps(turn.domains),
+                        json.dumps(turn.genie_conversation_ids),
+                        json.dumps(turn.sql),
+                        time.time(),
+                    ),
                 )
                 self._conn.execute("COMMIT")
             except BaseException:

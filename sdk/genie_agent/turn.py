@@ -66,8 +66,18 @@ class ResultTable:
     def from_answer(cls, answer: SpaceAnswer) -> ResultTable:
         rows = tuple(tuple(jsonable(v) for v in row) for row in answer.rows)
         error = None if answer.status == "completed" else answer.text
-        return cls(answer.space_id, answer.sql, answer.columns, rows, answer.row_count, answer.truncated,
-                   answer.conversation_id, error, answer.column_types, answer.text)
+        return cls(
+            answer.space_id,
+            answer.sql,
+            answer.columns,
+            rows,
+            answer.row_count,
+            answer.truncated,
+            answer.conversation_id,
+            error,
+            answer.column_types,
+            answer.text,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

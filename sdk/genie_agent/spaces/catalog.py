@@ -56,14 +56,18 @@ def _read_yaml(path: Path) -> object:
 
 
 def _describe(exc: ValidationError, where: Path) -> list[str]:
-    return [f"{where.name}: {'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()]
+    return [
+        f"{where.name}: {'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+    ]
 
 
 def load_catalog(path: Path) -> Catalog:
     """Load and validate a catalog and every space file it lists; report all problems at once."""
     raw = _read_yaml(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("spaces"), list):
-        raise ConfigError(f"{path} must be a mapping with `databases` and a `spaces` list.", "See README: Adding a space.")
+        raise ConfigError(
+            f"{path} must be a mapping with `databases` and a `spaces` list.", "See README: Adding a space."
+        )
     problems: list[str] = []
     databases: dict[str, DatabaseSpec] = {}
     for name, spec in (raw.get("databases") or {}).items():
@@ -85,7 +89,9 @@ def load_catalog(path: Path) -> Catalog:
             problems += _describe(exc, space_path)
             continue
         if space.database not in databases:
-            problems.append(f"{space_path.name}: database {space.database!r} is not in the catalog's `databases`")
+            problems.append(
+                f"{space_path.name}: database {space.database!r} is not in the catalog's `databases`"
+            )
         if any(s.id == space.id for s in spaces):
             problems.append(f"{space_path.name}: space id {space.id!r} is used twice")
         spaces.append(space)

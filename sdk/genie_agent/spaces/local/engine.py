@@ -20,7 +20,9 @@ from .vocabulary import MAX_INDEXED_VALUES, Vocabulary
 
 __all__ = ["LocalGenieSpace"]
 
-_STOP = frozenset({"the", "a", "an", "of", "what", "was", "is", "are", "were", "me", "show", "give", "for", "in"})
+_STOP = frozenset(
+    {"the", "a", "an", "of", "what", "was", "is", "are", "were", "me", "show", "give", "for", "in"}
+)
 
 
 def _normalized(question: str) -> tuple[str, ...]:
@@ -101,28 +103,49 @@ class LocalGenieSpace:
         conv_id = conversation_id or ConversationStore.new_id()
         verified = self._verified.get(_normalized(question)) if self._use_verified else None
         if verified is not None:
-            return self._run(conv_id, question, None, verified.sql, f"Verified answer: {verified.question}",
-                             started, verified)
+            return self._run(
+                conv_id,
+                question,
+                None,
+                verified.sql,
+                f"Verified answer: {verified.question}",
+                started,
+                verified,
+            )
 
         parsed = parse_question(question, self.vocabulary)
         previous = self._conversations.last_plan(conv_id, self.definition.id) if conversation_id else None
         plan: QueryPlan = parsed.plan
         if previous is not None and (not parsed.has_measure or parsed.followup_cue):
             plan = merge_followup(previous, parsed)
+        if parsed.unknown_words and not plan.unknown_groupings:
+            words = ", ".join(repr(w) for w in parsed.unknown_words)
+            measures = ", ".join(m.name for m in self.definition.measures)
+            return self._no_answer(
+                conv_id,
+                question,
+                f"The {self.definition.title} space has no data about {words}, so I won't "
+                f"guess. It answers questions about: {measures}.",
+            )
         if plan.unknown_groupings:
             known = ", ".join(d.name for d in self.definition.dimensions)
             words = ", ".join(repr(w) for w in plan.unknown_groupings)
-            return self._no_answer(conv_id, question,
-                                   f"The {self.definition.title} space has nothing called {words} to break "
-                                   f"results down by. It can group by: {known}, or by month, quarter or year.")
+            return self._no_answer(
+                conv_id,
+                question,
+                f"The {self.definition.title} space has nothing called {words} to break "
+                f"results down by. It can group by: {known}, or by month, quarter or year.",
+            )
         try:
             compiled = compile_plan(self.definition, plan)
         except PlanError as exc:
             text = str(exc)
             if not plan.measures:
                 measures = ", ".join(m.name for m in self.definition.measures)
-                text = (f"I couldn't match that question to the {self.definition.title} space. "
-                        f"It answers questions about: {measures}.")
+                text = (
+                    f"I couldn't match that question to the {self.definition.title} space. "
+                    f"It answers questions about: {measures}."
+                )
             return self._no_answer(conv_id, question, text)
         parse_ms = (time.perf_counter() - started) * 1000
         answer = self._run(conv_id, question, plan, compiled.sql, compiled.description, started)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ...lexicon import Match, tokenize
+from ...lexicon import Match, stem, tokenize
 from ..semantic_model import Aggregation
 from .plan import MeasureRef, QueryPlan, TimeGrain, TimeRange
 from .vocabulary import Term, Vocabulary
@@ -33,7 +33,9 @@ GRAIN_WORDS: dict[str, TimeGrain] = {
     "quarterly": "quarter", "quarter": "quarter", "quarters": "quarter",
     "yearly": "year", "annual": "year", "annually": "year", "year": "year", "years": "year",
 }  # fmt: skip
-GROUPING_CUES = frozenset({"by", "per", "each", "every", "across", "which", "what", "top", "bottom", "compare", "list"})
+GROUPING_CUES = frozenset(
+    {"by", "per", "each", "every", "across", "which", "what", "top", "bottom", "compare", "list"}
+)
 PREPOSITIONS = frozenset({"for", "of", "from", "with", "among", "in", "to", "on", "at"})
 DESC_WORDS = frozenset({"highest", "most", "largest", "biggest", "best", "greatest", "top", "maximum"})
 ASC_WORDS = frozenset({"lowest", "least", "fewest", "smallest", "worst", "bottom", "minimum"})
@@ -44,7 +46,25 @@ AGG_WORDS: dict[str, Aggregation] = {
 COUNT_CUES = frozenset({"many", "number", "count", "total"})
 FOLLOWUP_OPENERS = ("and", "what about", "how about", "now", "only", "just", "then", "also", "same",
                     "instead", "break", "split", "but", "ok", "okay", "and what", "what if")  # fmt: skip
-FILLER = frozenset({"the", "a", "an", "of", "their", "its", "each", "in", "for", "by", "per", "customer"})
+# Words a question may contain without naming anything in the data. Any other word the vocabulary
+# does not know means the question asks about something the space lacks ("mood of the team").
+FUNCTION_WORDS = frozenset(
+    """
+a about above across after all along also am among an and any are as at be been before being below
+between both but by can could did do does doing done during each either else ever every few for from
+further had has have having he her here hers him his how i if in into is it its itself just me more
+most my no nor not now of off on once only or other our ours out over own per please same she should
+so some such than that the their theirs them then there these they this those through to too under
+until up us very was we were what when where which while who whom whose why will with within would
+you your yours let lets show shown give gave given tell list display get got find see want need like
+break broken split down grouped group grouping compare compared versus vs much many number count
+total figure figures value values amount amounts overall across whole entire data result results
+report number numbers happen happened made make did placed recorded sold shipped generated earned
+brought time period date dates range ranked rank ranking order ordered sort sorted breakdown trend
+trends within including include includes exclude excluding only just instead again what's whats
+how's s t ok okay thanks thank hi hello yes no per cent percent versus
+""".split()
+)
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _YEAR_SPAN = re.compile(r"^((?:19|20)\d\d)-((?:19|20)\d\d)$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -58,6 +78,7 @@ class ParsedQuestion:
     followup_cue: bool
     matched: list[Match[Term]] = field(default_factory=list)
     grain_given: bool = False
+    unknown_words: tuple[str, ...] = ()
 
     @property
     def has_measure(self) -> bool:
@@ -179,7 +200,7 @@ def _parse_ranking(words: list[str], free: list[bool]) -> tuple[int | None, str 
     for i, w in enumerate(words[:-1]):
         if w in ("which", "what", "the", "name") and _number(words[i + 1]) is not None:
             return _number(words[i + 1]), order
-    if words and words[0] in ("which", "what", "who") or "which" in words:
+    if (words and words[0] in ("which", "what", "who")) or "which" in words:
         return 1, order
     return None, None
 
@@ -256,11 +277,21 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
                 bucket.append(chosen.value)
         elif kind == "time_dimension":
             time_dimension = term.name
-        elif kind == "filter":
-            if term.name not in named:
-                named.append(term.name)
+        elif kind == "filter" and term.name not in named:
+            named.append(term.name)
 
     unknown = _unknown_groupings(words, free)
+    known = FUNCTION_WORDS | MONTHS.keys() | GRAIN_WORDS.keys() | NUMBER_WORDS.keys() | AGG_WORDS.keys()
+    known |= DESC_WORDS | ASC_WORDS | GROUPING_CUES | PREPOSITIONS | COUNT_CUES | ORDINAL_QUARTERS.keys()
+    unknown_words = tuple(
+        w
+        for i, w in enumerate(words)
+        if free[i]
+        and w.isalpha()
+        and w not in known
+        and stem(w) not in known
+        and not re.fullmatch(r"q[1-4]", w)
+    )
     plan = QueryPlan(
         measures=tuple(measures),
         group_by=tuple(group_by),
@@ -277,11 +308,11 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
     cue = lowered.startswith(FOLLOWUP_OPENERS) or any(
         w in ("instead", "also", "those", "that", "same", "it") for w in words
     )
-    return ParsedQuestion(plan, cue, matches, grain is not None)
+    return ParsedQuestion(plan, cue, matches, grain is not None, unknown_words)
 
 
 def _attached_to_value(m: Match[Term], dimension: str, values: list[Match[Term]], words: list[str]) -> bool:
-    """"the AUTOMOBILE segment" names a filter, not a grouping: the dimension sits next to its value."""
+    """ "the AUTOMOBILE segment" names a filter, not a grouping: the dimension sits next to its value."""
     for v in values:
         if not any(t.kind == "value" and t.name == dimension for t in v.entries):
             continue

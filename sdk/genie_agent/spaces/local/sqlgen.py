@@ -78,7 +78,9 @@ def compile_plan(space: SpaceDefinition, plan: QueryPlan) -> CompiledQuery:
         if plan.time_grain == "year":
             select.append(("year", f"YEAR({time_dim.expr})"))
         else:
-            select.append((plan.time_grain, f"CAST(DATE_TRUNC('{plan.time_grain}', {time_dim.expr}) AS DATE)"))
+            select.append(
+                (plan.time_grain, f"CAST(DATE_TRUNC('{plan.time_grain}', {time_dim.expr}) AS DATE)")
+            )
     for d in dims:
         select.append((d.name, d.expr))
         needed |= referenced_aliases(d.expr)

@@ -1,0 +1,160 @@
+"""Whole turns through the agent: routing, fan-out, statuses, follow-ups across agents, refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from tests.question_set import load_cases
+
+pytestmark = pytest.mark.usefixtures("tpch_db")
+
+
+@pytest.fixture
+def agent(make_test_agent):
+    return make_test_agent(verified_queries=False)
+
+
+@pytest.mark.parametrize("case", load_cases("single", "cross"), ids=lambda c: c["id"])
+def test_router_picks_the_expected_spaces(agent, case):
+    decision = agent.router.route(case["question"])
+    assert set(decision.domains) == set(case["spaces"]), decision.reason
+    assert decision.kind == ("cross_domain" if case["kind"] == "cross" else "single")
+    assert 0 < decision.confidence <= 1 and decision.reason
+
+
+@pytest.mark.parametrize("case", load_cases("out_of_scope"), ids=lambda c: c["id"])
+def test_out_of_scope_is_declined_with_what_we_can_answer(agent, case):
+    result = agent.ask(case["question"])
+    assert result.status == "out_of_scope"
+    assert result.results == () and result.route.domains == ()
+    assert "Sales" in result.text and result.suggested_questions
+    assert result.grounding["ok"]
+
+
+def _fingerprint(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("case", load_cases("unsafe"), ids=lambda c: c["id"])
+def test_requests_to_change_data_are_refused_and_nothing_changes(agent, case, tpch_db):
+    before = _fingerprint(tpch_db)
+    result = agent.ask(case["question"])
+    assert result.status == "refused"
+    assert "nothing was changed" in result.text.lower()
+    assert _fingerprint(tpch_db) == before
+
+
+def test_space_refuses_writes_even_when_asked_directly(agent, tpch_db):
+    before = _fingerprint(tpch_db)
+    result = agent.ask("delete all orders from 1992", domains=["sales"])
+    assert result.status == "refused"
+    assert _fingerprint(tpch_db) == before
+
+
+def test_turn_result_contract(agent):
+    result = agent.ask("What was the revenue for each region between 1994 and 1996?").to_dict()
+    assert result["status"] == "ok" and result["domain"] == "sales" and result["domains"] == ["sales"]
+    assert set(result["route"]) >= {"domains", "confidence", "reason"}
+    (table,) = result["results"]
+    assert table["columns"] == ["region", "revenue"] and table["row_count"] == 5 and not table["truncated"]
+    assert all(isinstance(row[1], float) for row in table["rows"])  # numbers as JSON numbers
+    assert result["data"][0].keys() == {"region", "revenue"}
+    assert result["grounding"] == {"ok": True, "unsupported_numbers": []}
+    assert result["memory_status"] == "saved" and result["source"] == "local"
+    assert result["genie_conversation_ids"]["sales"] == table["conversation_id"]
+    assert result["visualization_hint"] is None
+    json.dumps(result)  # serializable as is
+
+
+def test_every_number_in_the_answer_comes_from_a_result(agent):
+    result = agent.ask("Top 5 nations by revenue in 1995")
+    assert result.grounding["ok"], result.grounding
+    for row in result.results[0].rows:
+        assert row[0] in result.text
+
+
+def test_followup_across_agents_uses_the_thread(make_test_agent):
+    first = make_test_agent().ask("What was the revenue by region in 1995?", user="ann")
+    # A new agent (as a new process would build) continues the thread from disk.
+    second = make_test_agent().ask("What about 1996?", user="ann", thread_id=first.thread_id)
+    assert second.route.kind == "follow_up" and second.route.domains == ("sales",)
+    assert "1996" in second.results[0].sql and "1995" not in second.results[0].sql
+    assert second.genie_conversation_ids["sales"] == first.genie_conversation_ids["sales"]
+
+
+def test_another_user_cannot_continue_a_thread(make_test_agent):
+    from genie_agent.errors import UserInputError
+
+    first = make_test_agent().ask("How many suppliers are in ASIA?", user="ann")
+    with pytest.raises(UserInputError, match="not available"):
+        make_test_agent().ask("What about EUROPE?", user="bob", thread_id=first.thread_id)
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   \n ", "empty"), ("x" * 100_000, "characters long")],
+)
+def test_bad_questions_raise_a_clear_error(agent, question, message):
+    from genie_agent.errors import UserInputError
+
+    with pytest.raises(UserInputError, match=message):
+        agent.ask(question)
+
+
+def test_unknown_domain_is_a_clear_error(agent):
+    from genie_agent.errors import UnknownSpaceError
+
+    with pytest.raises(UnknownSpaceError, match="weather") as info:
+        agent.ask("revenue in 1995", domains=["weather"])
+    assert "sales" in info.value.hint
+
+
+class _SlowSpace:
+    """A space that never answers in time: stands in for a Genie backend that hangs."""
+
+    def __init__(self, inner, delay: float) -> None:
+        self._inner, self._delay = inner, delay
+
+    @property
+    def info(self):
+        return self._inner.info
+
+    def routing_terms(self):
+        return self._inner.routing_terms()
+
+    def ask(self, question, conversation_id=None):
+        import time
+
+        time.sleep(self._delay)
+        return self._inner.ask(question, conversation_id)
+
+
+def test_a_space_that_times_out_leaves_a_partial_answer_from_the_others(make_test_agent):
+    from genie_agent.agent import Agent, AgentLimits
+
+    base = make_test_agent()
+    spaces = dict(base.spaces)
+    spaces["supply"] = _SlowSpace(spaces["supply"], delay=3)
+    agent = Agent(spaces, base.threads, limits=AgentLimits(space_timeout_s=0.5))
+    result = agent.ask("What was revenue by region in 1995, and how many suppliers does each region have?")
+    assert result.status == "partial"
+    assert [r.domain for r in result.results] == ["sales"]
+    assert "Supply" in result.text and "did not answer" in result.text
+    assert result.grounding["ok"]  # nothing filled in for the missing space
+
+
+def test_spaces_run_in_parallel(make_test_agent):
+    import time
+
+    from genie_agent.agent import Agent
+
+    base = make_test_agent()
+    spaces = {k: _SlowSpace(v, delay=0.6) for k, v in base.spaces.items()}
+    agent = Agent(spaces, base.threads)
+    start = time.perf_counter()
+    result = agent.ask("How many customers and how many suppliers are there in each nation?")
+    assert result.status == "ok" and len(result.results) == 2
+    assert time.perf_counter() - start < 1.1  # two 0.6 s spaces, not 1.2 s in sequence
