@@ -44,13 +44,13 @@ def check_grounding(
     for s in sorted(strings, key=len, reverse=True):
         if any(ch.isdigit() for ch in s):
             body = body.replace(s, " ")
-    for q in re.findall(r"[\w#-]*\d[\w#.-]*", question):
-        body = re.sub(rf"(?<![\w#.]){re.escape(q)}(?![\w#])", " ", body)
     unsupported: list[str] = []
     for m in _DATE.finditer(body):
-        if not any(s.startswith(m.group(0)) for s in strings):
+        if not any(s.startswith(m.group(0)) for s in strings) and m.group(0) not in question:
             unsupported.append(m.group(0))
     body = _DATE.sub(" ", body)
+    for q in re.findall(r"[\w#-]*\d[\w#.-]*", question):
+        body = re.sub(rf"(?<![\w#.]){re.escape(q)}(?![\w#])", " ", body)
     for m in _NUMBER.finditer(body):
         raw = m.group(0).strip()
         digits = raw.rstrip("%").split()[0] if " " in raw else re.sub(r"[^\d.,-]+$", "", raw)

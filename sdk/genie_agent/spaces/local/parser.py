@@ -12,6 +12,7 @@ import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Literal
 
 from ...lexicon import Match, stem, tokenize
 from ..semantic_model import Aggregation
@@ -20,6 +21,7 @@ from .vocabulary import Term, Vocabulary
 
 __all__ = ["ParsedQuestion", "merge_followup", "parse_question"]
 
+Order = Literal["desc", "asc"]
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 MONTHS.pop("may", None)  # "may" is more often a verb; "May 1995" is handled below
@@ -180,23 +182,22 @@ def _parse_time(words: list[str], free: list[bool]) -> tuple[TimeRange | None, T
     return TimeRange(_year_start(year), _year_start(year + 1), str(year)), grain
 
 
-def _parse_ranking(words: list[str], free: list[bool]) -> tuple[int | None, str | None]:
+def _parse_ranking(words: list[str], free: list[bool]) -> tuple[int | None, Order | None]:
     """Top/bottom N: "top 5", "bottom three", "5 highest", "which 3 ... the most"."""
     n = len(words)
     for i, w in enumerate(words):
         if not free[i]:
             continue
         if w in ("top", "bottom"):
-            order = "desc" if w == "top" else "asc"
             nxt = _number(words[i + 1]) if i + 1 < n else None
-            return (nxt or 10), order
+            return (nxt or 10), ("desc" if w == "top" else "asc")
         num = _number(w)
         if num is not None and i + 1 < n and (words[i + 1] in DESC_WORDS or words[i + 1] in ASC_WORDS):
             return num, "desc" if words[i + 1] in DESC_WORDS else "asc"
     superlative = next((w for i, w in enumerate(words) if free[i] and w in DESC_WORDS | ASC_WORDS), None)
     if superlative is None:
         return None, None
-    order = "desc" if superlative in DESC_WORDS else "asc"
+    order: Order = "desc" if superlative in DESC_WORDS else "asc"
     for i, w in enumerate(words[:-1]):
         if w in ("which", "what", "the", "name") and _number(words[i + 1]) is not None:
             return _number(words[i + 1]), order

@@ -1,0 +1,39 @@
+# Two commands do all setup on a fresh machine (see README):
+#   make demo   install the embedded default and ask a sample question (no workspace, no network)
+#   make test   install with dev tools, then lint, type-check and run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Keep pip's cache inside the checkout (nothing is cached outside the repo).
+export PIP_CACHE_DIR := $(CURDIR)/.cache/pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+QUESTION ?= What was revenue by region in 1995, and how many suppliers does each region have?
+
+.PHONY: demo test install install-dev lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+
+demo: install
+	$(BIN)/genie-agent ask "$(QUESTION)"
+
+lint: install-dev
+	$(BIN)/ruff check sdk deploy_scripts tui agent_model tests bench
+	$(BIN)/ruff format --check sdk deploy_scripts tui agent_model tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -n 2 -q
+
+bench: install
+	$(BIN)/python bench/bench_ask.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache .mypy_cache .bench-home
