@@ -79,7 +79,7 @@ def ask(
     from genie_agent.errors import GenieAgentError
     from genie_agent.factory import make_agent
 
-    from .render import StatusLine, render_result
+    from .status import StatusLine
 
     settings = _settings(ctx)
     try:
@@ -95,6 +95,8 @@ def ask(
     if as_json:
         click.echo(json.dumps(result.to_dict(), default=str))
     else:
+        from .render import render_result  # rich's Markdown costs ~100 ms: only when rendering
+
         render_result(result)
     sys.exit(EXIT_ERROR if result.status == "error" else 0)
 

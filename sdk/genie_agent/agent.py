@@ -152,7 +152,8 @@ class Agent:
             yield TextDelta(chunk)
         answered = [r for r in results if r.error is None]
         # Numbers the user or an error message said are not claims about the data.
-        context = " ".join([text, *failures.values()])
+        # The engine's own description of each query (the year a follow-up carried over) counts too.
+        context = " ".join([text, *failures.values(), *(r.text for r in answered)])
         grounding = check_grounding(
             answer_text, [r.rows for r in answered], context, [r.row_count for r in answered]
         )

@@ -45,7 +45,11 @@ def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: 
                 path, row_limit=settings.row_limit, timeout_s=settings.query_timeout_s
             )
         spaces[space.id] = LocalGenieSpace(
-            space, executors[space.database], conversations, use_verified_queries=settings.verified_queries
+            space,
+            executors[space.database],
+            conversations,
+            use_verified_queries=settings.verified_queries,
+            cache_dir=settings.home / "cache",
         )
     limits = AgentLimits(settings.max_question_chars, settings.space_timeout_s, settings.data_rows)
     return Agent(spaces, SqliteThreadStore(settings.home / "threads.sqlite"), limits=limits)

@@ -158,3 +158,16 @@ def test_spaces_run_in_parallel(make_test_agent):
     result = agent.ask("How many customers and how many suppliers are there in each nation?")
     assert result.status == "ok" and len(result.results) == 2
     assert time.perf_counter() - start < 1.1  # two 0.6 s spaces, not 1.2 s in sequence
+
+
+def test_dimension_values_index_is_cached_per_data_version(make_test_agent, _isolated_genie_agent_home):
+    make_test_agent().ask("How many customers are in each region?")
+    caches = sorted((_isolated_genie_agent_home / "cache").glob("values-customers-*.json"))
+    assert len(caches) == 1
+    values = json.loads(caches[0].read_text())
+    assert sorted(values["region"]) == ["AFRICA", "AMERICA", "ASIA", "EUROPE", "MIDDLE EAST"]
+    # A new process reads the index instead of querying: a value only the cache has is understood.
+    values["region"].append("ATLANTIS")
+    caches[0].write_text(json.dumps(values))
+    result = make_test_agent().ask("How many customers are in atlantis?", domains=["customers"])
+    assert "'ATLANTIS'" in result.results[0].sql

@@ -106,7 +106,7 @@ def _build_database(path: Path) -> None:
 RIDES_SPACE = """\
 id: rides
 title: Bike Rides
-description: Rides of a city bike-rental business with ride counts, fares and durations by city, district, station, bike and rider.
+description: Rides members and casual riders take on rented city bikes - ride counts, fares and durations by city, district, station, bike and rider.
 instructions: Revenue is the sum of fares. A ride is dated by when it started; its place is its start station.
 database: bikeshare
 sample_questions:
@@ -449,11 +449,6 @@ def test_named_filter_with_grouping(bikeshare: BikeShare) -> None:
     _same_rows(got, want)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a named filter whose phrase contains the measure noun ('long rides') swallows the measure: "
-    "the greedy longest-first lexicon match leaves the plan without a measure, so the space asks to clarify",
-)
 def test_named_filter_counted(bikeshare: BikeShare) -> None:
     got = _answer(bikeshare.ask("How many long rides were there in 2024?"))
     want = bikeshare.expected(
@@ -509,11 +504,6 @@ def test_followup_adds_a_value_filter(bikeshare: BikeShare) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="grounding only accepts numbers from the results and the current question, so the year a "
-    "follow-up inherits from an earlier turn ('2024' in the answer to 'only for members') is flagged",
-)
 def test_followup_answer_is_grounded(bikeshare: BikeShare) -> None:
     first = bikeshare.ask("rides in 2024")
     second = bikeshare.ask("only for members", thread_id=first.thread_id)
@@ -609,26 +599,17 @@ def test_unanswerable_question_asks_to_clarify(bikeshare: BikeShare, question: s
     assert result.grounding["ok"]
 
 
-# --------------------------------------------------------------------------- engine gaps (expected to fail)
-# Reasonable questions about this space that the engine cannot answer yet. Each xfail is strict: when
-# the engine learns the missing piece the test passes, fails as XPASS, and the marker must go.
+# --------------------------------------------------------------------------- beyond the basics
+# Questions this space surfaced that the engine first got wrong. What is still missing is a strict
+# xfail: when the engine learns it, the test fails as XPASS and the marker must go.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two values of one dimension ('Munich and Hamburg') become one IN filter and one combined "
-    "total; a comparison needs one row per value (group by the filtered dimension)",
-)
 def test_comparing_two_values_gives_one_row_each(bikeshare: BikeShare) -> None:
     got = _answer(bikeshare.ask("compare rides in Munich and Hamburg"))
     where = "WHERE s.city IN ('Munich', 'Hamburg')"
     _same_rows(got, bikeshare.expected(RIDES_BY_STATION.format(col="city", agg="COUNT(*)", where=where)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="time grains are only year, quarter and month: 'per day' is reported as an unknown grouping",
-)
 def test_rides_per_day(bikeshare: BikeShare) -> None:
     got = _answer(bikeshare.ask("Rides per day in March 2024"))
     want = bikeshare.expected(
@@ -638,11 +619,6 @@ def test_rides_per_day(bikeshare: BikeShare) -> None:
     assert got == want
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the parser's list of harmless words is fixed (it knows TPC-H verbs such as 'placed', 'shipped', "
-    "'sold') and a space cannot extend it, so a domain verb ('take', 'rented') makes the space refuse to guess",
-)
 @pytest.mark.parametrize(
     ("question", "sql"),
     [
@@ -654,11 +630,6 @@ def test_domain_verbs_are_not_unknown_data(bikeshare: BikeShare, question: str, 
     assert _answer(bikeshare.ask(question)) == bikeshare.expected(sql)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the unknown-word check flags time words the date parser itself handles: 'May' (popped from "
-    "MONTHS) and 'since' are in none of the known-word lists",
-)
 @pytest.mark.parametrize(
     ("question", "sql"),
     [

@@ -48,7 +48,8 @@ class Catalog(BaseModel):
 
 def _read_yaml(path: Path) -> object:
     try:
-        return yaml.safe_load(path.read_text())
+        # libyaml's loader reads the space files ~10x faster than the pure-Python one.
+        return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist.", "Check the file names listed in the catalog.") from None
     except yaml.YAMLError as exc:

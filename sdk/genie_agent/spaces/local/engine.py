@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from ...errors import UnsafeRequestError, UserInputError
 from ...lexicon import tokenize
@@ -39,6 +43,7 @@ class LocalGenieSpace:
         conversations: ConversationStore,
         *,
         use_verified_queries: bool = True,
+        cache_dir: Path | None = None,
     ) -> None:
         self.definition = definition
         self._executor = executor
@@ -47,6 +52,7 @@ class LocalGenieSpace:
         self._verified = {_normalized(v.question): v for v in definition.verified_queries}
         self._vocabulary: Vocabulary | None = None
         self._vocabulary_lock = threading.Lock()
+        self._cache_dir = cache_dir
 
     @property
     def info(self) -> SpaceInfo:
@@ -63,6 +69,36 @@ class LocalGenieSpace:
         return self._vocabulary
 
     def _index_values(self) -> dict[str, list[str]]:
+        """Distinct values of indexed dimensions, cached per database file version and model."""
+        cache = self._cache_path()
+        if cache is not None and cache.exists():
+            try:
+                cached: dict[str, list[str]] = json.loads(cache.read_text())
+                return cached
+            except (OSError, ValueError):
+                pass  # rebuild a damaged cache
+        values = self._query_values()
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(values))
+            os.replace(tmp, cache)
+        return values
+
+    def _cache_path(self) -> Path | None:
+        if self._cache_dir is None:
+            return None
+        db = self._executor.database_path
+        try:
+            stat = db.stat()
+        except OSError:
+            return None
+        dims = [(d.name, d.expr, d.index_values) for d in self.definition.dimensions]
+        key = json.dumps([str(db.resolve()), stat.st_mtime_ns, stat.st_size, dims, MAX_INDEXED_VALUES])
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return self._cache_dir / f"values-{self.definition.id}-{digest}.json"
+
+    def _query_values(self) -> dict[str, list[str]]:
         values: dict[str, list[str]] = {}
         for d in self.definition.dimensions:
             aliases = referenced_aliases(d.expr)

@@ -34,7 +34,9 @@ GRAIN_WORDS: dict[str, TimeGrain] = {
     "monthly": "month", "month": "month", "months": "month",
     "quarterly": "quarter", "quarter": "quarter", "quarters": "quarter",
     "yearly": "year", "annual": "year", "annually": "year", "year": "year", "years": "year",
+    "weekly": "week", "week": "week", "weeks": "week", "daily": "day", "day": "day", "days": "day",
 }  # fmt: skip
+TIME_WORDS = frozenset({"since", "until", "through", "thru", "after", "before", "may", "between"})
 GROUPING_CUES = frozenset(
     {"by", "per", "each", "every", "across", "which", "what", "top", "bottom", "compare", "list"}
 )
@@ -119,8 +121,8 @@ def _parse_time(words: list[str], free: list[bool]) -> tuple[TimeRange | None, T
     for i, w in enumerate(words):
         if not free[i] or w not in GRAIN_WORDS:
             continue
-        if w in ("monthly", "quarterly", "yearly", "annual", "annually") or before(
-            i, "by", "per", "each", "every", "a", "month", "year", "quarter", "over"
+        if w in ("monthly", "quarterly", "yearly", "annual", "annually", "weekly", "daily") or before(
+            i, "by", "per", "each", "every", "a", "month", "year", "quarter", "week", "day", "over"
         ):
             grain = GRAIN_WORDS[w]
 
@@ -281,9 +283,23 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
         elif kind == "filter" and term.name not in named:
             named.append(term.name)
 
+    if not measures:
+        # "how many long rides": the named filter's phrase also names the measure.
+        for m in matches:
+            if any(t.kind == "filter" for t in m.entries):
+                for inner in vocabulary.lexicon.match(tokens[m.start + 1 : m.end], question):
+                    for t in inner.entries:
+                        if t.kind == "measure" and all(r.name != t.name for r in measures):
+                            measures.append(MeasureRef(t.name))
+    for dim, dim_values in filters.items():
+        # "compare rides in Munich and Hamburg": several values of one dimension are compared, not summed.
+        if len(dim_values) > 1 and dim not in group_by:
+            group_by.append(dim)
+
     unknown = _unknown_groupings(words, free)
     known = FUNCTION_WORDS | MONTHS.keys() | GRAIN_WORDS.keys() | NUMBER_WORDS.keys() | AGG_WORDS.keys()
     known |= DESC_WORDS | ASC_WORDS | GROUPING_CUES | PREPOSITIONS | COUNT_CUES | ORDINAL_QUARTERS.keys()
+    known |= TIME_WORDS
     unknown_words = tuple(
         w
         for i, w in enumerate(words)
@@ -291,6 +307,7 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
         and w.isalpha()
         and w not in known
         and stem(w) not in known
+        and stem(w) not in vocabulary.words
         and not re.fullmatch(r"q[1-4]", w)
     )
     plan = QueryPlan(

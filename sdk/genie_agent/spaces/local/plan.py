@@ -10,7 +10,7 @@ from ..semantic_model import Aggregation
 
 __all__ = ["MeasureRef", "QueryPlan", "TimeGrain", "TimeRange"]
 
-TimeGrain = Literal["year", "quarter", "month"]
+TimeGrain = Literal["year", "quarter", "month", "week", "day"]
 
 
 @dataclass(frozen=True)

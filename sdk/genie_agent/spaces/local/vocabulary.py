@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ...lexicon import Lexicon
+from ...lexicon import Lexicon, tokenize
 from ..semantic_model import SpaceDefinition
 
 __all__ = ["MAX_INDEXED_VALUES", "Term", "Vocabulary"]
@@ -32,6 +32,9 @@ class Vocabulary:
     space: SpaceDefinition
     lexicon: Lexicon[Term]
     values: Mapping[str, Sequence[str]]
+    words: frozenset[str] = frozenset()
+    """Stems of the space's own prose (title, description, instructions, sample questions): words
+    a question may use without them naming data ("rented" in a bike-rental space)."""
 
     @classmethod
     def build(cls, space: SpaceDefinition, values: Mapping[str, Sequence[str]]) -> Vocabulary:
@@ -51,7 +54,8 @@ class Vocabulary:
                     lexicon.add(value, Term("value", d.name, value))
             for value, phrases in d.value_synonyms.items():
                 lexicon.add_all(phrases, Term("value", d.name, value))
-        return cls(space, lexicon, values)
+        prose = " ".join((space.title, space.description, space.instructions, *space.sample_questions))
+        return cls(space, lexicon, values, frozenset(t.stem for t in tokenize(prose)))
 
     def is_column_measure(self, name: str) -> bool:
         return self.space.measure(name).column is not None
