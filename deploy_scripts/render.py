@@ -19,7 +19,8 @@ def render_result(result: TurnResult, console: Console | None = None) -> None:
     for table in result.results:
         if table.error is not None or not table.columns:
             continue
-        view = Table(title=f"{table.domain}: {table.text}", title_justify="left", show_lines=False)
+        console.print(f"\n[bold]{table.domain}[/bold]: {table.text}", highlight=False)
+        view = Table(show_lines=False)
         numeric = [
             bool(table.rows) and all(is_number(r[i]) or r[i] is None for r in table.rows)
             for i in range(len(table.columns))

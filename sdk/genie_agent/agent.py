@@ -232,8 +232,8 @@ class Agent:
                 f"I can't do that: {decision.reason}. I only read data; nothing was changed. "
                 "Ask a question about the data instead."
             )
-        topics = "; ".join(f"**{s.info.title}**: {s.info.description}" for s in self.spaces.values())
-        return f"That is outside what I can answer ({decision.reason}). I can answer questions about {topics}"
+        topics = "\n".join(f"- **{s.info.title}**: {s.info.description}" for s in self.spaces.values())
+        return f"That is outside what I can answer ({decision.reason}). I can answer questions about:\n\n{topics}"
 
     def _save(
         self,

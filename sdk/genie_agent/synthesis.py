@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 
 from .formatting import format_value, is_number
@@ -10,6 +12,7 @@ from .turn import ResultTable
 __all__ = ["failure_sentence", "summarize_result", "synthesize"]
 
 MAX_LISTED = 5
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def _label(row: Sequence[object], measure_index: int) -> str:
@@ -18,9 +21,9 @@ def _label(row: Sequence[object], measure_index: int) -> str:
 
 def summarize_result(result: ResultTable, title: str) -> str:
     """One paragraph about one space's result. Every number in it is a cell of ``result``."""
-    head = f"**{title}** — {result.text}" if result.text else f"**{title}**"
     if result.error is not None:
-        return f"{head}: {result.error}"
+        return f"**{title}**: {result.error}"
+    head = f"**{title}** — {result.text}" if result.text else f"**{title}**"
     rows, cols = result.rows, result.columns
     if not rows:
         return f"{head}: the query returned no rows."
@@ -36,6 +39,8 @@ def summarize_result(result: ResultTable, title: str) -> str:
         listed = "; ".join(", ".join(format_value(v) for v in row) for row in rows[:MAX_LISTED])
         return f"{head}: {listed}."
     measure = cols[measure_index]
+    if measure_index == 1 and len(rows) > MAX_LISTED and all(_is_date(r[0]) for r in rows):
+        return f"{head}: " + _trend(rows, measure) + "."
     extra = len(cols) - measure_index - 1
     parts = []
     for row in rows[:MAX_LISTED]:
@@ -54,6 +59,24 @@ def summarize_result(result: ResultTable, title: str) -> str:
         more += " (result truncated at the row limit)"
     lead = head if result.text else f"{head} — {measure} by {', '.join(cols[:measure_index])}"
     return f"{lead}: " + "; ".join(parts) + more + "."
+
+
+def _is_date(value: object) -> bool:
+    return isinstance(value, dt.date) or (isinstance(value, str) and bool(_ISO_DATE.match(value)))
+
+
+def _trend(rows: Sequence[Sequence[object]], measure: str) -> str:
+    """A time series in a sentence: first, last, highest and lowest points."""
+    points = [(str(r[0])[:10], r[1]) for r in rows if is_number(r[1])]
+    if not points:
+        return f"{len(rows)} rows"
+    hi = max(points, key=lambda p: float(p[1]))  # type: ignore[arg-type]
+    lo = min(points, key=lambda p: float(p[1]))  # type: ignore[arg-type]
+    return (
+        f"{measure} went from {format_value(points[0][1])} ({points[0][0]}) to "
+        f"{format_value(points[-1][1])} ({points[-1][0]}) over {len(rows)} periods; "
+        f"highest {format_value(hi[1])} ({hi[0]}), lowest {format_value(lo[1])} ({lo[0]})"
+    )
 
 
 def failure_sentence(domain_title: str, error: str) -> str:
