@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
@@ -97,6 +97,15 @@ class Settings(BaseSettings):
         le=10_000,
         description="Rows of the primary result copied into the turn result's `data`.",
     )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint for LLM synthesis (e.g. https://HOST/serving-endpoints). Unset: deterministic synthesis.",
+    )
+    llm_model: str | None = Field(
+        default=None, description="Model or serving-endpoint name for LLM synthesis."
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="API key or token for the LLM endpoint.")
+    llm_timeout_s: float = Field(default=60.0, gt=0, le=600, description="Time limit of one LLM call.")
     verified_queries: bool = Field(
         default=True, description="Answer questions that match a verified query with its SQL."
     )
@@ -120,6 +129,11 @@ class Settings(BaseSettings):
     def problems(self) -> list[str]:
         """Checks that need the file system, each with what to fix."""
         found = []
+        if bool(self.llm_base_url) != bool(self.llm_model):
+            found.append(
+                "llm_base_url and llm_model go together: set both GENIE_AGENT_LLM_BASE_URL and GENIE_AGENT_LLM_MODEL "
+                "for LLM synthesis, or neither for deterministic synthesis."
+            )
         if not self.catalog.exists():
             found.append(
                 f"catalog: {self.catalog} does not exist. Point GENIE_AGENT_CATALOG (or `catalog:` in the config file) at a catalog YAML."

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol
 
 from .formatting import format_value, is_number
 from .turn import ResultTable
 
-__all__ = ["failure_sentence", "summarize_result", "synthesize"]
+__all__ = ["DeterministicSynthesizer", "Synthesizer", "failure_sentence", "summarize_result", "synthesize"]
 
 MAX_LISTED = 5
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -88,3 +89,43 @@ def synthesize(results: Sequence[ResultTable], failures: Mapping[str, str], titl
     paragraphs = [summarize_result(r, titles.get(r.domain, r.domain)) for r in results]
     paragraphs += [failure_sentence(titles.get(d, d), e) for d, e in failures.items()]
     return "\n\n".join(paragraphs)
+
+
+class Synthesizer(Protocol):
+    """Writes the answer from the results, streamed as text chunks.
+
+    Implementations see only the question, the results and the failures; they must not add
+    numbers of their own (the grounding check flags any). ``name`` appears in traces.
+    """
+
+    name: str
+
+    def stream(
+        self,
+        question: str,
+        results: Sequence[ResultTable],
+        failures: Mapping[str, str],
+        titles: Mapping[str, str],
+    ) -> Iterator[str]: ...
+
+
+class DeterministicSynthesizer:
+    """The default: :func:`synthesize`, chunked like a stream. Needs no LLM."""
+
+    name = "deterministic"
+
+    def stream(
+        self,
+        question: str,
+        results: Sequence[ResultTable],
+        failures: Mapping[str, str],
+        titles: Mapping[str, str],
+    ) -> Iterator[str]:
+        text = synthesize(results, failures, titles)
+        start = 0
+        for i, ch in enumerate(text):
+            if ch == "\n" or (ch == " " and i - start > 60):
+                yield text[start : i + 1]
+                start = i + 1
+        if start < len(text):
+            yield text[start:]
