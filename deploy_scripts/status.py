@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, assert_never
 from rich.console import Console
 
 from genie_agent.turn import (
+    Clarification,
     RouteDecided,
     SpaceAnswered,
     SpaceFailed,
@@ -16,6 +17,7 @@ from genie_agent.turn import (
     TurnDone,
     TurnEvent,
     TurnResult,
+    VisualizationReady,
 )
 
 if TYPE_CHECKING:
@@ -74,7 +76,7 @@ class StatusLine:
             case SpaceFailed(domain, error, _, _):
                 self._running.pop(domain, None)
                 self._log(f"[yellow]{domain} failed: {error}[/yellow]")
-            case TextDelta():
+            case TextDelta() | VisualizationReady() | Clarification():
                 pass
             case TurnDone(result):
                 return result

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -20,9 +20,11 @@ from .errors import (
 from .grounding import check_grounding
 from .routing import RouteDecision, Router
 from .spaces.base import GenieSpace, SpaceAnswer
-from .synthesis import synthesize
+from .synthesis import DeterministicSynthesizer, Synthesizer, synthesize
 from .threads import ThreadState, ThreadStore, TurnRecord
+from .tracing import NoopTracer, Tracer, in_context
 from .turn import (
+    Clarification,
     ResultTable,
     RouteDecided,
     SpaceAnswered,
@@ -33,6 +35,7 @@ from .turn import (
     TurnEvent,
     TurnResult,
     TurnStatus,
+    VisualizationReady,
 )
 
 __all__ = ["Agent", "AgentLimits"]
@@ -56,12 +59,16 @@ class Agent:
         router: Router | None = None,
         limits: AgentLimits | None = None,
         source: str = "local",
+        synthesizer: Synthesizer | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.spaces = dict(spaces)
         self.threads = threads
         self.limits = limits or AgentLimits()
         self.source = source
         self._router = router
+        self.synthesizer: Synthesizer = synthesizer or DeterministicSynthesizer()
+        self.tracer: Tracer = tracer or NoopTracer()
 
     @property
     def router(self) -> Router:
@@ -99,37 +106,70 @@ class Agent:
         genie_conversation_ids: Mapping[str, str] | None = None,
     ) -> Iterator[TurnEvent]:
         """Run one turn, yielding events as they happen. Bad input raises before any event."""
-        started = time.perf_counter()
         text = self.validate_question(question)
         for d in domains or ():
             if d not in self.spaces:
                 raise UnknownSpaceError(
                     f"There is no space called {d!r}.", f"Known spaces: {', '.join(sorted(self.spaces))}."
                 )
-        state = self.threads.load(thread_id, user)
+        with self.tracer.span("genie_agent.turn", "AGENT", {"question": text, "user": user}) as root:
+            result = yield from self._turn(text, user, thread_id, domains, genie_conversation_ids)
+            root.set_outputs({"status": result.status, "text": result.text, "grounding": result.grounding})
+            root.set_attributes({"domains": list(result.route.domains), "timings_ms": result.timings_ms})
+        yield TurnDone(result)
+
+    def _turn(
+        self,
+        text: str,
+        user: str,
+        thread_id: str | None,
+        domains: Sequence[str] | None,
+        genie_conversation_ids: Mapping[str, str] | None,
+    ) -> Generator[TurnEvent, None, TurnResult]:
+        started = time.perf_counter()
+        with self.tracer.span(
+            "memory.load_thread", "RETRIEVER", {"thread_id": thread_id, "user": user}
+        ) as span:
+            state = self.threads.load(thread_id, user)
+            span.set_outputs({"turns": state.turns, "last_domains": list(state.last_domains)})
+        self.tracer.tag_trace(
+            user=user, session_id=state.thread_id, metadata={"genie_agent.source": self.source}
+        )
         conv_ids = {**state.genie_conversation_ids, **(genie_conversation_ids or {})}
 
-        if domains:
-            decision = RouteDecision(
-                "single" if len(domains) == 1 else "cross_domain",
-                tuple(domains),
-                1.0,
-                "spaces chosen by the caller",
-                {d: text for d in domains},
+        with self.tracer.span("route", "PARSER", {"question": text}) as span:
+            if domains:
+                decision = RouteDecision(
+                    "single" if len(domains) == 1 else "cross_domain",
+                    tuple(domains),
+                    1.0,
+                    "spaces chosen by the caller",
+                    {d: text for d in domains},
+                )
+            else:
+                decision = self.router.route(text, state.last_domains)
+            span.set_outputs(
+                {
+                    "kind": decision.kind,
+                    "domains": list(decision.domains),
+                    "confidence": decision.confidence,
+                    "reason": decision.reason,
+                }
             )
-        else:
-            decision = self.router.route(text, state.last_domains)
         timings = {"route": (time.perf_counter() - started) * 1000}
         yield RouteDecided(decision)
 
         results: list[ResultTable] = []
         failures: dict[str, str] = {}
         suggested: list[str] = []
+        titles = {k: s.info.title for k, s in self.spaces.items()}
+        status: TurnStatus
         if decision.kind in ("refused", "out_of_scope"):
-            answer_text = self._decline(decision)
-            status: TurnStatus = "refused" if decision.kind == "refused" else "out_of_scope"
+            status = "refused" if decision.kind == "refused" else "out_of_scope"
+            chunks: Iterator[str] = iter([self._decline(decision)])
             suggested = [q for s in self.spaces.values() for q in s.info.sample_questions[:2]]
         else:
+            spaces_started = time.perf_counter()
             for event in self._fan_out(decision, conv_ids):
                 yield event
                 if isinstance(event, SpaceAnswered):
@@ -138,43 +178,84 @@ class Agent:
                     suggested += event.answer.suggested_questions
                 elif isinstance(event, SpaceFailed):
                     failures[event.domain] = f"{event.error} {event.hint}".strip()
+            timings["spaces"] = (time.perf_counter() - spaces_started) * 1000
             order = {d: i for i, d in enumerate(decision.domains)}
             results.sort(key=lambda r: order.get(r.domain, 99))
             status = self._status(results, failures, decision)
             if status == "refused":
-                answer_text = " ".join(failures.values())
+                chunks = iter([" ".join(failures.values())])
+            elif status == "clarify":
+                message = synthesize(results, failures, titles)
+                yield Clarification(message, tuple(dict.fromkeys(suggested)))
+                chunks = iter([message])
             else:
-                titles = {k: s.info.title for k, s in self.spaces.items()}
-                answer_text = synthesize(results, failures, titles)
-        timings["spaces"] = (time.perf_counter() - started) * 1000 - timings["route"]
+                chunks = self.synthesizer.stream(text, results, failures, titles)
 
-        for chunk in _chunks(answer_text):
-            yield TextDelta(chunk)
-        answered = [r for r in results if r.error is None]
-        # Numbers the user or an error message said are not claims about the data.
-        # The engine's own description of each query (the year a follow-up carried over) counts too.
-        context = " ".join([text, *failures.values(), *(r.text for r in answered)])
-        grounding = check_grounding(
-            answer_text, [r.rows for r in answered], context, [r.row_count for r in answered]
-        )
-        memory_status = self._save(state, text, status, answer_text, decision, conv_ids, results)
-        timings["total"] = (time.perf_counter() - started) * 1000
-        yield TurnDone(
-            TurnResult(
-                status=status,
-                text=answer_text,
-                route=decision,
-                results=tuple(results),
-                thread_id=state.thread_id,
-                genie_conversation_ids={d: conv_ids[d] for d in conv_ids if d in self.spaces},
-                grounding=grounding,
-                memory_status=memory_status,
-                source=self.source,
-                suggested_questions=tuple(dict.fromkeys(suggested))[:6],
-                data_rows=self.limits.data_rows,
-                timings_ms=timings,
+        synthesis_started = time.perf_counter()
+        parts: list[str] = []
+        with self.tracer.span(
+            "synthesis",
+            "LLM" if self.synthesizer.name == "llm" else "CHAIN",
+            {"question": text, "synthesizer": self.synthesizer.name},
+        ) as span:
+            for chunk in chunks:
+                parts.append(chunk)
+                yield TextDelta(chunk)
+            answer_text = "".join(parts)
+            answered = [r for r in results if r.error is None]
+            # Numbers the user or an error message said are not claims about the data, nor is the
+            # engine's own description of each query (the year a follow-up carried over).
+            context = " ".join([text, *failures.values(), *(r.text for r in answered)])
+            grounding = check_grounding(
+                answer_text, [r.rows for r in answered], context, [r.row_count for r in answered]
             )
+            span.set_outputs(answer_text)
+            span.set_attributes(
+                {
+                    "grounding.ok": grounding["ok"],
+                    "grounding.unsupported_numbers": grounding["unsupported_numbers"],
+                }
+            )
+        timings["synthesis"] = (time.perf_counter() - synthesis_started) * 1000
+
+        hint = self._visualization(text, results)
+        if hint is not None:
+            yield VisualizationReady(hint)
+        with self.tracer.span("memory.save_thread", "MEMORY", {"thread_id": state.thread_id}) as span:
+            memory_status = self._save(state, text, status, answer_text, decision, conv_ids, results)
+            span.set_outputs(memory_status)
+        timings["total"] = (time.perf_counter() - started) * 1000
+        return TurnResult(
+            status=status,
+            text=answer_text,
+            route=decision,
+            results=tuple(results),
+            thread_id=state.thread_id,
+            genie_conversation_ids={d: conv_ids[d] for d in conv_ids if d in self.spaces},
+            grounding=grounding,
+            memory_status=memory_status,
+            source=self.source,
+            visualization_hint=hint,
+            suggested_questions=tuple(dict.fromkeys(suggested))[:6],
+            data_rows=self.limits.data_rows,
+            timings_ms=timings,
         )
+
+    @staticmethod
+    def _visualization(question: str, results: Sequence[ResultTable]) -> dict[str, object] | None:
+        primary = next((r for r in results if r.error is None and r.columns), None)
+        if primary is None:
+            return None
+        from .viz import suggest_visualization
+
+        hint = suggest_visualization(
+            primary.columns,
+            primary.rows,
+            question=question,
+            title=primary.text,
+            column_types=primary.column_types,
+        )
+        return hint.to_dict() if hint is not None else None
 
     def _fan_out(self, decision: RouteDecision, conv_ids: Mapping[str, str]) -> Iterator[TurnEvent]:
         """Ask every routed space at once; emit each answer the moment it lands."""
@@ -183,7 +264,8 @@ class Agent:
         for domain in decision.domains:
             question = decision.questions.get(domain, "")
             yield SpaceQueryStarted(domain, question)
-            pending[pool.submit(self.spaces[domain].ask, question, conv_ids.get(domain))] = domain
+            call = in_context(self._ask_space)
+            pending[pool.submit(call, domain, question, conv_ids.get(domain))] = domain
         deadline = time.monotonic() + self.limits.space_timeout_s
         try:
             while pending:
@@ -212,6 +294,22 @@ class Agent:
                         )
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _ask_space(self, domain: str, question: str, conversation_id: str | None) -> SpaceAnswer:
+        inputs = {"space": domain, "question": question, "conversation_id": conversation_id}
+        with self.tracer.span(f"genie.{domain}", "TOOL", inputs) as span:
+            answer = self.spaces[domain].ask(question, conversation_id)
+            span.set_outputs(
+                {
+                    "status": answer.status,
+                    "text": answer.text,
+                    "sql": answer.sql,
+                    "row_count": answer.row_count,
+                    "truncated": answer.truncated,
+                }
+            )
+            span.set_attributes({"conversation_id": answer.conversation_id, "message_id": answer.message_id})
+            return answer
 
     @staticmethod
     def _status(
@@ -260,13 +358,3 @@ class Agent:
         except Exception as exc:  # the answer stands even when the thread could not be saved
             return f"failed: {type(exc).__name__}: {exc}"
         return "saved"
-
-
-def _chunks(text: str) -> Iterator[str]:
-    start = 0
-    for i, ch in enumerate(text):
-        if ch == "\n" or (ch == " " and i - start > 60):
-            yield text[start : i + 1]
-            start = i + 1
-    if start < len(text):
-        yield text[start:]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -106,6 +106,17 @@ class Settings(BaseSettings):
     )
     llm_api_key: SecretStr | None = Field(default=None, description="API key or token for the LLM endpoint.")
     llm_timeout_s: float = Field(default=60.0, gt=0, le=600, description="Time limit of one LLM call.")
+    tracing: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="MLflow tracing: `on`, `off`, or `auto` (on where mlflow is already loaded: the served agent, serve).",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="Where traces go. Unset: MLFLOW_TRACKING_URI if set, else sqlite:///$GENIE_AGENT_HOME/mlflow.db.",
+    )
+    mlflow_experiment: str = Field(
+        default="genie-agent", description="MLflow experiment for traces and runs."
+    )
     verified_queries: bool = Field(
         default=True, description="Answer questions that match a verified query with its SQL."
     )
@@ -125,6 +136,14 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _YamlFileSource(settings_cls, config_file_path())
+
+    def tracking_uri(self) -> str | None:
+        """The MLflow tracking URI to set, or None to leave MLflow's own configuration (MLFLOW_TRACKING_URI) alone."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        if os.environ.get("MLFLOW_TRACKING_URI"):
+            return None
+        return f"sqlite:///{self.home / 'mlflow.db'}"
 
     def problems(self) -> list[str]:
         """Checks that need the file system, each with what to fix."""

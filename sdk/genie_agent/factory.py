@@ -8,9 +8,11 @@ from .agent import Agent, AgentLimits
 from .config import Settings
 from .errors import ConfigError
 from .spaces.catalog import Catalog, DatabaseSpec, load_catalog
+from .synthesis import DeterministicSynthesizer, Synthesizer
 from .threads import SqliteThreadStore
+from .tracing import make_tracer
 
-__all__ = ["database_path", "make_agent"]
+__all__ = ["database_path", "make_agent", "make_synthesizer"]
 
 
 def database_path(settings: Settings, name: str, spec: DatabaseSpec, *, progress: bool = True) -> Path:
@@ -52,4 +54,23 @@ def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: 
             cache_dir=settings.home / "cache",
         )
     limits = AgentLimits(settings.max_question_chars, settings.space_timeout_s, settings.data_rows)
-    return Agent(spaces, SqliteThreadStore(settings.home / "threads.sqlite"), limits=limits)
+    tracer = make_tracer(settings.tracing, settings.tracking_uri(), settings.mlflow_experiment)
+    return Agent(
+        spaces,
+        SqliteThreadStore(settings.home / "threads.sqlite"),
+        limits=limits,
+        synthesizer=make_synthesizer(settings),
+        tracer=tracer,
+    )
+
+
+def make_synthesizer(settings: Settings) -> Synthesizer:
+    """Deterministic unless an OpenAI-compatible LLM endpoint is configured."""
+    if not settings.llm_base_url:
+        return DeterministicSynthesizer()
+    from .llm import OpenAICompatibleChat
+    from .synthesis_llm import LlmSynthesizer
+
+    chat = OpenAICompatibleChat.from_settings(settings)
+    assert chat is not None
+    return LlmSynthesizer(chat)

@@ -12,6 +12,7 @@ from .routing import RouteDecision
 from .spaces.base import SpaceAnswer
 
 __all__ = [
+    "Clarification",
     "Grounding",
     "ResultTable",
     "RouteDecided",
@@ -23,6 +24,7 @@ __all__ = [
     "TurnEvent",
     "TurnResult",
     "TurnStatus",
+    "VisualizationReady",
     "jsonable",
 ]
 
@@ -180,8 +182,32 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class VisualizationReady:
+    """How to chart the primary result: the turn result's ``visualization_hint``."""
+
+    hint: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Clarification:
+    """No space could map the question: what to ask instead."""
+
+    text: str
+    suggested_questions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TurnDone:
     result: TurnResult
 
 
-TurnEvent = RouteDecided | SpaceQueryStarted | SpaceAnswered | SpaceFailed | TextDelta | TurnDone
+TurnEvent = (
+    RouteDecided
+    | SpaceQueryStarted
+    | SpaceAnswered
+    | SpaceFailed
+    | TextDelta
+    | VisualizationReady
+    | Clarification
+    | TurnDone
+)

@@ -65,7 +65,8 @@ def test_turn_result_contract(agent):
     assert result["grounding"] == {"ok": True, "unsupported_numbers": []}
     assert result["memory_status"] == "saved" and result["source"] == "local"
     assert result["genie_conversation_ids"]["sales"] == table["conversation_id"]
-    assert result["visualization_hint"] is None
+    hint = result["visualization_hint"]
+    assert (hint["type"], hint["x"], hint["y"], hint["format"]) == ("bar", "region", "revenue", "currency")
     json.dumps(result)  # serializable as is
 
 

@@ -1,0 +1,236 @@
+"""Turn events -> Responses API stream events, and a Responses request -> turn arguments.
+
+The one mapping every consumer reads (the served ResponsesAgent, the TUI's in-process target):
+the routing decision as a reasoning item, each space query as a ``function_call`` item and its
+``function_call_output`` item (AI Playground shows them as tool calls), the answer as
+``response.output_text.delta`` events under one item id, and every item closed by
+``response.output_item.done``. The last event carries the turn result as ``custom_outputs``.
+
+Types come from :mod:`mlflow.types.responses` (types only; this module never imports
+``mlflow.pyfunc``). Importing it costs what ``import mlflow`` costs: import it only on paths that
+serve Responses.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, assert_never
+
+from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse, ResponsesAgentStreamEvent
+
+from .errors import GenieAgentError, UserInputError
+from .turn import (
+    Clarification,
+    RouteDecided,
+    SpaceAnswered,
+    SpaceFailed,
+    SpaceQueryStarted,
+    TextDelta,
+    TurnDone,
+    TurnEvent,
+    VisualizationReady,
+    jsonable,
+)
+
+__all__ = [
+    "MAX_ROWS_IN_TOOL_OUTPUT",
+    "TurnRequest",
+    "collect_response",
+    "error_events",
+    "events_to_responses",
+    "parse_request",
+]
+
+MAX_ROWS_IN_TOOL_OUTPUT = 50
+"""Rows of a space's result shown in its function_call_output; the full result is in custom_outputs."""
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """What a Responses request asks of a turn."""
+
+    question: str
+    thread_id: str | None
+    genie_conversation_ids: dict[str, str]
+    client_user_id: str | None
+    """``custom_inputs.user_id`` or ``context.user_id``: honoured only when no authenticated identity exists."""
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part.get("text", "") if isinstance(part, dict) else str(getattr(part, "text", ""))
+            for part in content
+        )
+    return ""
+
+
+def parse_request(request: ResponsesAgentRequest | Mapping[str, Any]) -> TurnRequest:
+    """The question is the last user message; conversation state comes from custom_inputs.
+
+    Raises :class:`UserInputError` when there is no user message or a custom input has the wrong type.
+    """
+    if not isinstance(request, ResponsesAgentRequest):
+        try:
+            request = ResponsesAgentRequest(**dict(request))
+        except Exception as exc:  # pydantic's message names the bad field
+            raise UserInputError(
+                f"Malformed request: {exc}", "Send {'input': [{'role': 'user', 'content': '...'}]}."
+            ) from None
+    question = None
+    for item in reversed(request.input):
+        data = item.model_dump() if hasattr(item, "model_dump") else dict(item)
+        if data.get("role") == "user":
+            question = _text_of(data.get("content"))
+            break
+    if question is None:
+        raise UserInputError(
+            "The request has no user message.", "Add {'role': 'user', 'content': 'your question'} to input."
+        )
+    custom = request.custom_inputs or {}
+    thread_id = custom.get("thread_id")
+    if thread_id is None and request.context is not None:
+        thread_id = request.context.conversation_id
+    ids = custom.get("genie_conversation_ids") or {}
+    if thread_id is not None and not isinstance(thread_id, str):
+        raise UserInputError(
+            "custom_inputs.thread_id must be a string.", "Send the thread_id the last answer returned."
+        )
+    if not isinstance(ids, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in ids.items()
+    ):
+        raise UserInputError(
+            "custom_inputs.genie_conversation_ids must map space ids to conversation ids (strings).",
+            "Send back the genie_conversation_ids of the last answer unchanged.",
+        )
+    user_id = custom.get("user_id") or (request.context.user_id if request.context else None)
+    return TurnRequest(question, thread_id, dict(ids), str(user_id) if user_id is not None else None)
+
+
+def _done(item: dict[str, Any], custom_outputs: dict[str, Any] | None = None) -> ResponsesAgentStreamEvent:
+    return ResponsesAgentStreamEvent.model_validate(
+        {"type": "response.output_item.done", "item": item, "custom_outputs": custom_outputs}
+    )
+
+
+def _delta(item_id: str, delta: str) -> ResponsesAgentStreamEvent:
+    return ResponsesAgentStreamEvent.model_validate(
+        {"type": "response.output_text.delta", "item_id": item_id, "delta": delta}
+    )
+
+
+def _answer_output(event: SpaceAnswered) -> str:
+    a = event.answer
+    rows = [[jsonable(v) for v in row] for row in a.rows[:MAX_ROWS_IN_TOOL_OUTPUT]]
+    payload = {
+        "status": a.status,
+        "text": a.text,
+        "sql": a.sql,
+        "columns": list(a.columns),
+        "rows": rows,
+        "row_count": a.row_count,
+        "truncated": a.truncated or a.row_count > len(rows),
+        "conversation_id": a.conversation_id,
+        "suggested_questions": list(a.suggested_questions),
+    }
+    return json.dumps(payload, default=str)
+
+
+def events_to_responses(events: Iterable[TurnEvent]) -> Iterator[ResponsesAgentStreamEvent]:
+    """Map a turn's events to Responses stream events, in order, as they happen."""
+    text_id = f"msg_{uuid.uuid4().hex}"
+    call_ids: dict[str, str] = {}
+    text: list[str] = []
+    for event in events:
+        match event:
+            case RouteDecided(decision):
+                where = ", ".join(decision.domains) or "no space"
+                summary = f"Route: {where} ({decision.kind}, confidence {decision.confidence:.2f}) — {decision.reason}"
+                yield _done(
+                    {
+                        "type": "reasoning",
+                        "id": f"rs_{uuid.uuid4().hex}",
+                        "summary": [{"type": "summary_text", "text": summary}],
+                    }
+                )
+            case SpaceQueryStarted(domain, question):
+                call_ids[domain] = f"call_{uuid.uuid4().hex}"
+                arguments = json.dumps({"space": domain, "question": question})
+                yield _done(
+                    {
+                        "type": "function_call",
+                        "id": f"fc_{uuid.uuid4().hex}",
+                        "call_id": call_ids[domain],
+                        "name": f"genie_{domain}",
+                        "arguments": arguments,
+                    }
+                )
+            case SpaceAnswered(domain, _):
+                yield _done(
+                    {
+                        "type": "function_call_output",
+                        "call_id": call_ids.get(domain, domain),
+                        "output": _answer_output(event),
+                    }
+                )
+            case SpaceFailed(domain, error, hint, retryable):
+                output = json.dumps(
+                    {"status": "failed", "error": error, "hint": hint, "retryable": retryable}
+                )
+                yield _done(
+                    {
+                        "type": "function_call_output",
+                        "call_id": call_ids.get(domain, domain),
+                        "output": output,
+                    }
+                )
+            case TextDelta(delta):
+                text.append(delta)
+                yield _delta(text_id, delta)
+            case VisualizationReady() | Clarification():
+                pass  # carried in custom_outputs (visualization_hint, suggested_questions)
+            case TurnDone(result):
+                outputs = result.to_dict()
+                full_text = outputs.pop("text")
+                assert full_text == "".join(text), "TextDelta events must add up to the answer"
+                yield _done(_message(text_id, full_text), custom_outputs=outputs)
+            case _:
+                assert_never(event)
+
+
+def _message(item_id: str, text: str) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": item_id,
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
+
+
+def error_events(exc: GenieAgentError) -> Iterator[ResponsesAgentStreamEvent]:
+    """A request the agent could not run, as one message item plus an error turn result."""
+    text = f"{exc.message} {exc.hint}".strip()
+    outputs = {
+        "status": "error",
+        "error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint},
+    }
+    item_id = f"msg_{uuid.uuid4().hex}"
+    yield _delta(item_id, text)
+    yield _done(_message(item_id, text), custom_outputs=outputs)
+
+
+def collect_response(events: Iterable[ResponsesAgentStreamEvent]) -> ResponsesAgentResponse:
+    """``predict`` is the stream collected: every finished item, and the last custom_outputs."""
+    output: list[Any] = []
+    custom_outputs: dict[str, Any] | None = None
+    for event in events:
+        if event.type == "response.output_item.done":
+            output.append(event.model_dump(exclude_none=True)["item"])
+            if event.custom_outputs is not None:
+                custom_outputs = event.custom_outputs
+    return ResponsesAgentResponse(output=output, custom_outputs=custom_outputs)

@@ -1,0 +1,123 @@
+"""Tracing boundary: spans for every step of a turn, written to MLflow when tracing is on.
+
+``import mlflow`` costs seconds, so tracing is on by default only where mlflow is already loaded
+(the served ResponsesAgent, ``serve``); ``ask`` traces when ``GENIE_AGENT_TRACING=on``. Spans use
+MLflow's own ``SpanType`` values: PARSER for routing, TOOL per space query, LLM for synthesis,
+RETRIEVER for memory recall, AGENT for the turn.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Literal, Protocol, TypeVar
+
+__all__ = ["MlflowTracer", "NoopTracer", "Span", "SpanKind", "Tracer", "make_tracer"]
+
+SpanKind = Literal["AGENT", "CHAIN", "PARSER", "TOOL", "LLM", "RETRIEVER", "MEMORY", "GUARDRAIL"]
+T = TypeVar("T")
+
+
+class Span(Protocol):
+    def set_outputs(self, outputs: Any) -> None: ...
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None: ...
+
+
+class Tracer(Protocol):
+    """Opens spans around steps of a turn and labels the trace with its user and session."""
+
+    def span(
+        self, name: str, kind: SpanKind, inputs: Mapping[str, Any] | None = None
+    ) -> AbstractContextManager[Span]: ...
+
+    def tag_trace(self, *, user: str, session_id: str, metadata: Mapping[str, str]) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class _NoSpan:
+    def set_outputs(self, outputs: Any) -> None:
+        pass
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        pass
+
+
+class NoopTracer:
+    """Tracing off: every call is free."""
+
+    _span = _NoSpan()
+
+    def span(
+        self, name: str, kind: SpanKind, inputs: Mapping[str, Any] | None = None
+    ) -> AbstractContextManager[Span]:
+        return nullcontext(self._span)
+
+    def tag_trace(self, *, user: str, session_id: str, metadata: Mapping[str, str]) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+class MlflowTracer:
+    """Spans through ``mlflow.start_span``, into ``tracking_uri`` under ``experiment``.
+
+    The tracking URI and experiment are set once, on the first span. ``tracking_uri=None`` leaves
+    MLflow's own configuration alone (Model Serving and Apps configure it for the workspace).
+    """
+
+    def __init__(self, tracking_uri: str | None, experiment: str | None) -> None:
+        self.tracking_uri = tracking_uri
+        self.experiment = experiment
+        self._configured = False
+        self._lock = threading.Lock()
+
+    def _mlflow(self) -> Any:
+        import mlflow
+
+        if not self._configured:
+            with self._lock:
+                if not self._configured:
+                    if self.tracking_uri:
+                        mlflow.set_tracking_uri(self.tracking_uri)
+                    if self.experiment:
+                        mlflow.set_experiment(self.experiment)
+                    self._configured = True
+        return mlflow
+
+    @contextmanager
+    def span(self, name: str, kind: SpanKind, inputs: Mapping[str, Any] | None = None) -> Iterator[Span]:
+        mlflow = self._mlflow()
+        with mlflow.start_span(name=name, span_type=kind) as span:
+            if inputs is not None:
+                span.set_inputs(dict(inputs))
+            yield span
+
+    def tag_trace(self, *, user: str, session_id: str, metadata: Mapping[str, str]) -> None:
+        mlflow = self._mlflow()
+        mlflow.update_current_trace(user=user, session_id=session_id, metadata=dict(metadata))
+
+    def flush(self) -> None:
+        """Spans are exported asynchronously: flush before reading traces back."""
+        self._mlflow().flush_trace_async_logging()
+
+
+def make_tracer(
+    mode: Literal["auto", "on", "off"], tracking_uri: str | None, experiment: str | None
+) -> Tracer:
+    """``auto`` traces only when mlflow is already imported in this process."""
+    if mode == "off" or (mode == "auto" and "mlflow" not in sys.modules):
+        return NoopTracer()
+    return MlflowTracer(tracking_uri, experiment)
+
+
+def in_context(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run ``fn`` in a copy of the caller's context: a worker thread's spans nest under the turn."""
+    import contextvars
+
+    ctx = contextvars.copy_context()
+    return lambda *args, **kwargs: ctx.run(fn, *args, **kwargs)
