@@ -46,7 +46,8 @@ def make_test_agent(tpch_catalog, _isolated_genie_agent_home: Path):
     from genie_agent.factory import make_agent
 
     def build(**overrides):
-        settings = load_settings(**{"home": _isolated_genie_agent_home, **overrides})
+        # Tracing changes MLflow's process-wide tracking URI and experiment: only where a test asks.
+        settings = load_settings(**{"home": _isolated_genie_agent_home, "tracing": "off", **overrides})
         return make_agent(settings, catalog=tpch_catalog, progress=False)
 
     return build
