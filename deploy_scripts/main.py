@@ -78,6 +78,7 @@ def ask(
     """Ask one QUESTION and print the answer with its result tables."""
     from genie_agent.errors import GenieAgentError
     from genie_agent.factory import make_agent
+    from genie_agent.identity import local_identity
 
     from .status import StatusLine
 
@@ -87,7 +88,9 @@ def ask(
         agent.validate_question(question)
         with StatusLine(enabled=not as_json) as status:
             result = None
-            for event in agent.stream(question, user=user, thread_id=thread_id, domains=domains or None):
+            identity = local_identity(user, settings.users)
+            stream = agent.stream(question, identity=identity, thread_id=thread_id, domains=domains or None)
+            for event in stream:
                 result = status.update(event) or result
     except GenieAgentError as exc:
         _fail(exc, as_json=as_json)

@@ -26,6 +26,9 @@ def _isolated_genie_agent_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     """Point GENIE_AGENT_HOME at a fresh directory so no test touches the user's real state."""
     home = tmp_path / "genie-agent-home"
     monkeypatch.setenv("GENIE_AGENT_HOME", str(home))
+    # Anything MLflow writes (traces of the served agent, logged models) stays in the test's directory.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
     return home
 
 
@@ -60,3 +63,16 @@ def cli_home(tpch_db: Path, _isolated_genie_agent_home: Path) -> Path:
     data.mkdir(parents=True)
     (data / "tpch-sf0.1.duckdb").symlink_to(tpch_db)
     return _isolated_genie_agent_home
+
+
+def open_readonly(path: Path):
+    """A DuckDB connection configured exactly like the executor's.
+
+    DuckDB keeps one database instance per file per process and refuses a second connection with
+    another configuration; tests that read the data directly must match the executor.
+    """
+    import duckdb
+
+    from genie_agent.spaces.local.executor import _READ_ONLY_CONFIG
+
+    return duckdb.connect(str(path), read_only=True, config=dict(_READ_ONLY_CONFIG))

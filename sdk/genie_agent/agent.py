@@ -18,6 +18,7 @@ from .errors import (
     UserInputError,
 )
 from .grounding import check_grounding
+from .identity import Identity, PermissionDeniedError
 from .routing import RouteDecision, Router
 from .spaces.base import GenieSpace, SpaceAnswer
 from .synthesis import DeterministicSynthesizer, Synthesizer, synthesize
@@ -104,16 +105,26 @@ class Agent:
         thread_id: str | None = None,
         domains: Sequence[str] | None = None,
         genie_conversation_ids: Mapping[str, str] | None = None,
+        identity: Identity | None = None,
     ) -> Iterator[TurnEvent]:
-        """Run one turn, yielding events as they happen. Bad input raises before any event."""
+        """Run one turn, yielding events as they happen. Bad input raises before any event.
+
+        ``identity`` (default: the trusted local ``user``) decides the thread's owner, the spaces
+        that may be asked and the rows they return.
+        """
         text = self.validate_question(question)
+        who = identity or Identity(user)
         for d in domains or ():
             if d not in self.spaces:
                 raise UnknownSpaceError(
                     f"There is no space called {d!r}.", f"Known spaces: {', '.join(sorted(self.spaces))}."
                 )
-        with self.tracer.span("genie_agent.turn", "AGENT", {"question": text, "user": user}) as root:
-            result = yield from self._turn(text, user, thread_id, domains, genie_conversation_ids)
+            if not who.may_use(d):
+                raise PermissionDeniedError(
+                    f"User {who.user!r} may not query the {d} space.", "Ask the operator for access."
+                )
+        with self.tracer.span("genie_agent.turn", "AGENT", {"question": text, "user": who.user}) as root:
+            result = yield from self._turn(text, who, thread_id, domains, genie_conversation_ids)
             root.set_outputs({"status": result.status, "text": result.text, "grounding": result.grounding})
             root.set_attributes({"domains": list(result.route.domains), "timings_ms": result.timings_ms})
         yield TurnDone(result)
@@ -121,12 +132,13 @@ class Agent:
     def _turn(
         self,
         text: str,
-        user: str,
+        who: Identity,
         thread_id: str | None,
         domains: Sequence[str] | None,
         genie_conversation_ids: Mapping[str, str] | None,
     ) -> Generator[TurnEvent, None, TurnResult]:
         started = time.perf_counter()
+        user = who.user
         with self.tracer.span(
             "memory.load_thread", "RETRIEVER", {"thread_id": thread_id, "user": user}
         ) as span:
@@ -147,7 +159,7 @@ class Agent:
                     {d: text for d in domains},
                 )
             else:
-                decision = self.router.route(text, state.last_domains)
+                decision = self._allowed(self.router.route(text, state.last_domains), who)
             span.set_outputs(
                 {
                     "kind": decision.kind,
@@ -170,7 +182,7 @@ class Agent:
             suggested = [q for s in self.spaces.values() for q in s.info.sample_questions[:2]]
         else:
             spaces_started = time.perf_counter()
-            for event in self._fan_out(decision, conv_ids):
+            for event in self._fan_out(decision, conv_ids, who):
                 yield event
                 if isinstance(event, SpaceAnswered):
                     results.append(ResultTable.from_answer(event.answer))
@@ -257,7 +269,23 @@ class Agent:
         )
         return hint.to_dict() if hint is not None else None
 
-    def _fan_out(self, decision: RouteDecision, conv_ids: Mapping[str, str]) -> Iterator[TurnEvent]:
+    @staticmethod
+    def _allowed(decision: RouteDecision, who: Identity) -> RouteDecision:
+        """Drop spaces the identity may not query; refuse when none is left."""
+        denied = [d for d in decision.domains if not who.may_use(d)]
+        if not denied:
+            return decision
+        kept = tuple(d for d in decision.domains if who.may_use(d))
+        reason = f"{decision.reason}; user {who.user!r} has no access to {', '.join(denied)}"
+        if not kept:
+            return RouteDecision("refused", (), decision.confidence, reason)
+        kind = "single" if len(kept) == 1 and decision.kind == "cross_domain" else decision.kind
+        questions = {d: q for d, q in decision.questions.items() if d in kept}
+        return RouteDecision(kind, kept, decision.confidence, reason, questions)
+
+    def _fan_out(
+        self, decision: RouteDecision, conv_ids: Mapping[str, str], who: Identity
+    ) -> Iterator[TurnEvent]:
         """Ask every routed space at once; emit each answer the moment it lands."""
         pool = ThreadPoolExecutor(max_workers=max(1, len(decision.domains)), thread_name_prefix="genie-space")
         pending: dict[Future[SpaceAnswer], str] = {}
@@ -265,7 +293,7 @@ class Agent:
             question = decision.questions.get(domain, "")
             yield SpaceQueryStarted(domain, question)
             call = in_context(self._ask_space)
-            pending[pool.submit(call, domain, question, conv_ids.get(domain))] = domain
+            pending[pool.submit(call, domain, question, conv_ids.get(domain), who)] = domain
         deadline = time.monotonic() + self.limits.space_timeout_s
         try:
             while pending:
@@ -295,10 +323,12 @@ class Agent:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _ask_space(self, domain: str, question: str, conversation_id: str | None) -> SpaceAnswer:
+    def _ask_space(
+        self, domain: str, question: str, conversation_id: str | None, who: Identity
+    ) -> SpaceAnswer:
         inputs = {"space": domain, "question": question, "conversation_id": conversation_id}
         with self.tracer.span(f"genie.{domain}", "TOOL", inputs) as span:
-            answer = self.spaces[domain].ask(question, conversation_id)
+            answer = self.spaces[domain].ask(question, conversation_id, identity=who)
             span.set_outputs(
                 {
                     "status": answer.status,

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
+from .identity import UserConfig
 
 __all__ = ["EXAMPLE_CATALOG", "Settings", "config_file_path", "load_settings"]
 
@@ -116,6 +117,10 @@ class Settings(BaseSettings):
     )
     mlflow_experiment: str = Field(
         default="genie-agent", description="MLflow experiment for traces and runs."
+    )
+    users: dict[str, UserConfig] = Field(
+        default_factory=dict,
+        description="Users of `serve`: name -> {token or token_sha256, spaces, row_filters}. None: one local user on loopback.",
     )
     verified_queries: bool = Field(
         default=True, description="Answer questions that match a verified query with its SQL."

@@ -126,11 +126,11 @@ class _SlowSpace:
     def routing_terms(self):
         return self._inner.routing_terms()
 
-    def ask(self, question, conversation_id=None):
+    def ask(self, question, conversation_id=None, *, identity=None):
         import time
 
         time.sleep(self._delay)
-        return self._inner.ask(question, conversation_id)
+        return self._inner.ask(question, conversation_id, identity=identity)
 
 
 def test_a_space_that_times_out_leaves_a_partial_answer_from_the_others(make_test_agent):

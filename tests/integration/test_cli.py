@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import open_readonly
+
 CLI = str(Path(sys.executable).parent / "genie-agent")
 
 
@@ -106,10 +108,9 @@ def test_config_file_with_unknown_key_names_it(cli_home, tmp_path):
 
 
 def test_processes_query_the_same_data_at_once(cli_home, tpch_db):
-    import duckdb
 
     # A reader holding the file open (as serve or the TUI would) does not block `ask` processes.
-    holder = duckdb.connect(str(tpch_db), read_only=True)
+    holder = open_readonly(tpch_db)
     try:
         procs = [
             subprocess.Popen(

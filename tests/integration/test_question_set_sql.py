@@ -12,9 +12,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import yaml
+
+from tests.conftest import open_readonly
 
 QUESTIONS_PATH = Path(__file__).resolve().parents[2] / "examples" / "tpch" / "questions.yaml"
 
@@ -62,7 +63,7 @@ SQL_PARAMS = _sql_params()
 
 @pytest.fixture(scope="module")
 def tpch_con(tpch_db: Path):
-    con = duckdb.connect(str(tpch_db), read_only=True)
+    con = open_readonly(tpch_db)
     try:
         yield con
     finally:

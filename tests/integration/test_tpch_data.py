@@ -15,6 +15,7 @@ import pytest
 from genie_agent.data import tpch
 from genie_agent.data.tpch import TPCH_TABLES, ensure_tpch_database
 from genie_agent.errors import ConfigError
+from tests.conftest import open_readonly
 
 SF01_ROW_COUNTS = {
     "customer": 15_000,
@@ -28,7 +29,7 @@ SF01_ROW_COUNTS = {
 
 
 def _row_counts(path: Path) -> dict[str, int]:
-    con = duckdb.connect(str(path), read_only=True)
+    con = open_readonly(path)
     try:
         tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in sorted(tables)}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ..identity import Identity
 
 __all__ = ["AnswerStatus", "GenieSpace", "RoutingTerm", "SpaceAnswer", "SpaceInfo"]
 
@@ -63,8 +66,13 @@ class GenieSpace(Protocol):
     @property
     def info(self) -> SpaceInfo: ...
 
-    def ask(self, question: str, conversation_id: str | None = None) -> SpaceAnswer:
-        """Ask a question, continuing ``conversation_id`` when given (a follow-up)."""
+    def ask(
+        self, question: str, conversation_id: str | None = None, *, identity: Identity | None = None
+    ) -> SpaceAnswer:
+        """Ask a question as ``identity``, continuing ``conversation_id`` when given (a follow-up).
+
+        The answer holds only rows ``identity`` may see; a conversation of another identity is not continued.
+        """
         ...
 
     def routing_terms(self) -> Sequence[RoutingTerm]:

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...errors import UnsafeRequestError, UserInputError
+from ...identity import LOCAL_USER, Identity
 from ...lexicon import tokenize
 from ...safety import write_intent
 from ..base import RoutingTerm, SpaceAnswer, SpaceInfo
-from ..semantic_model import SpaceDefinition, VerifiedQuery, referenced_aliases
+from ..semantic_model import SpaceDefinition, referenced_aliases
 from .conversations import ConversationStore
 from .executor import ReadOnlyExecutor
 from .parser import merge_followup, parse_question
@@ -126,7 +127,11 @@ class LocalGenieSpace:
             terms += [RoutingTerm(p, "value") for ps in d.dimension(name).value_synonyms.values() for p in ps]
         return terms
 
-    def ask(self, question: str, conversation_id: str | None = None) -> SpaceAnswer:
+    def ask(
+        self, question: str, conversation_id: str | None = None, *, identity: Identity | None = None
+    ) -> SpaceAnswer:
+        user = identity.user if identity is not None else LOCAL_USER
+        row_filters = dict(identity.filters_for(self.definition.id)) if identity is not None else {}
         if not question.strip():
             raise UserInputError("The question is empty.", "Ask something like: " + self._example())
         verb = write_intent(question)
@@ -136,8 +141,13 @@ class LocalGenieSpace:
                 "Ask a question about the data instead.",
             )
         started = time.perf_counter()
+        if conversation_id is not None and self._conversations.owner(conversation_id) not in (None, user):
+            conversation_id = None  # another user's conversation: start a new one, reveal nothing
         conv_id = conversation_id or ConversationStore.new_id()
-        verified = self._verified.get(_normalized(question)) if self._use_verified else None
+        # Verified SQL cannot be narrowed safely by row filters: restricted users get compiled SQL.
+        verified = (
+            self._verified.get(_normalized(question)) if self._use_verified and not row_filters else None
+        )
         if verified is not None:
             return self._run(
                 conv_id,
@@ -146,11 +156,13 @@ class LocalGenieSpace:
                 verified.sql,
                 f"Verified answer: {verified.question}",
                 started,
-                verified,
+                user,
             )
 
         parsed = parse_question(question, self.vocabulary)
-        previous = self._conversations.last_plan(conv_id, self.definition.id) if conversation_id else None
+        previous = (
+            self._conversations.last_plan(conv_id, self.definition.id, user) if conversation_id else None
+        )
         plan: QueryPlan = parsed.plan
         if previous is not None and (not parsed.has_measure or parsed.followup_cue):
             plan = merge_followup(previous, parsed)
@@ -162,6 +174,7 @@ class LocalGenieSpace:
                 question,
                 f"The {self.definition.title} space has no data about {words}, so I won't "
                 f"guess. It answers questions about: {measures}.",
+                user,
             )
         if plan.unknown_groupings:
             known = ", ".join(d.name for d in self.definition.dimensions)
@@ -171,9 +184,10 @@ class LocalGenieSpace:
                 question,
                 f"The {self.definition.title} space has nothing called {words} to break "
                 f"results down by. It can group by: {known}, or by month, quarter or year.",
+                user,
             )
         try:
-            compiled = compile_plan(self.definition, plan)
+            compiled = compile_plan(self.definition, plan, row_filters=row_filters)
         except PlanError as exc:
             text = str(exc)
             if not plan.measures:
@@ -182,9 +196,9 @@ class LocalGenieSpace:
                     f"I couldn't match that question to the {self.definition.title} space. "
                     f"It answers questions about: {measures}."
                 )
-            return self._no_answer(conv_id, question, text)
+            return self._no_answer(conv_id, question, text, user)
         parse_ms = (time.perf_counter() - started) * 1000
-        answer = self._run(conv_id, question, plan, compiled.sql, compiled.description, started)
+        answer = self._run(conv_id, question, plan, compiled.sql, compiled.description, started, user)
         answer.elapsed_ms["nl_to_sql"] = parse_ms
         return answer
 
@@ -196,10 +210,10 @@ class LocalGenieSpace:
         sql: str,
         text: str,
         started: float,
-        verified: VerifiedQuery | None = None,
+        user: str,
     ) -> SpaceAnswer:
         result = self._executor.execute(sql, self.definition.physical_tables)
-        message_id = self._conversations.add(conv_id, self.definition.id, question, plan, sql)
+        message_id = self._conversations.add(conv_id, self.definition.id, question, plan, sql, user)
         return SpaceAnswer(
             space_id=self.definition.id,
             status="completed",
@@ -216,8 +230,8 @@ class LocalGenieSpace:
             elapsed_ms={"query": result.elapsed_ms, "total": (time.perf_counter() - started) * 1000},
         )
 
-    def _no_answer(self, conv_id: str, question: str, text: str) -> SpaceAnswer:
-        message_id = self._conversations.add(conv_id, self.definition.id, question, None, None)
+    def _no_answer(self, conv_id: str, question: str, text: str, user: str) -> SpaceAnswer:
+        message_id = self._conversations.add(conv_id, self.definition.id, question, None, None, user)
         return SpaceAnswer(
             space_id=self.definition.id,
             status="no_answer",

@@ -8,6 +8,7 @@ never inflated by a join (the classic fan-out trap). A measure marked ``fanout_s
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..semantic_model import Measure, SpaceDefinition, referenced_aliases
@@ -59,8 +60,14 @@ def _choose_root(space: SpaceDefinition, measures: list[Measure], needed: set[st
     raise PlanError("")
 
 
-def compile_plan(space: SpaceDefinition, plan: QueryPlan) -> CompiledQuery:
-    """Compile a plan to one SELECT. Raises :class:`PlanError` when the model cannot answer it."""
+def compile_plan(
+    space: SpaceDefinition, plan: QueryPlan, *, row_filters: Mapping[str, Sequence[str]] | None = None
+) -> CompiledQuery:
+    """Compile a plan to one SELECT. Raises :class:`PlanError` when the model cannot answer it.
+
+    ``row_filters`` (dimension -> allowed values) restrict the rows for the asking user. They are
+    ANDed with the question's own filters; a plan that cannot apply one fails closed.
+    """
     if not plan.measures:
         raise PlanError("I could not tell which measure you are asking about.")
     measures = [space.measure(m.name) for m in plan.measures]
@@ -92,6 +99,15 @@ def compile_plan(space: SpaceDefinition, plan: QueryPlan) -> CompiledQuery:
         d = space.dimension(dim_name)
         needed |= referenced_aliases(d.expr)
         where.append(f"{d.expr} IN ({', '.join(sql_literal(v) for v in values)})")
+    for dim_name, allowed in (row_filters or {}).items():
+        try:
+            d = space.dimension(dim_name)
+        except StopIteration:
+            raise PlanError(
+                f"Your access is limited by {dim_name!r}, which the {space.title} space lacks."
+            ) from None
+        needed |= referenced_aliases(d.expr)
+        where.append(f"{d.expr} IN ({', '.join(sql_literal(v) for v in allowed)})")
     for f_name in plan.named_filters:
         f = next(f for f in space.filters if f.name == f_name)
         needed |= referenced_aliases(f.expr)
@@ -107,6 +123,8 @@ def compile_plan(space: SpaceDefinition, plan: QueryPlan) -> CompiledQuery:
     except PlanError:
         names = ", ".join(m.name for m in measures)
         by = ", ".join(d.name for d in dims) or "those filters"
+        if row_filters:
+            by += " within the rows you may see (" + ", ".join(row_filters) + ")"
         raise PlanError(f"The {space.title} space cannot break down {names} by {by}.") from None
     joined = [root]
     lines = [f"FROM {_table_sql(space, root)}"]
@@ -131,7 +149,11 @@ def compile_plan(space: SpaceDefinition, plan: QueryPlan) -> CompiledQuery:
             sql += "\nORDER BY " + ", ".join(str(i) for i in range(1, n_group + 1))
         else:
             sql += f"\nORDER BY {first_measure} DESC"
-    return CompiledQuery(sql, tuple(name for name, _ in select), describe(space, plan))
+    description = describe(space, plan)
+    if row_filters:
+        limits = "; ".join(f"{d} = {', '.join(v)}" for d, v in row_filters.items())
+        description += f" [restricted to {limits}]"
+    return CompiledQuery(sql, tuple(name for name, _ in select), description)
 
 
 def _table_sql(space: SpaceDefinition, alias: str) -> str:

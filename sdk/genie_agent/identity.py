@@ -1,0 +1,138 @@
+"""Who is asking, and what they may see.
+
+In-process (``ask``, ``chat`` on the embedded default) the user is whoever runs the command and is
+trusted. Across a network boundary identity comes from credentials only: ``serve`` maps bearer
+tokens to configured users; Model Serving and Apps use on-behalf-of credentials (later, behind the
+same :class:`Identity`). A client-set ``user_id`` is honoured only when no authenticated identity exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from .errors import GenieAgentError
+
+__all__ = [
+    "LOCAL_USER",
+    "AuthenticationError",
+    "Identity",
+    "IdentityProvider",
+    "PermissionDeniedError",
+    "TokenIdentityProvider",
+    "UserConfig",
+    "local_identity",
+]
+
+LOCAL_USER = "local"
+
+
+class AuthenticationError(GenieAgentError):
+    """No valid credentials (HTTP 401)."""
+
+
+class PermissionDeniedError(GenieAgentError):
+    """Valid credentials, but not for this space (HTTP 403)."""
+
+
+class UserConfig(BaseModel):
+    """A user of ``serve`` and what they may see. Give ``token`` or its ``token_sha256``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token: SecretStr | None = Field(default=None, description="Bearer token (prefer token_sha256 in files).")
+    token_sha256: str | None = Field(default=None, description="SHA-256 hex digest of the bearer token.")
+    spaces: tuple[str, ...] | None = Field(default=None, description="Spaces the user may query; unset: all.")
+    row_filters: dict[str, dict[str, tuple[str, ...]]] = Field(
+        default_factory=dict,
+        description="Per space, dimension -> allowed values, e.g. {sales: {region: [EUROPE]}} (local engine).",
+    )
+
+    @model_validator(mode="after")
+    def _digest_is_hex(self) -> UserConfig:
+        if self.token_sha256 is not None and (len(self.token_sha256) != 64 or not _is_hex(self.token_sha256)):
+            raise ValueError("token_sha256 must be 64 hex characters (sha256sum of the token)")
+        return self
+
+    def digest(self) -> str | None:
+        if self.token_sha256:
+            return self.token_sha256.lower()
+        if self.token is not None:
+            return _sha256(self.token.get_secret_value())
+        return None
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The caller. ``spaces`` None means every space; ``row_filters`` narrow the local engine's rows."""
+
+    user: str
+    authenticated: bool = False
+    spaces: frozenset[str] | None = None
+    row_filters: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    def may_use(self, space_id: str) -> bool:
+        return self.spaces is None or space_id in self.spaces
+
+    def filters_for(self, space_id: str) -> Mapping[str, tuple[str, ...]]:
+        return self.row_filters.get(space_id, {})
+
+
+def _identity(name: str, config: UserConfig | None, *, authenticated: bool) -> Identity:
+    if config is None:
+        return Identity(name, authenticated)
+    spaces = frozenset(config.spaces) if config.spaces is not None else None
+    return Identity(name, authenticated, spaces, config.row_filters)
+
+
+def local_identity(user: str, users: Mapping[str, UserConfig]) -> Identity:
+    """The in-process user: trusted by name, with the limits configured for that name, if any."""
+    return _identity(user, users.get(user), authenticated=False)
+
+
+class IdentityProvider(Protocol):
+    def authenticate(self, authorization: str | None) -> Identity:
+        """The identity behind an ``Authorization`` header; raises :class:`AuthenticationError`."""
+        ...
+
+
+class TokenIdentityProvider:
+    """Bearer tokens mapped to configured users. With no users, everyone is the one local user."""
+
+    def __init__(self, users: Mapping[str, UserConfig]) -> None:
+        self._users = dict(users)
+        self._by_digest = {c.digest(): name for name, c in users.items() if c.digest()}
+
+    @property
+    def requires_token(self) -> bool:
+        return bool(self._users)
+
+    def authenticate(self, authorization: str | None) -> Identity:
+        if not self._users:
+            return Identity(LOCAL_USER, authenticated=True)
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError(
+                "Authentication required.",
+                "Send 'Authorization: Bearer <token>' with a token from the server's users.",
+            )
+        digest = _sha256(token.strip())
+        for known, name in self._by_digest.items():
+            if known is not None and hmac.compare_digest(known, digest):
+                return _identity(name, self._users[name], authenticated=True)
+        raise AuthenticationError(
+            "The token is not valid.", "Check the token; ask the server's operator for one."
+        )
