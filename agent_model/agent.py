@@ -1,7 +1,8 @@
 """The served agent: an MLflow ResponsesAgent, thin over the genie_agent SDK (models-from-code).
 
-Logged with ``mlflow.pyfunc.log_model(python_model="agent_model/agent.py", ...)``. The SDK builds
-the agent from settings (``GENIE_AGENT_*`` environment) on the first request, not at load time.
+Logged with ``mlflow.pyfunc.log_model(python_model="agent_model/agent.py", ...)``; also what
+``genie-agent serve`` puts behind MLflow's agent server. The SDK builds the agent from settings
+(``GENIE_AGENT_*`` environment) on the first request, not at load time.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse
 
 from genie_agent.agent import Agent
 from genie_agent.errors import GenieAgentError
+from genie_agent.identity import LOCAL_USER, Identity
 from genie_agent.responses import collect_response, error_events, events_to_responses, parse_request
 
 
@@ -36,13 +38,17 @@ class GenieResponsesAgent(ResponsesAgent):
                     self._agent = make_agent(load_settings(), progress=False)
         return self._agent
 
-    def _events(self, request: ResponsesAgentRequest) -> Generator[ResponsesAgentStreamEvent, None, None]:
+    def stream_events(
+        self, request: ResponsesAgentRequest, identity: Identity | None = None
+    ) -> Generator[ResponsesAgentStreamEvent, None, None]:
+        """The turn as Responses events. An authenticated ``identity`` wins over ``custom_inputs.user_id``."""
         try:
             turn = parse_request(request)
-            user = turn.client_user_id or "local"
+            if identity is None or not identity.authenticated:
+                identity = Identity(turn.client_user_id or (identity.user if identity else LOCAL_USER))
             stream = self.agent.stream(
                 turn.question,
-                user=user,
+                identity=identity,
                 thread_id=turn.thread_id,
                 genie_conversation_ids=turn.genie_conversation_ids,
             )
@@ -50,13 +56,14 @@ class GenieResponsesAgent(ResponsesAgent):
         except GenieAgentError as exc:
             yield from error_events(exc)
 
-    def predict(self, request: ResponsesAgentRequest) -> ResponsesAgentResponse:
-        return collect_response(self._events(request))
+    # ResponsesAgent itself narrows PythonModel.predict to (request); mypy sees only PythonModel's.
+    def predict(self, request: ResponsesAgentRequest) -> ResponsesAgentResponse:  # type: ignore[override]
+        return collect_response(self.stream_events(request))
 
-    def predict_stream(
+    def predict_stream(  # type: ignore[override]
         self, request: ResponsesAgentRequest
     ) -> Generator[ResponsesAgentStreamEvent, None, None]:
-        yield from self._events(request)
+        yield from self.stream_events(request)
 
 
 AGENT = GenieResponsesAgent()

@@ -104,6 +104,30 @@ def ask(
     sys.exit(EXIT_ERROR if result.status == "error" else 0)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the agent over HTTP: /responses and /invocations (Responses API, SSE when "stream": true)."""
+    from genie_agent.errors import GenieAgentError
+
+    from .serve import check_bind_address, run
+
+    settings = _settings(ctx)
+    try:
+        check_bind_address(host, settings)
+        auth = (
+            f"bearer tokens for {len(settings.users)} user(s)" if settings.users else "none (one local user)"
+        )
+        click.echo(f"genie-agent serving on http://{host}:{port}  (auth: {auth})", err=True)
+        run(settings, host, port)
+    except GenieAgentError as exc:
+        _fail(exc)
+
+
 @cli.command("config")
 @click.option("--json", "as_json", is_flag=True, help="Print the effective settings as JSON.")
 def config_command(as_json: bool) -> None:

@@ -1,0 +1,261 @@
+"""``genie-agent serve``: the ResponsesAgent behind MLflow's agent server, as Databricks Apps run it.
+
+MLflow's ``AgentServer("ResponsesAgent")`` provides ``/invocations``, ``/responses`` (``"stream":
+true`` answered as SSE ending in ``[DONE]``) and ``/health``. In front of it sits one ASGI layer
+that does what the agent server cannot: it authenticates the caller from the bearer token (identity
+comes from credentials, never from the body), and it rejects malformed requests with a 4xx and a
+clear message before the agent server would turn them into a 500 or a 200 SSE error.
+
+The agent server keeps its invoke/stream functions in module globals, registered once per process;
+they read the per-request agent and identity from a context variable this layer sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import ipaddress
+import json
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from genie_agent.config import Settings
+from genie_agent.errors import ConfigError, GenieAgentError
+from genie_agent.identity import AuthenticationError, Identity, TokenIdentityProvider
+
+__all__ = ["MAX_BODY_BYTES", "ServerState", "build_app", "check_bind_address", "run"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY_BYTES = 1_000_000
+_AGENT_PATHS = frozenset({"/invocations", "/responses"})
+
+
+@dataclass(frozen=True)
+class ServerState:
+    responses_agent: Any  # genie_agent_model.agent.GenieResponsesAgent (imports mlflow.pyfunc)
+    identities: TokenIdentityProvider
+    max_question_chars: int
+
+
+_current: contextvars.ContextVar[tuple[ServerState, Identity]] = contextvars.ContextVar("genie_agent_request")
+_registered = threading.Lock()
+_registered_once: list[bool] = []
+
+
+def _register_handlers() -> None:
+    """Register the agent server's invoke and stream functions (async: the event loop stays free)."""
+    from mlflow.genai.agent_server import invoke, stream
+
+    with _registered:
+        if _registered_once:
+            return
+
+        @invoke()
+        async def genie_agent_invoke(request: Any) -> Any:
+            state, identity = _current.get()
+            agent = state.responses_agent
+            events = await asyncio.to_thread(lambda: list(agent.stream_events(request, identity)))
+            from genie_agent.responses import collect_response
+
+            return collect_response(events)
+
+        @stream()
+        async def genie_agent_stream(request: Any) -> AsyncIterator[Any]:
+            state, identity = _current.get()
+            async for event in _in_thread(lambda: state.responses_agent.stream_events(request, identity)):
+                yield event
+
+        _registered_once.append(True)
+
+
+async def _in_thread(make: Callable[[], Any]) -> AsyncIterator[Any]:
+    """Run a sync generator in one thread of its own (spans opened in it close in it), yielding its items.
+
+    When the client goes away the generator is closed between items.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    stop = threading.Event()
+
+    def produce() -> None:
+        gen = make()
+        try:
+            for item in gen:
+                if stop.is_set():
+                    break
+                loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+            return
+        finally:
+            gen.close()
+        loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
+
+    ctx = contextvars.copy_context()
+    threading.Thread(target=ctx.run, args=(produce,), name="genie-agent-turn", daemon=True).start()
+    try:
+        while True:
+            kind, value = await queue.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _error(exc: GenieAgentError) -> dict[str, Any]:
+    return {"error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}}
+
+
+class _Gate:
+    """ASGI layer before the agent server: size limit, JSON, authentication, request validation."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], state: ServerState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in _AGENT_PATHS or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        try:
+            identity = self.state.identities.authenticate(headers.get("authorization"))
+        except AuthenticationError as exc:
+            await _send_json(send, 401, _error(exc), ((b"www-authenticate", b"Bearer"),))
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > MAX_BODY_BYTES:
+                await _send_json(
+                    send,
+                    413,
+                    {
+                        "error": {
+                            "type": "UserInputError",
+                            "message": f"The request is larger than {MAX_BODY_BYTES:,} bytes.",
+                            "hint": "Send a shorter question.",
+                        }
+                    },
+                )
+                return
+        body, problem = self._validate(body)
+        if problem is not None:
+            await _send_json(send, 400, problem)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        _current.set((self.state, identity))
+        await self.app(scope, replay, send)
+
+    def _validate(self, body: bytes) -> tuple[bytes, dict[str, Any] | None]:
+        """The body to pass on (a string ``input`` becomes one user message), or the 400 to send."""
+        from genie_agent.errors import UserInputError
+        from genie_agent.responses import parse_request
+
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            return body, _error(UserInputError(f"The body is not valid JSON: {exc}.", "Send a JSON object."))
+        if not isinstance(data, dict):
+            return body, _error(UserInputError("The body must be a JSON object.", "Send {'input': [...]}."))
+        if "stream" in data and not isinstance(data["stream"], bool):
+            return body, _error(UserInputError("`stream` must be true or false.", "Send a JSON boolean."))
+        if isinstance(data.get("input"), str):  # the Responses API allows a bare string
+            data["input"] = [{"role": "user", "content": data["input"]}]
+            body = json.dumps(data).encode()
+        fields = {k: v for k, v in data.items() if k != "stream"}
+        try:
+            turn = parse_request(fields)
+            self.state.responses_agent.agent.validate_question(turn.question)
+        except GenieAgentError as exc:
+            return body, _error(exc)
+        return body, None
+
+
+def build_app(settings: Settings, responses_agent: Any | None = None) -> Any:
+    """The ASGI app: the gate in front of MLflow's agent server. ``responses_agent`` defaults to one
+    built from ``settings``."""
+    import mlflow
+    from mlflow.genai.agent_server import AgentServer
+
+    from genie_agent_model.agent import GenieResponsesAgent
+
+    if settings.tracing == "off":
+        mlflow.tracing.disable()
+    else:
+        uri = settings.tracking_uri()
+        if uri:
+            mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment(settings.mlflow_experiment)
+    if responses_agent is None:
+        from genie_agent.factory import make_agent
+
+        responses_agent = GenieResponsesAgent(make_agent(settings, progress=False))
+    _register_handlers()
+    server = AgentServer("ResponsesAgent")
+    state = ServerState(responses_agent, TokenIdentityProvider(settings.users), settings.max_question_chars)
+    return _Gate(server.app, state)
+
+
+def check_bind_address(host: str, settings: Settings) -> None:
+    """Without configured users the server has one local user: it may listen on loopback only."""
+    if settings.users:
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise ConfigError(
+            f"Refusing to serve on {host} without users: anyone who can reach it would act as the local user.",
+            "Configure `users` with tokens (see README: Configuration), or serve on 127.0.0.1.",
+        )
+
+
+def run(
+    settings: Settings, host: str, port: int
+) -> None:  # pragma: no cover - exercised via subprocess tests
+    import uvicorn
+
+    check_bind_address(host, settings)
+    app = build_app(settings)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
