@@ -172,14 +172,20 @@ class Agent:
         yield RouteDecided(decision)
 
         results: list[ResultTable] = []
-        failures: dict[str, str] = {}
+        failures: dict[str, str] = {
+            d: "You don't have access to this space; it was not asked."
+            for d in decision.denied
+            if decision.domains
+        }
         suggested: list[str] = []
         titles = {k: s.info.title for k, s in self.spaces.items()}
         status: TurnStatus
         if decision.kind in ("refused", "out_of_scope"):
             status = "refused" if decision.kind == "refused" else "out_of_scope"
-            chunks: Iterator[str] = iter([self._decline(decision)])
-            suggested = [q for s in self.spaces.values() for q in s.info.sample_questions[:2]]
+            chunks: Iterator[str] = iter([self._decline(decision, who)])
+            suggested = [
+                q for k, s in self.spaces.items() if who.may_use(k) for q in s.info.sample_questions[:2]
+            ]
         else:
             spaces_started = time.perf_counter()
             for event in self._fan_out(decision, conv_ids, who):
@@ -210,9 +216,15 @@ class Agent:
             "LLM" if self.synthesizer.name == "llm" else "CHAIN",
             {"question": text, "synthesizer": self.synthesizer.name},
         ) as span:
-            for chunk in chunks:
-                parts.append(chunk)
-                yield TextDelta(chunk)
+            try:
+                for chunk in chunks:
+                    parts.append(chunk)
+                    yield TextDelta(chunk)
+            except GenieAgentError as exc:  # the LLM failed mid-answer: say so; the results stand
+                notice = f"\n\n(The answer was cut off: {exc.message} The result tables are complete.)"
+                parts.append(notice)
+                yield TextDelta(notice)
+                status = "partial"
             answer_text = "".join(parts)
             answered = [r for r in results if r.error is None]
             # Numbers the user or an error message said are not claims about the data, nor is the
@@ -224,6 +236,7 @@ class Agent:
             span.set_outputs(answer_text)
             span.set_attributes(
                 {
+                    **self.synthesizer.trace_attributes(),
                     "grounding.ok": grounding["ok"],
                     "grounding.unsupported_numbers": grounding["unsupported_numbers"],
                 }
@@ -271,17 +284,17 @@ class Agent:
 
     @staticmethod
     def _allowed(decision: RouteDecision, who: Identity) -> RouteDecision:
-        """Drop spaces the identity may not query; refuse when none is left."""
-        denied = [d for d in decision.domains if not who.may_use(d)]
+        """Drop spaces the identity may not query (named in ``denied``); refuse when none is left."""
+        denied = tuple(d for d in decision.domains if not who.may_use(d))
         if not denied:
             return decision
         kept = tuple(d for d in decision.domains if who.may_use(d))
         reason = f"{decision.reason}; user {who.user!r} has no access to {', '.join(denied)}"
         if not kept:
-            return RouteDecision("refused", (), decision.confidence, reason)
+            return RouteDecision("refused", (), decision.confidence, reason, denied=denied)
         kind = "single" if len(kept) == 1 and decision.kind == "cross_domain" else decision.kind
         questions = {d: q for d, q in decision.questions.items() if d in kept}
-        return RouteDecision(kind, kept, decision.confidence, reason, questions)
+        return RouteDecision(kind, kept, decision.confidence, reason, questions, denied)
 
     def _fan_out(
         self, decision: RouteDecision, conv_ids: Mapping[str, str], who: Identity
@@ -354,13 +367,20 @@ class Agent:
             return "partial"
         return "ok"
 
-    def _decline(self, decision: RouteDecision) -> str:
+    def _decline(self, decision: RouteDecision, who: Identity) -> str:
+        titles = ", ".join(self.spaces[d].info.title for d in decision.denied if d in self.spaces)
+        if decision.kind == "refused" and decision.denied:
+            return (
+                f"You don't have access to {titles}, which this question needs. Ask the operator for access."
+            )
         if decision.kind == "refused":
             return (
                 f"I can't do that: {decision.reason}. I only read data; nothing was changed. "
                 "Ask a question about the data instead."
             )
-        topics = "\n".join(f"- **{s.info.title}**: {s.info.description}" for s in self.spaces.values())
+        topics = "\n".join(
+            f"- **{s.info.title}**: {s.info.description}" for k, s in self.spaces.items() if who.may_use(k)
+        )
         return f"That is outside what I can answer ({decision.reason}). I can answer questions about:\n\n{topics}"
 
     def _save(

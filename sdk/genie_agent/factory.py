@@ -10,7 +10,7 @@ from .errors import ConfigError
 from .spaces.catalog import Catalog, DatabaseSpec, load_catalog
 from .synthesis import DeterministicSynthesizer, Synthesizer
 from .threads import SqliteThreadStore
-from .tracing import make_tracer
+from .tracing import MlflowTracer, make_tracer
 
 __all__ = ["database_path", "make_agent", "make_synthesizer"]
 
@@ -59,12 +59,13 @@ def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: 
         spaces,
         SqliteThreadStore(settings.home / "threads.sqlite"),
         limits=limits,
-        synthesizer=make_synthesizer(settings),
+        # With traces going to MLflow, the prompt comes from its registry so a trace names its version.
+        synthesizer=make_synthesizer(settings, registry=isinstance(tracer, MlflowTracer)),
         tracer=tracer,
     )
 
 
-def make_synthesizer(settings: Settings) -> Synthesizer:
+def make_synthesizer(settings: Settings, *, registry: bool = False) -> Synthesizer:
     """Deterministic unless an OpenAI-compatible LLM endpoint is configured."""
     if not settings.llm_base_url:
         return DeterministicSynthesizer()
@@ -73,4 +74,4 @@ def make_synthesizer(settings: Settings) -> Synthesizer:
 
     chat = OpenAICompatibleChat.from_settings(settings)
     assert chat is not None
-    return LlmSynthesizer(chat)
+    return LlmSynthesizer(chat, registry=registry, tracking_uri=settings.tracking_uri())

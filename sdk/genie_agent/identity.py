@@ -54,9 +54,15 @@ class UserConfig(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _digest_is_hex(self) -> UserConfig:
+    def _valid(self) -> UserConfig:
         if self.token_sha256 is not None and (len(self.token_sha256) != 64 or not _is_hex(self.token_sha256)):
             raise ValueError("token_sha256 must be 64 hex characters (sha256sum of the token)")
+        for space, dims in self.row_filters.items():
+            for dim, values in dims.items():
+                if not values:
+                    raise ValueError(
+                        f"row_filters.{space}.{dim} lists no values: give at least one allowed value"
+                    )
         return self
 
     def digest(self) -> str | None:

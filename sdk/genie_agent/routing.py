@@ -68,6 +68,8 @@ class RouteDecision:
     confidence: float
     reason: str
     questions: Mapping[str, str] = field(default_factory=dict)
+    denied: tuple[str, ...] = ()
+    """Spaces the question needed that the caller may not query."""
 
 
 @dataclass(frozen=True)

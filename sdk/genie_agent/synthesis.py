@@ -108,6 +108,10 @@ class Synthesizer(Protocol):
         titles: Mapping[str, str],
     ) -> Iterator[str]: ...
 
+    def trace_attributes(self) -> dict[str, object]:
+        """What to record on the synthesis span after a stream (prompt version, fallback)."""
+        ...
+
 
 class DeterministicSynthesizer:
     """The default: :func:`synthesize`, chunked like a stream. Needs no LLM."""
@@ -129,3 +133,6 @@ class DeterministicSynthesizer:
                 start = i + 1
         if start < len(text):
             yield text[start:]
+
+    def trace_attributes(self) -> dict[str, object]:
+        return {"synthesizer": self.name}

@@ -141,6 +141,18 @@ class LlmSynthesizer:
         reason: str | None = getattr(self._local, "fallback_reason", None)
         return reason
 
+    def trace_attributes(self) -> dict[str, object]:
+        """The prompt version the turn used (links the trace to the registry) and any fallback."""
+        prompt = self.prompt
+        return {
+            "synthesizer": self.name,
+            "llm.model": self.chat.model,
+            "prompt.name": prompt.name,
+            "prompt.version": prompt.version or "file",
+            "prompt.uri": prompt.uri or "",
+            "fallback_reason": self.last_fallback_reason or "",
+        }
+
     def messages(
         self,
         question: str,

@@ -106,6 +106,8 @@ def compile_plan(
             raise PlanError(
                 f"Your access is limited by {dim_name!r}, which the {space.title} space lacks."
             ) from None
+        if not allowed:
+            raise PlanError(f"Your access allows no values of {dim_name!r} in the {space.title} space.")
         needed |= referenced_aliases(d.expr)
         where.append(f"{d.expr} IN ({', '.join(sql_literal(v) for v in allowed)})")
     for f_name in plan.named_filters:
