@@ -147,18 +147,51 @@ def test_a_space_that_times_out_leaves_a_partial_answer_from_the_others(make_tes
     assert result.grounding["ok"]  # nothing filled in for the missing space
 
 
-def test_spaces_run_in_parallel(make_test_agent):
+def test_three_spaces_finish_in_about_the_slowest(make_test_agent):
     import time
 
     from genie_agent.agent import Agent
+    from genie_agent.turn import SpaceAnswered, SpaceQueryStarted
 
     base = make_test_agent()
-    spaces = {k: _SlowSpace(v, delay=0.6) for k, v in base.spaces.items()}
-    agent = Agent(spaces, base.threads)
+    delays = {"sales": 0.3, "supply": 0.5, "customers": 0.7}
+    agent = Agent({k: _SlowSpace(v, delays[k]) for k, v in base.spaces.items()}, base.threads)
     start = time.perf_counter()
-    result = agent.ask("How many customers and how many suppliers are there in each nation?")
-    assert result.status == "ok" and len(result.results) == 2
-    assert time.perf_counter() - start < 1.1  # two 0.6 s spaces, not 1.2 s in sequence
+    events = list(
+        agent.stream("How many customers are in each region?", domains=["sales", "supply", "customers"])
+    )
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.7 * 1.4  # the slowest space plus a margin, not 1.5 s in sequence
+    started = [e.domain for e in events if isinstance(e, SpaceQueryStarted)]
+    answered = [e.domain for e in events if isinstance(e, SpaceAnswered)]
+    assert started == ["sales", "supply", "customers"]
+    assert answered == ["sales", "supply", "customers"]  # each emitted the moment it lands: fastest first
+
+
+def test_every_event_kind_of_a_turn(make_test_agent):
+    from genie_agent.turn import (
+        Clarification,
+        RouteDecided,
+        SpaceAnswered,
+        SpaceQueryStarted,
+        TextDelta,
+        TurnDone,
+        VisualizationReady,
+    )
+
+    agent = make_test_agent()
+    answered = list(agent.stream("Top 5 nations by revenue in 1995"))
+    kinds = [type(e) for e in answered]
+    assert kinds[0] is RouteDecided and kinds[1] is SpaceQueryStarted and kinds[2] is SpaceAnswered
+    assert TextDelta in kinds and kinds[-2] is VisualizationReady and kinds[-1] is TurnDone
+    assert answered[-2].hint == answered[-1].result.visualization_hint
+
+    unclear = list(agent.stream("What is the mood of the sales team?"))
+    clarification = next(e for e in unclear if isinstance(e, Clarification))
+    assert "mood" in clarification.text and clarification.suggested_questions
+    assert unclear[-1].result.status == "clarify" and not any(
+        isinstance(e, VisualizationReady) for e in unclear
+    )
 
 
 def test_dimension_values_index_is_cached_per_data_version(make_test_agent, _isolated_genie_agent_home):
