@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 __all__ = ["Lexicon", "Match", "Token", "stem", "tokenize"]
@@ -19,6 +20,7 @@ _TOKEN = re.compile(r"\d{4}-\d{2}-\d{2}|[A-Za-z0-9#]+(?:[-'.&][A-Za-z0-9#]+)*")
 _NO_STEM = frozenset({"this", "has", "was", "is", "its", "us", "as", "less", "across", "always"})
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A deliberately small stemmer: case-fold, drop possessives and a plural ending."""
     w = word.lower()
@@ -71,7 +73,8 @@ class Lexicon(Generic[T]):
     """Phrase -> entries, matched over token sequences."""
 
     _phrases: dict[tuple[str, ...], list[T]] = field(default_factory=dict)
-    _longest: int = 1
+    _first: dict[str, int] = field(default_factory=dict)
+    """First stem of a phrase -> its longest phrase length: most tokens start no phrase and are skipped."""
 
     def add(self, phrase: str, entry: T) -> None:
         key = phrase_key(phrase)
@@ -80,7 +83,7 @@ class Lexicon(Generic[T]):
         bucket = self._phrases.setdefault(key, [])
         if entry not in bucket:
             bucket.append(entry)
-        self._longest = max(self._longest, len(key))
+        self._first[key[0]] = max(self._first.get(key[0], 0), len(key))
 
     def add_all(self, phrases: Iterable[str], entry: T) -> None:
         for phrase in phrases:
@@ -94,7 +97,8 @@ class Lexicon(Generic[T]):
         found: list[Match[T]] = []
         i = 0
         while i < len(tokens):
-            for n in range(min(self._longest, len(tokens) - i), 0, -1):
+            longest = self._first.get(tokens[i].stem, 0)
+            for n in range(min(longest, len(tokens) - i), 0, -1):
                 key = tuple(t.stem for t in tokens[i : i + n])
                 entries = self._phrases.get(key)
                 if entries:

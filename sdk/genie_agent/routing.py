@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .lexicon import Lexicon, tokenize
+from .lexicon import Lexicon, Match, Token, tokenize
 from .safety import write_intent
 from .spaces.base import RoutingTerm, SpaceInfo
 
@@ -90,12 +90,15 @@ class Router:
             self._lexicon.add(info.id, _Hit(info.id, "topic"))
             self._lexicon.add(info.title, _Hit(info.id, "topic"))
 
-    def _scores(self, text: str) -> tuple[dict[str, float], dict[str, list[str]], set[str]]:
-        tokens = tokenize(text)
+    def _scores(
+        self, text: str, matches: list[Match[_Hit]] | None = None
+    ) -> tuple[dict[str, float], dict[str, list[str]], set[str]]:
         scores: dict[str, float] = defaultdict(float)
         why: dict[str, list[str]] = defaultdict(list)
         measure_spaces: set[str] = set()
-        for m in self._lexicon.match(tokens, text):
+        if matches is None:
+            matches = self._lexicon.match(tokenize(text), text)
+        for m in matches:
             for hit in m.entries:
                 weight = _WEIGHTS[hit.kind] / len({h.space for h in m.entries}) ** 0.5
                 scores[hit.space] += weight
@@ -105,10 +108,9 @@ class Router:
                     measure_spaces.add(hit.space)
         return scores, why, measure_spaces
 
-    def _unknown_names(self, question: str) -> list[str]:
+    def _unknown_names(self, question: str, tokens: list[Token], matches: list[Match[_Hit]]) -> list[str]:
         """Capitalized words no space knows ("Apple", "Paris"): the question is about something else."""
-        tokens = tokenize(question)
-        known = {i for m in self._lexicon.match(tokens, question) for i in range(m.start, m.end)}
+        known = {i for m in matches for i in range(m.start, m.end)}
         names = []
         for i, t in enumerate(tokens):
             sentence_start = i == 0 or question[: t.start].rstrip().endswith((".", "?", "!", ":"))
@@ -124,8 +126,10 @@ class Router:
         verb = write_intent(question)
         if verb:
             return RouteDecision("refused", (), 1.0, f"a request to {verb} data; the spaces are read-only")
-        unknown = self._unknown_names(question)
-        scores, why, measure_spaces = self._scores(question)
+        tokens = tokenize(question)
+        matches = self._lexicon.match(tokens, question)
+        unknown = self._unknown_names(question, tokens, matches)
+        scores, why, measure_spaces = self._scores(question, matches)
         previous = tuple(d for d in previous_domains if d in self.spaces)
         if unknown and not measure_spaces:
             return RouteDecision("out_of_scope", (), 0.9, f"no space knows {', '.join(unknown)}")
