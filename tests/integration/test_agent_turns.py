@@ -161,7 +161,8 @@ def test_three_spaces_finish_in_about_the_slowest(make_test_agent):
         agent.stream("How many customers are in each region?", domains=["sales", "supply", "customers"])
     )
     elapsed = time.perf_counter() - start
-    assert elapsed < 0.7 * 1.4  # the slowest space plus a margin, not 1.5 s in sequence
+    # The slowest space (0.7 s) plus a margin for a loaded machine; in sequence it would be 1.5 s.
+    assert elapsed < 1.25
     started = [e.domain for e in events if isinstance(e, SpaceQueryStarted)]
     answered = [e.domain for e in events if isinstance(e, SpaceAnswered)]
     assert started == ["sales", "supply", "customers"]
