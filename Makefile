@@ -1,5 +1,5 @@
 # Two commands do all setup on a fresh machine (see README):
-#   make demo   install the embedded default and ask a sample question (no workspace, no network)
+#   make demo   install the embedded default and open the chat (no TTY: ask a sample question)
 #   make test   install with dev tools, then lint, type-check and run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -21,8 +21,13 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 
+# In a terminal: the chat. Without one (CI, scripts), or with QUESTION="..." given: ask one question.
 demo: install
+ifeq ($(origin QUESTION),command line)
 	$(BIN)/genie-agent ask "$(QUESTION)"
+else
+	@if [ -t 0 ] && [ -t 1 ]; then $(BIN)/genie-agent chat; else $(BIN)/genie-agent ask "$(QUESTION)"; fi
+endif
 
 lint: install-dev
 	$(BIN)/ruff check sdk deploy_scripts tui agent_model tests bench

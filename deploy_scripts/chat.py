@@ -1,0 +1,63 @@
+"""``genie-agent chat``: hands over to the terminal chat (genie_agent_tui)."""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["chat"]
+
+
+@click.command()
+@click.option("--url", help="Talk to a `genie-agent serve` endpoint, e.g. http://127.0.0.1:8000.")
+@click.option("--token", help="Bearer token for --url, when the server has users.")
+@click.option(
+    "--endpoint",
+    help="Talk to a Databricks Model Serving endpoint (credentials: databricks-sdk unified auth).",
+)
+@click.option("--user", default="local", show_default=True, help="Local user on the embedded default.")
+@click.pass_context
+def chat(ctx: click.Context, url: str | None, token: str | None, endpoint: str | None, user: str) -> None:
+    """Open the terminal chat: on the embedded default, or on --url / --endpoint."""
+    from genie_agent.config import Settings
+    from genie_agent.errors import GenieAgentError
+    from genie_agent_tui.app import GenieChatApp
+    from genie_agent_tui.targets import ChatTarget, InProcessTarget, TargetError, TargetSpec, target_for
+
+    if url and endpoint:
+        raise click.UsageError("Give --url or --endpoint, not both.")
+    if token and not url:
+        raise click.UsageError("--token goes with --url.")
+    settings: Settings = ctx.obj
+    if url:
+        spec = TargetSpec("url", url.rstrip("/"), token=token)
+    elif endpoint:
+        spec = TargetSpec("endpoint", endpoint)
+    else:
+        spec = TargetSpec("embedded", user=user)
+    target: ChatTarget
+    if spec.kind == "embedded":
+        from genie_agent.factory import make_agent
+        from genie_agent.identity import local_identity
+
+        from .main import _fail
+
+        try:  # before the app: a first run generates the example data, with progress on the terminal
+            agent = make_agent(settings)
+        except GenieAgentError as exc:
+            _fail(exc)
+        target = InProcessTarget(lambda: agent, identity=local_identity(user, settings.users), spec=spec)
+    else:
+        try:
+            target = target_for(spec, settings)
+        except TargetError as exc:
+            raise click.UsageError(f"{exc.message} {exc.hint}") from exc
+    known = [TargetSpec("embedded", user=user)]
+    if spec not in known:
+        known.append(spec)
+    app = GenieChatApp(
+        target,
+        home=settings.home,
+        make_target=lambda s: target_for(s, settings),
+        known_targets=known,
+    )
+    app.run()

@@ -1,0 +1,91 @@
+"""How the chat looks in its main states (pytest-textual-snapshot; `--snapshot-update` to accept changes).
+
+Turns run for real on the embedded default; the status line's clock is fixed so times read 0.0 s.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from genie_agent_tui.targets import ResponsesEndpointTarget, TargetSpec
+
+from .conftest import ask, fixed_clock, wait_until
+
+
+async def _ready(pilot) -> None:
+    """Wait until the target is connected (the header stops saying "starting…")."""
+    await wait_until(pilot, lambda: "starting" not in pilot.app.sub_title)
+
+
+async def _palette(pilot) -> None:
+    await _ready(pilot)
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: len(pilot.app.screen.query("CommandList Option, CommandList")) > 0)
+    await wait_until(pilot, lambda: pilot.app.screen.query_one("CommandList").option_count >= 8)
+    pilot.app.screen.query_one("CommandInput").cursor_blink = False  # a blinking cursor differs per run
+    await pilot.pause(0.2)
+
+
+def _answered(question: str, *, keys: tuple[str, ...] = ()):
+    async def run_before(pilot) -> None:
+        await _ready(pilot)
+        await ask(pilot, question)
+        await pilot.press(*keys)
+        await pilot.pause(0.2)
+        turn = pilot.app.chat_log.turns[-1]
+        pilot.app.chat_log.scroll_to_widget(turn, top=True, animate=False)
+        await pilot.pause(0.2)
+
+    return run_before
+
+
+def test_empty_chat(snap_compare, embedded_target, make_app):
+    app = make_app(embedded_target, clock=fixed_clock)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_ready)
+
+
+def test_answered_turn_with_a_bar_chart(snap_compare, embedded_target, make_app):
+    app = make_app(embedded_target, clock=fixed_clock)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_answered("Top 5 nations by revenue in 1996"))
+
+
+def test_answered_turn_with_a_line_chart(snap_compare, embedded_target, make_app):
+    app = make_app(embedded_target, clock=fixed_clock)
+    assert snap_compare(app, terminal_size=(100, 30), run_before=_answered("Revenue by month in 1995"))
+
+
+def test_sql_shown(snap_compare, embedded_target, make_app):
+    app = make_app(embedded_target, clock=fixed_clock)
+    run_before = _answered("How many customers per nation", keys=("ctrl+s",))
+
+    async def then_show_the_sql(pilot) -> None:
+        await run_before(pilot)
+        panel = pilot.app.chat_log.query_one("SqlPanel")
+        pilot.app.chat_log.scroll_to_widget(panel, top=True, animate=False)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=then_show_the_sql)
+
+
+def test_error(snap_compare, make_app):
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    target = ResponsesEndpointTarget(
+        TargetSpec("url", "http://127.0.0.1:8000"), transport=httpx.MockTransport(refuse)
+    )
+    app = make_app(target, clock=fixed_clock)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_answered("Revenue by region in 1995"))
+
+
+def test_command_palette(snap_compare, embedded_target, make_app):
+    app = make_app(embedded_target, clock=fixed_clock)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_palette)
+
+
+@pytest.mark.skip(
+    reason="the memory panel is hidden until the memory issue adds the endpoint's memory actions"
+)
+def test_memory_panel(snap_compare):  # pragma: no cover
+    raise AssertionError

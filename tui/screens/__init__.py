@@ -1,0 +1,1 @@
+"""Modal screens over the chat: help, sessions, target picker."""

@@ -1,0 +1,317 @@
+"""Reading a turn's Responses stream: raw event dicts -> typed updates the turn view applies.
+
+The stream is read defensively. Whatever arrives over the network, a missing key, a wrong type or
+an unknown event is an :class:`Unreadable` update (shown dimly, counted), never an exception.
+The mapping read here is the SDK's (``genie_agent.responses``): reasoning item = route,
+``function_call`` + ``function_call_output`` = one space, ``response.output_text.delta`` = answer
+text, the closing ``message`` item's ``custom_outputs`` = the turn result.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .targets import UNREADABLE_EVENT
+
+__all__ = [
+    "ResultData",
+    "RouteInfo",
+    "SpaceFinished",
+    "SpaceStarted",
+    "StreamFailed",
+    "TextArrived",
+    "TurnFinished",
+    "TurnOutputs",
+    "TurnReader",
+    "TurnUpdate",
+    "Unreadable",
+    "parse_results",
+]
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """Where the question went and why."""
+
+    domains: tuple[str, ...]
+    kind: str
+    confidence: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class SpaceStarted:
+    space: str
+    question: str
+
+
+@dataclass(frozen=True)
+class SpaceFinished:
+    space: str
+    status: Literal["completed", "no_answer", "failed"]
+    row_count: int = 0
+    error: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class TextArrived:
+    delta: str
+
+
+@dataclass(frozen=True)
+class ResultData:
+    """One space's result from the turn result's ``results``."""
+
+    domain: str
+    sql: str | None
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    row_count: int
+    truncated: bool
+    error: str | None
+
+    @property
+    def has_table(self) -> bool:
+        return self.error is None and bool(self.columns)
+
+
+@dataclass(frozen=True)
+class TurnOutputs:
+    """The parts of ``custom_outputs`` the chat uses; ``raw`` keeps all of it (for sessions)."""
+
+    status: str
+    route: RouteInfo | None
+    results: tuple[ResultData, ...]
+    visualization_hint: Mapping[str, Any] | None
+    thread_id: str | None
+    genie_conversation_ids: dict[str, str]
+    suggested_questions: tuple[str, ...]
+    error_message: str = ""
+    error_hint: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def primary(self) -> ResultData | None:
+        """The result the visualization hint is about: the first with a table."""
+        return next((r for r in self.results if r.has_table), None)
+
+
+@dataclass(frozen=True)
+class TurnFinished:
+    text: str
+    outputs: TurnOutputs
+
+
+@dataclass(frozen=True)
+class StreamFailed:
+    """The server reported an error inside the stream (the agent server's ``{"error": ...}`` chunk)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    description: str
+
+
+TurnUpdate = SpaceStarted | SpaceFinished | TextArrived | TurnFinished | StreamFailed | Unreadable | RouteInfo
+
+_ROUTE = re.compile(
+    r"Route: (?P<where>.*?) \((?P<kind>[\w-]+), confidence (?P<conf>[\d.]+)\) — (?P<reason>.*)", re.S
+)
+
+
+def _str(value: Any, default: str = "") -> str:
+    return value if isinstance(value, str) else default
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _route_from_summary(text: str) -> RouteInfo:
+    match = _ROUTE.match(text)
+    if match is None:
+        return RouteInfo((), "", None, text)
+    where = match["where"]
+    domains = () if where == "no space" else tuple(d.strip() for d in where.split(","))
+    return RouteInfo(domains, match["kind"], float(match["conf"]), match["reason"])
+
+
+def _route_from_outputs(value: Any) -> RouteInfo | None:
+    if not isinstance(value, Mapping):
+        return None
+    domains = value.get("domains")
+    confidence = value.get("confidence")
+    return RouteInfo(
+        tuple(str(d) for d in domains) if isinstance(domains, list) else (),
+        _str(value.get("kind")),
+        float(confidence) if isinstance(confidence, int | float) else None,
+        _str(value.get("reason")),
+    )
+
+
+def parse_results(value: Any) -> tuple[ResultData, ...]:
+    """``results`` of a turn result, skipping entries that are not results."""
+    if not isinstance(value, list):
+        return ()
+    results = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            continue
+        columns = item.get("columns")
+        rows = item.get("rows")
+        cols = tuple(str(c) for c in columns) if isinstance(columns, list) else ()
+        good_rows = (
+            tuple(tuple(r) for r in rows if isinstance(r, list | tuple)) if isinstance(rows, list) else ()
+        )
+        error = item.get("error")
+        results.append(
+            ResultData(
+                domain=_str(item.get("domain"), "?"),
+                sql=item.get("sql") if isinstance(item.get("sql"), str) else None,
+                columns=cols,
+                rows=good_rows,
+                row_count=_int(item.get("row_count")) or len(good_rows),
+                truncated=bool(item.get("truncated")),
+                error=str(error) if error else None,
+            )
+        )
+    return tuple(results)
+
+
+def parse_outputs(value: Mapping[str, Any]) -> TurnOutputs:
+    """A ``custom_outputs`` mapping (possibly partial or from an older server) as :class:`TurnOutputs`."""
+    ids = value.get("genie_conversation_ids")
+    hint = value.get("visualization_hint")
+    suggested = value.get("suggested_questions")
+    error = value.get("error")
+    thread_id = value.get("thread_id")
+    return TurnOutputs(
+        status=_str(value.get("status"), "ok"),
+        route=_route_from_outputs(value.get("route")),
+        results=parse_results(value.get("results")),
+        visualization_hint=hint if isinstance(hint, Mapping) else None,
+        thread_id=thread_id if isinstance(thread_id, str) and thread_id else None,
+        genie_conversation_ids=(
+            {str(k): str(v) for k, v in ids.items() if isinstance(v, str)} if isinstance(ids, Mapping) else {}
+        ),
+        suggested_questions=tuple(s for s in suggested if isinstance(s, str))
+        if isinstance(suggested, list)
+        else (),
+        error_message=_str(error.get("message")) if isinstance(error, Mapping) else _str(error),
+        error_hint=_str(error.get("hint")) if isinstance(error, Mapping) else "",
+        raw=dict(value),
+    )
+
+
+def _message_text(item: Mapping[str, Any]) -> str:
+    content = item.get("content")
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "".join(
+        _str(part.get("text"))
+        for part in content
+        if isinstance(part, Mapping) and part.get("type") == "output_text"
+    )
+
+
+class TurnReader:
+    """Reads one turn's events in order; keeps which call id belongs to which space."""
+
+    def __init__(self) -> None:
+        self._spaces: dict[str, str] = {}
+        self.text_parts: list[str] = []
+        self.unreadable = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+    def read(self, event: Any) -> Sequence[TurnUpdate]:
+        """The updates one event means (often one, sometimes none)."""
+        try:
+            updates = self._read(event)
+        except Exception as exc:  # a shape nobody anticipated: reported, never raised
+            updates = [Unreadable(f"{type(exc).__name__}: {exc}")]
+        self.unreadable += sum(isinstance(u, Unreadable) for u in updates)
+        return updates
+
+    def _read(self, event: Any) -> list[TurnUpdate]:
+        if not isinstance(event, Mapping):
+            return [Unreadable(f"not an object: {str(event)[:80]}")]
+        kind = event.get("type")
+        if kind == "response.output_text.delta":
+            delta = event.get("delta")
+            if not isinstance(delta, str):
+                return [Unreadable("a text delta without text")]
+            self.text_parts.append(delta)
+            return [TextArrived(delta)]
+        if kind == "response.output_item.done":
+            item = event.get("item")
+            if not isinstance(item, Mapping):
+                return [Unreadable("an output item without an item")]
+            return self._item(item, event.get("custom_outputs"))
+        if kind == UNREADABLE_EVENT:
+            return [Unreadable(f"not JSON: {_str(event.get('data'))[:80]}")]
+        if kind is None and "error" in event:
+            return [StreamFailed(str(event["error"]))]
+        if kind is None and "trace_id" in event:
+            return []  # the agent server's trailing trace id
+        if kind == "error" or kind == "response.failed":
+            return [StreamFailed(_str(event.get("message")) or json.dumps(event, default=str)[:200])]
+        if isinstance(kind, str) and kind.startswith("response."):
+            return []  # other Responses events (created, in_progress, ...) carry nothing we show
+        return [Unreadable(f"unknown event {str(kind)[:40]!r}")]
+
+    def _item(self, item: Mapping[str, Any], custom_outputs: Any) -> list[TurnUpdate]:
+        item_type = item.get("type")
+        if item_type == "reasoning":
+            summary = item.get("summary")
+            text = (
+                " ".join(_str(part.get("text")) for part in summary or () if isinstance(part, Mapping))
+                if isinstance(summary, list)
+                else ""
+            )
+            return [_route_from_summary(text)] if text else []
+        if item_type == "function_call":
+            name = _str(item.get("name"))
+            space, question = name.removeprefix("genie_"), ""
+            try:
+                arguments = json.loads(_str(item.get("arguments"), "{}"))
+            except ValueError:
+                arguments = {}
+            if isinstance(arguments, dict):
+                space = _str(arguments.get("space"), space)
+                question = _str(arguments.get("question"))
+            self._spaces[_str(item.get("call_id"))] = space
+            return [SpaceStarted(space or "?", question)]
+        if item_type == "function_call_output":
+            call_id = _str(item.get("call_id"))
+            space = self._spaces.get(call_id, call_id or "?")
+            try:
+                output = json.loads(_str(item.get("output"), "{}"))
+            except ValueError:
+                return [SpaceFinished(space, "completed")]
+            if not isinstance(output, dict):
+                return [SpaceFinished(space, "completed")]
+            status = output.get("status")
+            if status == "failed":
+                return [
+                    SpaceFinished(space, "failed", 0, _str(output.get("error")), _str(output.get("hint")))
+                ]
+            if status == "completed":
+                return [SpaceFinished(space, "completed", _int(output.get("row_count")))]
+            return [SpaceFinished(space, "no_answer", 0, _str(output.get("text")))]
+        if item_type == "message":
+            text = _message_text(item)
+            outputs = parse_outputs(custom_outputs if isinstance(custom_outputs, Mapping) else {})
+            return [TurnFinished(text or self.text, outputs)]
+        return []  # item types this chat does not show

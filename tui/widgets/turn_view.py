@@ -1,0 +1,175 @@
+"""One turn of the conversation: the question, its live status, the answer as it streams, its results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import assert_never
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
+
+from ..stream import (
+    RouteInfo,
+    SpaceFinished,
+    SpaceStarted,
+    StreamFailed,
+    TextArrived,
+    TurnFinished,
+    TurnOutputs,
+    TurnUpdate,
+    Unreadable,
+)
+from .notice import Notice
+from .result_view import ResultView, hint_for
+from .turn_status import TurnStatus
+
+__all__ = ["TurnView"]
+
+
+class TurnView(Vertical):
+    """Applies a turn's updates as they arrive. ``outputs`` holds the turn result once it is in."""
+
+    def __init__(
+        self,
+        question: str,
+        *,
+        clock: Callable[[], float],
+        show_sql: bool = False,
+        restored: tuple[str, TurnOutputs] | None = None,
+    ) -> None:
+        super().__init__(classes="turn")
+        self.question = question
+        self.show_sql = show_sql
+        self.status = TurnStatus(clock)
+        self.answer = Markdown(restored[0] if restored else "", classes="answer")
+        self.outputs: TurnOutputs | None = restored[1] if restored else None
+        self._restored = restored is not None
+        self._stream: MarkdownStream | None = None
+        self._text: list[str] = []
+        self._failures: dict[str, SpaceFinished] = {}
+        self.unreadable = 0
+        self.finished = self._restored
+
+    def compose(self) -> ComposeResult:
+        question = Text()
+        question.append("› ", style="bold")
+        question.append(self.question)
+        yield Static(question, classes="question")
+        if not self._restored:
+            yield self.status
+        yield self.answer
+        yield Vertical(classes="turn-extras")
+
+    async def on_mount(self) -> None:
+        if self._restored and self.outputs is not None:
+            self.set_class(self.outputs.status == "error", "error")
+            await self._show_outputs(self.outputs)
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    @property
+    def result_views(self) -> list[ResultView]:
+        return list(self.query(ResultView))
+
+    async def _add(self, *widgets: Static | Vertical) -> None:
+        await self.query_one(".turn-extras", Vertical).mount_all(widgets)
+
+    async def apply(self, update: TurnUpdate) -> None:
+        match update:
+            case RouteInfo():
+                self.status.set_route(update)
+            case SpaceStarted(space, _):
+                self.status.space_started(space)
+            case SpaceFinished(space, status, rows, _, _):
+                self.status.space_finished(space, status, rows)
+                if status == "failed":
+                    self._failures[space] = update
+            case TextArrived(delta):
+                self.status.writing()
+                self._text.append(delta)
+                if self._stream is None:
+                    self._stream = Markdown.get_stream(self.answer)
+                await self._stream.write(delta)
+            case TurnFinished():
+                await self.finish(update)
+            case StreamFailed(message):
+                await self._add(
+                    Notice(f"The server reported an error: {message}", "Try again.", kind="error")
+                )
+            case Unreadable():
+                self.unreadable += 1
+            case _:
+                assert_never(update)
+
+    async def _stop_stream(self) -> None:
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+
+    async def finish(self, finished: TurnFinished) -> None:
+        """Show the final text (if the deltas missed any), the results, failures and suggestions."""
+        await self._stop_stream()
+        outputs = finished.outputs
+        self.outputs = outputs
+        if finished.text and finished.text != self.text:
+            self._text = [finished.text]
+            await self.answer.update(finished.text)
+        self.set_class(outputs.status == "error", "error")
+        note = {"partial": "partial answer", "clarify": "needs clarification", "error": "error"}.get(
+            outputs.status, ""
+        )
+        self.status.done(note)
+        for space, failure in self._failures.items():
+            await self._add(Notice(f"The {space} space failed: {failure.error}", failure.hint, kind="error"))
+        if self.unreadable:
+            await self._add(
+                Notice(
+                    f"{self.unreadable} stream event(s) could not be read and were skipped.",
+                    "The answer may be incomplete; check the server's version.",
+                    kind="warning",
+                )
+            )
+        await self._show_outputs(outputs)
+        self.finished = True
+
+    async def _show_outputs(self, outputs: TurnOutputs) -> None:
+        if outputs.status == "error" and outputs.error_message and not self.text and not self._restored:
+            await self._add(Notice(outputs.error_message, outputs.error_hint, kind="error"))
+        primary = outputs.primary
+        views = [
+            ResultView(
+                result,
+                outputs.visualization_hint if result is primary else hint_for(result, self.question),
+                show_sql=self.show_sql,
+            )
+            for result in outputs.results
+            if result.has_table
+        ]
+        if views:
+            await self._add(*views)
+        if outputs.suggested_questions:
+            await self._add(
+                Notice("You could ask: " + " · ".join(outputs.suggested_questions[:4]), kind="info")
+            )
+
+    async def fail(self, message: str, hint: str) -> None:
+        await self._stop_stream()
+        self.status.failed()
+        self.finished = True
+        await self._add(Notice(message, hint, kind="error"))
+
+    async def cancel(self) -> None:
+        await self._stop_stream()
+        self.status.cancelled()
+        self.finished = True
+        await self._add(Notice("Cancelled.", "Ask again, or rephrase the question.", kind="warning"))
+
+    def set_sql_visible(self, visible: bool) -> None:
+        self.show_sql = visible
+        for view in self.result_views:
+            view.set_sql_visible(visible)
