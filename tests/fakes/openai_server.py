@@ -7,6 +7,11 @@ an OpenAI-style and a Databricks-style base URL work. Each request takes the nex
 answer when ``stream`` is false, an HTTP error with an OpenAI error body, a hang (no response until
 the server stops) or an error event after some deltas. Every request is recorded.
 
+A reply may also call tools (``tool_calls``: the non-streamed answer is an assistant message with
+``tool_calls`` and ``finish_reason: "tool_calls"``), and a ``responder`` may choose each reply from
+the request itself (when callers run concurrently, as MLflow's judges do, a fixed script's order is
+not theirs to rely on).
+
     with FakeOpenAIServer([Reply("The answer.")]) as server:
         client = OpenAI(base_url=server.base_url, api_key="k")
 """
@@ -18,14 +23,14 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-__all__ = ["FakeOpenAIServer", "RecordedRequest", "Reply", "fake_openai", "split_deltas"]
+__all__ = ["FakeOpenAIServer", "RecordedRequest", "Reply", "ToolCall", "fake_openai", "split_deltas"]
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -39,6 +44,15 @@ _ERROR_TYPES = {
 def split_deltas(text: str) -> list[str]:
     """The text as the deltas the server streams: each word with its following whitespace."""
     return re.findall(r"\s*\S+\s*", text) or [text]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A function call the model asks for; ``arguments`` is sent JSON-encoded."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,7 @@ class Reply:
     chunk_delay_s: float = 0.0
     error_after: int | None = None
     deltas: tuple[str, ...] | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
     def pieces(self) -> list[str]:
         return list(self.deltas) if self.deltas is not None else split_deltas(self.text)
@@ -84,11 +99,16 @@ class RecordedRequest:
 @dataclass
 class _State:
     script: list[Reply]
+    responder: Callable[[RecordedRequest], Reply | None] | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
 
-    def next_reply(self) -> Reply:
+    def next_reply(self, request: RecordedRequest | None = None) -> Reply:
+        if self.responder is not None and request is not None:
+            chosen = self.responder(request)
+            if chosen is not None:
+                return chosen
         with self.lock:
             if len(self.script) > 1:
                 return self.script.pop(0)
@@ -120,14 +140,13 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
         except json.JSONDecodeError:
             body = {"_raw": raw.decode(errors="replace")}
+        recorded = RecordedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
         with state.lock:
-            state.requests.append(
-                RecordedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-            )
+            state.requests.append(recorded)
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found_error"}})
             return
-        reply = state.next_reply()
+        reply = state.next_reply(recorded)
         if reply.hang:
             state.stopping.wait(60)
             return
@@ -148,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if not body.get("stream"):
-            self._send_json(200, _completion(completion_id, created, model, reply.text))
+            self._send_json(200, _completion(completion_id, created, model, reply.text, reply.tool_calls))
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -214,8 +233,21 @@ def _chunks(
     yield "[DONE]"
 
 
-def _completion(completion_id: str, created: int, model: str, text: str) -> dict[str, Any]:
+def _completion(
+    completion_id: str, created: int, model: str, text: str, tool_calls: tuple[ToolCall, ...] = ()
+) -> dict[str, Any]:
     tokens = len(split_deltas(text))
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    if tool_calls:
+        message["content"] = text or None
+        message["tool_calls"] = [
+            {
+                "id": call.id or f"call_{uuid.uuid4().hex[:12]}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for call in tool_calls
+        ]
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -225,9 +257,9 @@ def _completion(completion_id: str, created: int, model: str, text: str) -> dict
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text, "refusal": None},
+                "message": message,
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": "tool_calls" if tool_calls else "stop",
             }
         ],
         "usage": {"prompt_tokens": 10, "completion_tokens": tokens, "total_tokens": 10 + tokens},
@@ -246,8 +278,14 @@ class _Server(ThreadingHTTPServer):
 class FakeOpenAIServer:
     """The scripted server; a context manager (``start``/``stop`` also work)."""
 
-    def __init__(self, script: list[Reply] | None = None) -> None:
-        self._state = _State(list(script or []))
+    def __init__(
+        self,
+        script: list[Reply] | None = None,
+        *,
+        responder: Callable[[RecordedRequest], Reply | None] | None = None,
+    ) -> None:
+        """``responder`` (optional) picks the reply for each request; when it returns None the script does."""
+        self._state = _State(list(script or []), responder)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
