@@ -17,7 +17,14 @@ from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse
 from genie_agent.agent import Agent
 from genie_agent.errors import GenieAgentError
 from genie_agent.identity import LOCAL_USER, Identity
-from genie_agent.responses import collect_response, error_events, events_to_responses, parse_request
+from genie_agent.memory.actions import run_memory_action
+from genie_agent.responses import (
+    collect_response,
+    error_events,
+    events_to_responses,
+    memory_action_events,
+    parse_request,
+)
 
 
 class GenieResponsesAgent(ResponsesAgent):
@@ -46,6 +53,10 @@ class GenieResponsesAgent(ResponsesAgent):
             turn = parse_request(request)
             if identity is None or not identity.authenticated:
                 identity = Identity(turn.client_user_id or (identity.user if identity else LOCAL_USER))
+            if turn.memory_action is not None:  # list/forget memories: answered without a turn
+                result = run_memory_action(self.agent.memories, identity.user, turn.memory_action)
+                yield from memory_action_events(result)
+                return
             stream = self.agent.stream(
                 turn.question,
                 identity=identity,

@@ -12,6 +12,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from .chat import chat
+from .evaluate import evaluate, monitor
+from .genie_server import genie_server
+from .memory import memory, setup_memory
+
 if TYPE_CHECKING:
     from genie_agent.config import Settings
     from genie_agent.errors import GenieAgentError
@@ -160,6 +165,14 @@ def config_command(as_json: bool) -> None:
     for s in spaces:
         click.echo(f"  {s['id']:<12} {s['title']} (database: {s['database']})")
     click.secho("configuration OK", fg="green")
+
+
+cli.add_command(chat)
+cli.add_command(genie_server)
+cli.add_command(evaluate)
+cli.add_command(monitor)
+cli.add_command(memory)
+cli.add_command(setup_memory)
 
 
 def main() -> None:  # pragma: no cover

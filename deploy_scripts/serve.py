@@ -205,7 +205,8 @@ class _Gate:
         fields = {k: v for k, v in data.items() if k != "stream"}
         try:
             turn = parse_request(fields)
-            self.state.responses_agent.agent.validate_question(turn.question)
+            if turn.memory_action is None:  # a memory action has no question
+                self.state.responses_agent.agent.validate_question(turn.question)
         except GenieAgentError as exc:
             return body, _error(exc)
         return body, None

@@ -1,4 +1,4 @@
-"""The turn: identity -> thread -> route -> parallel fan-out -> synthesis -> save -> result.
+"""The turn: identity -> thread + memories -> route -> parallel fan-out -> synthesis -> save -> result.
 
 :meth:`Agent.stream` yields typed events as they happen; :meth:`Agent.ask` is the stream collected.
 """
@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -18,12 +19,17 @@ from .errors import (
     UnsafeRequestError,
     UserInputError,
 )
+from .formatting import number_scale
 from .grounding import check_grounding
 from .identity import Identity, PermissionDeniedError
+from .memory.apply import TurnMemory
+from .memory.errors import MemoryUnavailableError, ThreadNotAvailableError
+from .memory.preferences import PreferenceExtractor, SpaceVocabulary
+from .memory.store import MemoryStore
+from .memory.threads import ThreadState, ThreadStore, TurnLocks, TurnRecord, summarize_results
 from .routing import RouteDecision, Router
 from .spaces.base import GenieSpace, SpaceAnswer
 from .synthesis import DeterministicSynthesizer, Synthesizer, synthesize
-from .threads import ThreadState, ThreadStore, TurnRecord
 from .tracing import NoopTracer, Tracer, in_context
 from .turn import (
     Clarification,
@@ -59,16 +65,22 @@ class Agent:
     def __init__(
         self,
         spaces: Mapping[str, GenieSpace],
-        threads: ThreadStore,
+        threads: ThreadStore | None,
         *,
         router: Router | None = None,
         limits: AgentLimits | None = None,
         source: str = "local",
         synthesizer: Synthesizer | None = None,
         tracer: Tracer | None = None,
+        memories: MemoryStore | None = None,
     ) -> None:
+        """``threads`` None turns memory off (``memory_status`` "disabled"); ``memories`` None turns
+        off long-term memory (preferences and notes) only."""
         self.spaces = dict(spaces)
         self.threads = threads
+        self.memories = memories
+        self._turn_locks = TurnLocks()
+        self._extractor: PreferenceExtractor | None = None
         self.limits = limits or AgentLimits()
         self.source = source
         self._router = router
@@ -76,6 +88,13 @@ class Agent:
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self.tracer: Tracer = tracer or NoopTracer()
+
+    @property
+    def extractor(self) -> PreferenceExtractor:
+        """Finds preferences in questions, from the spaces' vocabulary (built on first use)."""
+        if self._extractor is None:
+            self._extractor = PreferenceExtractor(SpaceVocabulary.from_spaces(self.spaces))
+        return self._extractor
 
     @property
     def router(self) -> Router:
@@ -129,7 +148,10 @@ class Agent:
                 raise PermissionDeniedError(
                     f"User {who.user!r} may not query the {d} space.", "Ask the operator for access."
                 )
-        with self.tracer.span("genie_agent.turn", "AGENT", {"question": text, "user": who.user}) as root:
+        with (
+            self.tracer.span("genie_agent.turn", "AGENT", {"question": text, "user": who.user}) as root,
+            self._turn_locks.hold(thread_id),  # turns on one thread take turns
+        ):
             result = yield from self._turn(text, who, thread_id, domains, genie_conversation_ids)
             root.set_outputs({"status": result.status, "text": result.text, "grounding": result.grounding})
             root.set_attributes({"domains": list(result.route.domains), "timings_ms": result.timings_ms})
@@ -145,27 +167,36 @@ class Agent:
     ) -> Generator[TurnEvent, None, TurnResult]:
         started = time.perf_counter()
         user = who.user
+        memory_failures: list[str] = []
         with self.tracer.span(
             "memory.load_thread", "RETRIEVER", {"thread_id": thread_id, "user": user}
         ) as span:
-            state = self.threads.load(thread_id, user)
+            state = self._load(thread_id, user, memory_failures)
             span.set_outputs({"turns": state.turns, "last_domains": list(state.last_domains)})
+        with self.tracer.span("memory.recall", "RETRIEVER", {"user": user, "question": text}) as span:
+            memory = TurnMemory.begin(self.memories, self.extractor, user, text)
+            memory.remember(self.memories, user)
+            span.set_outputs(memory.trace())
+        question = memory.question or text  # statements taken out: what the spaces answer
         self.tracer.tag_trace(
             user=user, session_id=state.thread_id, metadata={"genie_agent.source": self.source}
         )
         conv_ids = {**state.genie_conversation_ids, **(genie_conversation_ids or {})}
 
-        with self.tracer.span("route", "PARSER", {"question": text}) as span:
-            if domains:
+        with self.tracer.span("route", "PARSER", {"question": question}) as span:
+            if memory.statement_only:
+                decision = RouteDecision("single", (), 1.0, "a statement to remember; no data was asked")
+            elif domains:
                 decision = RouteDecision(
                     "single" if len(domains) == 1 else "cross_domain",
                     tuple(domains),
                     1.0,
                     "spaces chosen by the caller",
-                    {d: text for d in domains},
+                    {d: question for d in domains},
                 )
             else:
-                decision = self._allowed(self.router.route(text, state.last_domains), who)
+                decision = self._allowed(self.router.route(question, state.last_domains), who)
+            decision = memory.route(decision, self.extractor.vocabulary)
             span.set_outputs(
                 {
                     "kind": decision.kind,
@@ -186,11 +217,18 @@ class Agent:
         suggested: list[str] = []
         titles = {k: s.info.title for k, s in self.spaces.items()}
         status: TurnStatus
-        if decision.kind in ("refused", "out_of_scope"):
+        if memory.statement_only:
+            status = "ok"
+            chunks: Iterator[str] = iter([memory.acknowledgement()])
+        elif decision.kind in ("refused", "out_of_scope"):
             status = "refused" if decision.kind == "refused" else "out_of_scope"
-            chunks: Iterator[str] = iter([self._decline(decision, who)])
+            chunks = iter([self._decline(decision, who)])
+            frequent = {d: -n for d, n in memory.recall.domains.items()}  # the user's usual spaces first
             suggested = [
-                q for k, s in self.spaces.items() if who.may_use(k) for q in s.info.sample_questions[:2]
+                q
+                for k, s in sorted(self.spaces.items(), key=lambda kv: frequent.get(kv[0], 0))
+                if who.may_use(k)
+                for q in s.info.sample_questions[:2]
             ]
         else:
             spaces_started = time.perf_counter()
@@ -213,8 +251,13 @@ class Agent:
                 yield Clarification(message, tuple(dict.fromkeys(suggested)))
                 chunks = iter([message])
             else:
-                chunks = self.synthesizer.stream(text, results, failures, titles)
+                context = memory.llm_context()
+                asked = f"{question}\n\n{context}" if context else question
+                chunks = self.synthesizer.stream(asked, results, failures, titles)
 
+        # Before the text: the answer says when a remembered chart preference changed the hint.
+        primary_rows = next((len(r.rows) for r in results if r.error is None and r.columns), 0)
+        hint = memory.visualization(self._visualization(question, results), primary_rows)
         synthesis_started = time.perf_counter()
         parts: list[str] = []
         with self.tracer.span(
@@ -222,8 +265,9 @@ class Agent:
             "LLM" if self.synthesizer.name == "llm" else "CHAIN",
             {"question": text, "synthesizer": self.synthesizer.name},
         ) as span:
+            scale = memory.scale(r.rows for r in results if r.error is None)
             try:
-                for chunk in chunks:
+                for chunk in _scaled(chunks, scale):
                     parts.append(chunk)
                     yield TextDelta(chunk)
             except GenieAgentError as exc:  # the LLM failed mid-answer: say so; the results stand
@@ -231,11 +275,15 @@ class Agent:
                 parts.append(notice)
                 yield TextDelta(notice)
                 status = "partial"
+            said = memory.notice()  # one short sentence when memory changed the answer
+            if said:
+                parts.append(f"\n\n{said}" if parts else said)
+                yield TextDelta(parts[-1])
             answer_text = "".join(parts)
             answered = [r for r in results if r.error is None]
             # Numbers the user or an error message said are not claims about the data, nor is the
             # engine's own description of each query (the year a follow-up carried over).
-            context = " ".join([text, *failures.values(), *(r.text for r in answered)])
+            context = " ".join([text, said, *failures.values(), *(r.text for r in answered)])
             grounding = check_grounding(
                 answer_text, [r.rows for r in answered], context, [r.row_count for r in answered]
             )
@@ -249,11 +297,13 @@ class Agent:
             )
         timings["synthesis"] = (time.perf_counter() - synthesis_started) * 1000
 
-        hint = self._visualization(text, results)
         if hint is not None:
             yield VisualizationReady(hint)
         with self.tracer.span("memory.save_thread", "MEMORY", {"thread_id": state.thread_id}) as span:
-            memory_status = self._save(state, text, status, answer_text, decision, conv_ids, results)
+            self._save(state, text, status, answer_text, decision, conv_ids, results, memory_failures)
+            if status in ("ok", "partial"):
+                memory.count_domains(self.memories, user, decision.domains)
+            memory_status = self._memory_status([*memory_failures, *memory.failures])
             span.set_outputs(memory_status)
         timings["total"] = (time.perf_counter() - started) * 1000
         return TurnResult(
@@ -400,6 +450,22 @@ class Agent:
         )
         return f"That is outside what I can answer ({decision.reason}). I can answer questions about:\n\n{topics}"
 
+    def _load(self, thread_id: str | None, user: str, failures: list[str]) -> ThreadState:
+        """The thread's state; a new one when memory is off or down (the turn goes on without history).
+
+        Another user's thread raises :class:`ThreadNotAvailableError`.
+        """
+        if self.threads is not None:
+            try:
+                return self.threads.load(thread_id, user)
+            except MemoryUnavailableError as exc:
+                failures.append(exc.message)
+            except GenieAgentError:
+                raise  # another user's thread
+            except Exception as exc:  # a bug in a store must not lose the answer
+                failures.append(f"load thread: {type(exc).__name__}: {exc}")
+        return ThreadState(thread_id or uuid.uuid4().hex, user)
+
     def _save(
         self,
         state: ThreadState,
@@ -409,19 +475,44 @@ class Agent:
         decision: RouteDecision,
         conv_ids: Mapping[str, str],
         results: list[ResultTable],
-    ) -> str:
+        failures: list[str],
+    ) -> None:
+        if self.threads is None:
+            return
+        record = TurnRecord(
+            question,
+            status,
+            text,
+            decision.domains,
+            dict(conv_ids),
+            {r.domain: r.sql for r in results},
+            summarize_results(results),
+        )
         try:
-            self.threads.append(
-                state,
-                TurnRecord(
-                    question,
-                    status,
-                    text,
-                    decision.domains,
-                    dict(conv_ids),
-                    {r.domain: r.sql for r in results},
-                ),
+            self.threads.append(state, record)
+        except (MemoryUnavailableError, ThreadNotAvailableError) as exc:
+            failures.append(
+                exc.message if isinstance(exc, MemoryUnavailableError) else f"save thread: {exc.message}"
             )
         except Exception as exc:  # the answer stands even when the thread could not be saved
-            return f"failed: {type(exc).__name__}: {exc}"
-        return "saved"
+            failures.append(f"save thread: {type(exc).__name__}: {exc}")
+
+    def _memory_status(self, failures: Sequence[str]) -> str:
+        """``saved``, ``disabled`` (memory off), or ``failed: <what failed>``."""
+        if self.threads is None and self.memories is None:
+            return "disabled"
+        return "failed: " + "; ".join(dict.fromkeys(failures)) if failures else "saved"
+
+
+def _scaled(chunks: Iterable[str], scale: str | None) -> Iterator[str]:
+    """Produce each chunk with numbers written in ``scale``; the scale is not in force between chunks."""
+    if scale is None:
+        yield from chunks
+        return
+    it = iter(chunks)
+    while True:
+        with number_scale(scale):
+            chunk = next(it, None)
+        if chunk is None:
+            return
+        yield chunk

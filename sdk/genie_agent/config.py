@@ -8,6 +8,7 @@ file at all the embedded TPC-H example runs. This is the only module that reads 
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +18,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import ConfigError
+from .evaluation.thresholds import DEFAULT_THRESHOLDS
 from .identity import UserConfig
+from .spaces.databricks import GenieSpaceConfig
 
 __all__ = ["EXAMPLE_CATALOG", "Settings", "config_file_path", "load_settings"]
 
@@ -118,6 +121,95 @@ class Settings(BaseSettings):
     mlflow_experiment: str = Field(
         default="genie-agent", description="MLflow experiment for traces and runs."
     )
+    judge_model: str | None = Field(
+        default=None,
+        description="MLflow judge model for evaluation and monitoring: openai:/<model> (at judge_base_url), databricks:/<endpoint>, or databricks. Unset: code scorers only, no LLM judges.",
+    )
+    judge_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint of an openai:/ judge model. Unset: llm_base_url (else OpenAI's own).",
+    )
+    judge_api_key: SecretStr | None = Field(
+        default=None, description="API key or token for the judge endpoint. Unset: llm_api_key."
+    )
+    eval_set: Path | None = Field(
+        default=None,
+        description="Evaluation set `genie-agent evaluate` runs by default (YAML or JSONL). Unset: eval.yaml beside the catalog.",
+    )
+    eval_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Cases an evaluation runs at once. The in-process agent shares one interpreter: more only inflates each case's latency; raise it for a served model or slow judges.",
+    )
+    eval_thresholds: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_THRESHOLDS),
+        description="Evaluation gate thresholds by name, merged over the defaults (README: Evaluation & monitoring).",
+    )
+
+    @field_validator("eval_thresholds", mode="before")
+    @classmethod
+    def _merge_thresholds(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        unknown = sorted(set(value) - set(DEFAULT_THRESHOLDS))
+        if unknown:
+            raise ValueError(
+                f"unknown threshold(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_THRESHOLDS)}"
+            )
+        rates = [k for k, v in value.items() if k != "latency_p90_s" and not 0 <= float(v) <= 1]
+        if rates or float(value.get("latency_p90_s", 1)) <= 0:
+            raise ValueError("rates are between 0 and 1; latency_p90_s is seconds above 0")
+        return {**DEFAULT_THRESHOLDS, **value}
+
+    genie_backend: Literal["local", "databricks"] = Field(
+        default="local",
+        description="Genie spaces: `local` (the embedded engine over DuckDB) or `databricks` (the Genie Conversation API through databricks-sdk, auth by its unified auth).",
+    )
+    genie_spaces: dict[str, GenieSpaceConfig] = Field(
+        default_factory=dict,
+        description="Databricks Genie spaces by domain: name -> {space_id, title, description, sample_questions, keywords}. Used when genie_backend is databricks.",
+    )
+    genie_poll_timeout_s: float = Field(
+        default=100.0, gt=0, le=3600, description="Time limit of one Databricks Genie answer."
+    )
+    memory_backend: Literal["sqlite", "postgres", "lakebase", "off"] = Field(
+        default="sqlite",
+        description="Where threads and user memories live: `sqlite` ($GENIE_AGENT_HOME/memory.sqlite), `postgres` (memory_postgres_url), `lakebase` (lakebase_instance), or `off`.",
+    )
+    memory_postgres_url: SecretStr | None = Field(
+        default=None,
+        description="Postgres connection URL for memory_backend=postgres, e.g. postgresql://user:pass@host:5432/db (never printed).",
+    )
+    memory_postgres_schema: str | None = Field(
+        default=None,
+        description="Postgres schema for the memory tables (created if missing). Unset: the server's search_path.",
+    )
+    lakebase_instance: str | None = Field(
+        default=None, description="Lakebase database instance name for memory_backend=lakebase."
+    )
+    memory_pool_min_size: int = Field(
+        default=1, ge=0, le=100, description="Postgres connections the memory pool keeps open."
+    )
+    memory_pool_max_size: int = Field(
+        default=10, ge=1, le=500, description="Most Postgres connections the memory pool opens."
+    )
+    memory_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=120,
+        description="Longest wait for memory (a pooled connection, a lock) before a turn goes on without it.",
+    )
+    memory_retry_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="After memory fails, turns skip it for this long, then try again (no restart needed).",
+    )
+    long_term_memory: bool = Field(
+        default=True,
+        description="Learn and apply user preferences and notes (long-term memory); threads are kept either way.",
+    )
     users: dict[str, UserConfig] = Field(
         default_factory=dict,
         description="Users of `serve`: name -> {token or token_sha256, spaces, row_filters}. None: one local user on loopback.",
@@ -162,6 +254,28 @@ class Settings(BaseSettings):
             found.append(
                 f"catalog: {self.catalog} does not exist. Point GENIE_AGENT_CATALOG (or `catalog:` in the config file) at a catalog YAML."
             )
+        if self.genie_backend == "databricks" and not self.genie_spaces:
+            found.append(
+                "genie_spaces: genie_backend is databricks but no spaces are configured. Map each domain to its "
+                "Genie space, e.g. genie_spaces: {sales: {space_id: <id from the space URL>, keywords: [revenue]}}."
+            )
+        if self.memory_backend == "postgres" and self.memory_postgres_url is None:
+            found.append(
+                "memory_backend=postgres needs GENIE_AGENT_MEMORY_POSTGRES_URL (postgresql://user:pass@host:5432/db)."
+            )
+        if self.memory_backend == "lakebase" and not self.lakebase_instance:
+            found.append(
+                "memory_backend=lakebase needs GENIE_AGENT_LAKEBASE_INSTANCE (the database instance name)."
+            )
+        if self.memory_postgres_schema is not None and not re.fullmatch(
+            r"[a-z_][a-z0-9_]{0,62}", self.memory_postgres_schema
+        ):
+            found.append(
+                f"memory_postgres_schema: {self.memory_postgres_schema!r} is not a plain lowercase identifier "
+                "(letters, digits, underscores)."
+            )
+        if self.memory_pool_min_size > self.memory_pool_max_size:
+            found.append("memory_pool_min_size is larger than memory_pool_max_size.")
         if self.home.exists() and not self.home.is_dir():
             found.append(f"home: {self.home} is not a directory. Set GENIE_AGENT_HOME to a directory.")
         return found

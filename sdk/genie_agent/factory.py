@@ -7,9 +7,10 @@ from pathlib import Path
 from .agent import Agent, AgentLimits
 from .config import Settings
 from .errors import ConfigError
+from .memory.backends import open_memory
+from .spaces.base import GenieSpace
 from .spaces.catalog import Catalog, DatabaseSpec, load_catalog
 from .synthesis import DeterministicSynthesizer, Synthesizer
-from .threads import SqliteThreadStore
 from .tracing import MlflowTracer, make_tracer
 
 __all__ = ["database_path", "make_agent", "make_synthesizer"]
@@ -29,7 +30,13 @@ def database_path(settings: Settings, name: str, spec: DatabaseSpec, *, progress
 
 
 def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: bool = True) -> Agent:
-    """Build the agent on the embedded default: local Genie spaces over DuckDB, threads in SQLite."""
+    """Build the agent: local Genie spaces over DuckDB (the default) or Databricks Genie spaces
+    (``genie_backend: databricks``); threads and memories per ``memory_backend``."""
+    if settings.genie_backend == "databricks":
+        from .spaces.databricks import databricks_spaces
+
+        genie = databricks_spaces(settings.genie_spaces, timeout_s=settings.genie_poll_timeout_s)
+        return _assemble(settings, dict(genie), source="genie")
     from .spaces.local.conversations import ConversationStore
     from .spaces.local.engine import LocalGenieSpace
     from .spaces.local.executor import ReadOnlyExecutor
@@ -37,7 +44,7 @@ def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: 
     catalog = catalog or load_catalog(settings.catalog)
     conversations = ConversationStore(settings.home / "genie_conversations.sqlite")
     executors: dict[str, ReadOnlyExecutor] = {}
-    spaces = {}
+    spaces: dict[str, GenieSpace] = {}
     for space in catalog.spaces:
         if space.database not in executors:
             path = database_path(
@@ -53,12 +60,21 @@ def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: 
             use_verified_queries=settings.verified_queries,
             cache_dir=settings.home / "cache",
         )
+    return _assemble(settings, spaces)
+
+
+def _assemble(settings: Settings, spaces: dict[str, GenieSpace], *, source: str = "local") -> Agent:
     limits = AgentLimits(settings.max_question_chars, settings.space_timeout_s, settings.data_rows)
     tracer = make_tracer(settings.tracing, settings.tracking_uri(), settings.mlflow_experiment)
+    if isinstance(tracer, MlflowTracer):
+        tracer.configure()  # now, before any span is in flight
+    memory = open_memory(settings)  # threads and user memories, per memory_backend
     return Agent(
         spaces,
-        SqliteThreadStore(settings.home / "threads.sqlite"),
+        memory.threads,
+        memories=memory.memories,
         limits=limits,
+        source=source,
         # With traces going to MLflow, the prompt comes from its registry so a trace names its version.
         synthesizer=make_synthesizer(settings, registry=isinstance(tracer, MlflowTracer)),
         tracer=tracer,

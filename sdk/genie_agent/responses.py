@@ -22,6 +22,7 @@ from typing import Any, assert_never
 from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse, ResponsesAgentStreamEvent
 
 from .errors import GenieAgentError, UserInputError
+from .memory.actions import MemoryAction, MemoryActionResult
 from .turn import (
     Clarification,
     RouteDecided,
@@ -41,6 +42,7 @@ __all__ = [
     "collect_response",
     "error_events",
     "events_to_responses",
+    "memory_action_events",
     "parse_request",
 ]
 
@@ -57,6 +59,8 @@ class TurnRequest:
     genie_conversation_ids: dict[str, str]
     client_user_id: str | None
     """``custom_inputs.user_id`` or ``context.user_id``: honoured only when no authenticated identity exists."""
+    memory_action: MemoryAction | None = None
+    """``custom_inputs.memory_action``: list or forget the user's memories instead of running a turn."""
 
 
 def _text_of(content: Any) -> str:
@@ -88,11 +92,12 @@ def parse_request(request: ResponsesAgentRequest | Mapping[str, Any]) -> TurnReq
         if data.get("role") == "user":
             question = _text_of(data.get("content"))
             break
-    if question is None:
+    custom = request.custom_inputs or {}
+    action = MemoryAction.from_custom_inputs(custom)
+    if question is None and action is None:
         raise UserInputError(
             "The request has no user message.", "Add {'role': 'user', 'content': 'your question'} to input."
         )
-    custom = request.custom_inputs or {}
     thread_id = custom.get("thread_id")
     if thread_id is None and request.context is not None:
         thread_id = request.context.conversation_id
@@ -109,7 +114,9 @@ def parse_request(request: ResponsesAgentRequest | Mapping[str, Any]) -> TurnReq
             "Send back the genie_conversation_ids of the last answer unchanged.",
         )
     user_id = custom.get("user_id") or (request.context.user_id if request.context else None)
-    return TurnRequest(question, thread_id, dict(ids), str(user_id) if user_id is not None else None)
+    return TurnRequest(
+        question or "", thread_id, dict(ids), str(user_id) if user_id is not None else None, action
+    )
 
 
 def _done(item: dict[str, Any], custom_outputs: dict[str, Any] | None = None) -> ResponsesAgentStreamEvent:
@@ -222,6 +229,13 @@ def error_events(exc: GenieAgentError) -> Iterator[ResponsesAgentStreamEvent]:
     item_id = f"msg_{uuid.uuid4().hex}"
     yield _delta(item_id, text)
     yield _done(_message(item_id, text), custom_outputs=outputs)
+
+
+def memory_action_events(result: MemoryActionResult) -> Iterator[ResponsesAgentStreamEvent]:
+    """A memory action's answer: one message item, the action's outcome as custom_outputs."""
+    item_id = f"msg_{uuid.uuid4().hex}"
+    yield _delta(item_id, result.text)
+    yield _done(_message(item_id, result.text), custom_outputs=result.outputs)
 
 
 def collect_response(events: Iterable[ResponsesAgentStreamEvent]) -> ResponsesAgentResponse:

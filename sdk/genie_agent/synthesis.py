@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
-from .formatting import format_value, is_number
+from .formatting import format_measure, format_value, is_number
 from .turn import ResultTable
 
 __all__ = ["DeterministicSynthesizer", "Synthesizer", "failure_sentence", "summarize_result", "synthesize"]
@@ -34,7 +34,7 @@ def summarize_result(result: ResultTable, title: str) -> str:
     ):
         measure_index = 0
     if len(rows) == 1 and measure_index == 0:
-        values = "; ".join(f"{c}: {format_value(v)}" for c, v in zip(cols, rows[0], strict=False))
+        values = "; ".join(f"{c}: {format_measure(v)}" for c, v in zip(cols, rows[0], strict=False))
         return f"{head}: {values}."
     if measure_index is None:
         listed = "; ".join(", ".join(format_value(v) for v in row) for row in rows[:MAX_LISTED])
@@ -45,11 +45,13 @@ def summarize_result(result: ResultTable, title: str) -> str:
     extra = len(cols) - measure_index - 1
     parts = []
     for row in rows[:MAX_LISTED]:
-        shown = format_value(row[measure_index])
+        shown = format_measure(row[measure_index])
         if extra:
             shown += (
                 " ("
-                + ", ".join(f"{cols[j]} {format_value(row[j])}" for j in range(measure_index + 1, len(cols)))
+                + ", ".join(
+                    f"{cols[j]} {format_measure(row[j])}" for j in range(measure_index + 1, len(cols))
+                )
                 + ")"
             )
         parts.append(f"{_label(row, measure_index)}: {shown}")
@@ -74,9 +76,9 @@ def _trend(rows: Sequence[Sequence[object]], measure: str) -> str:
     hi = max(points, key=lambda p: float(p[1]))  # type: ignore[arg-type]
     lo = min(points, key=lambda p: float(p[1]))  # type: ignore[arg-type]
     return (
-        f"{measure} went from {format_value(points[0][1])} ({points[0][0]}) to "
-        f"{format_value(points[-1][1])} ({points[-1][0]}) over {len(rows)} periods; "
-        f"highest {format_value(hi[1])} ({hi[0]}), lowest {format_value(lo[1])} ({lo[0]})"
+        f"{measure} went from {format_measure(points[0][1])} ({points[0][0]}) to "
+        f"{format_measure(points[-1][1])} ({points[-1][0]}) over {len(rows)} periods; "
+        f"highest {format_measure(hi[1])} ({hi[0]}), lowest {format_measure(lo[1])} ({lo[0]})"
     )
 
 

@@ -66,8 +66,10 @@ class NoopTracer:
 class MlflowTracer:
     """Spans through ``mlflow.start_span``, into ``tracking_uri`` under ``experiment``.
 
-    The tracking URI and experiment are set once, on the first span. ``tracking_uri=None`` leaves
-    MLflow's own configuration alone (Model Serving and Apps configure it for the workspace).
+    :meth:`configure` sets the tracking URI and experiment once, when they are not already in
+    force: ``mlflow.set_experiment`` resets MLflow's tracer provider, which drops spans in flight, so
+    the factory configures before any turn runs. ``tracking_uri=None`` leaves MLflow's own
+    configuration alone (Model Serving and Apps configure it for the workspace).
     """
 
     def __init__(self, tracking_uri: str | None, experiment: str | None) -> None:
@@ -76,17 +78,27 @@ class MlflowTracer:
         self._configured = False
         self._lock = threading.Lock()
 
+    def configure(self) -> None:
+        """Point MLflow at the tracking URI and experiment, touching only what differs."""
+        import mlflow
+
+        with self._lock:
+            if self._configured:
+                return
+            if self.tracking_uri and mlflow.get_tracking_uri() != self.tracking_uri:
+                mlflow.set_tracking_uri(self.tracking_uri)
+            if self.experiment:
+                current = mlflow.get_experiment_by_name(self.experiment)
+                active = mlflow.tracking.fluent._get_experiment_id()
+                if current is None or current.experiment_id != active:
+                    mlflow.set_experiment(self.experiment)
+            self._configured = True
+
     def _mlflow(self) -> Any:
         import mlflow
 
         if not self._configured:
-            with self._lock:
-                if not self._configured:
-                    if self.tracking_uri:
-                        mlflow.set_tracking_uri(self.tracking_uri)
-                    if self.experiment:
-                        mlflow.set_experiment(self.experiment)
-                    self._configured = True
+            self.configure()
         return mlflow
 
     @contextmanager

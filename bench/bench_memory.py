@@ -1,0 +1,375 @@
+"""Benchmark of memory: thread load + save per turn, pooled beside connect-per-call, and recall over 10k memories.
+
+Prints figures only (nothing is asserted). Run from the repo root:
+
+    .venv/bin/python bench/bench_memory.py [--turns N] [--memories N] [--recalls N] [--postgres-url URL]
+
+1. Load + save per turn (``ThreadStore.load`` then ``ThreadStore.append``, as a turn does), on SQLite and on
+   PostgreSQL through the pool, each beside the same store opening a new connection for every call. A thread
+   is continued for 5 turns, then a new one starts; users rotate over 10. Targets: <= 10 ms p50 per turn on
+   Postgres, and pooled >= 10x faster than connect-per-call.
+2. Recall over ``--memories`` notes of one user (plus 3 preferences): ``MemoryStore.recall`` for questions
+   that share words with a few planted notes, on SQLite (FTS5) and Postgres (full text, GIN). Target: <= 20 ms
+   p50. The report also says whether the planted note came first.
+
+Postgres runs in a schema of its own (``bench_memory_<random>``) on ``--postgres-url`` (default: the
+``test`` database on 127.0.0.1:5432), dropped at the end; SQLite in a temporary directory. The script ignores
+your ``GENIE_AGENT_*`` variables. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "sdk"))
+
+TARGET_TURN_MS = 10.0
+TARGET_POOL_SPEEDUP = 10.0
+TARGET_RECALL_MS = 20.0
+SESSION_TURNS = 5
+USERS = 10
+QUESTIONS = (
+    "What was revenue by region in 1995?",
+    "How many suppliers does each nation have?",
+    "What about 1996?",
+    "Top 5 nations by revenue in 1996",
+    "Break it down by month",
+)
+PLANTED = {
+    "revenue by fiscal quarter": "Our fiscal year starts in April, so Q1 is April to June",
+    "late shipments by ship mode": "Late shipments are the ones received after the commit date",
+    "supplier balance for the top suppliers": "Supplier balances are in dollars and may be negative",
+}
+FILLER_WORDS = (
+    "order customer nation region segment priority status container brand part size clerk comment "
+    "discount tax quantity price market shipping mail truck rail air building machinery household "
+    "furniture automobile europe asia africa america week month year daily report dashboard team"
+).split()
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    s = sorted(values)
+    k = (len(s) - 1) * p / 100.0
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+@dataclass
+class Figure:
+    label: str
+    samples_ms: list[float]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    @property
+    def p95(self) -> float:
+        return percentile(self.samples_ms, 95)
+
+
+def _record(i: int) -> Any:
+    from genie_agent.memory import TurnRecord
+    from genie_agent.memory.threads import ResultSummary
+
+    rows = tuple((f"NATION {j}", 1_000_000.0 + j * 1234.5) for j in range(25))
+    q = QUESTIONS[i % len(QUESTIONS)]
+    return TurnRecord(
+        q,
+        "ok",
+        "**Sales** — revenue by nation (1995): " + "; ".join(f"{r[0]}: {r[1]:,.2f}" for r in rows[:5]),
+        ("sales",),
+        {"sales": uuid.uuid4().hex},
+        {"sales": "SELECT n_name, SUM(l_extendedprice * (1 - l_discount)) FROM lineitem ... GROUP BY 1"},
+        (ResultSummary("sales", "SELECT ...", ("nation", "revenue"), rows, 25),),
+    )
+
+
+def time_turns_same_user(threads: Any, turns: int) -> Figure:
+    samples: list[float] = []
+    for start in range(0, turns, SESSION_TURNS):
+        user = f"user-{(start // SESSION_TURNS) % USERS}"
+        thread_id: str | None = None
+        for i in range(start, min(turns, start + SESSION_TURNS)):
+            t0 = time.perf_counter()
+            state = threads.load(thread_id, user)
+            threads.append(state, _record(i))
+            samples.append((time.perf_counter() - t0) * 1000)
+            thread_id = state.thread_id
+    return Figure("", samples)
+
+
+# --- connect-per-call baselines: the same stores, a new connection for every call ------------------------
+
+
+def postgres_per_call_store(url: str, schema: str) -> Any:
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg import Connection
+    from psycopg.rows import dict_row
+
+    from genie_agent.memory.health import Health
+    from genie_agent.memory.postgres import backend_errors
+    from genie_agent.memory.threads import ThreadStore
+
+    def connect() -> Any:
+        # The pool's own connection settings, so the only difference is the new connection per call.
+        return Connection.connect(
+            url,
+            autocommit=True,
+            row_factory=dict_row,
+            options=f"-c synchronous_commit=off -c search_path={schema}",
+        )
+
+    class ConnectPerCall(ThreadStore):
+        @contextmanager
+        def reader(self) -> Iterator[Any]:
+            with connect() as conn:
+                yield PostgresSaver(conn)
+
+        @contextmanager
+        def writer(self, thread_id: str) -> Iterator[Any]:
+            with connect() as conn, conn.transaction():
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                    (f"genie_agent.thread:{thread_id}",),
+                )
+                yield PostgresSaver(conn)
+
+    return ConnectPerCall(Health("Postgres", backend_errors()))
+
+
+def sqlite_per_call_store(path: Path) -> Any:
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from genie_agent.memory.health import Health
+    from genie_agent.memory.sqlite import connect_sqlite
+    from genie_agent.memory.threads import ThreadStore
+
+    class ConnectPerCall(ThreadStore):
+        @contextmanager
+        def reader(self) -> Iterator[Any]:
+            conn = connect_sqlite(path, 30)
+            try:
+                yield SqliteSaver(conn)
+            finally:
+                conn.close()
+
+        @contextmanager
+        def writer(self, thread_id: str) -> Iterator[Any]:
+            conn = connect_sqlite(path, 30)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                yield SqliteSaver(conn)
+                if conn.in_transaction:
+                    conn.commit()
+            finally:
+                conn.close()
+
+    return ConnectPerCall(Health("SQLite", ()))
+
+
+# --- recall ------------------------------------------------------------------------------------------------
+
+
+def seed_memories(memories: Any, user: str, count: int) -> None:
+    from genie_agent.memory.store import MemoryChange
+
+    rng = random.Random(7)
+    changes = [
+        MemoryChange(
+            "preference", "pref-chart", "Tables instead of charts", {"slot": "chart", "values": ["table"]}
+        ),
+        MemoryChange(
+            "preference", "pref-scale", "Numbers in millions", {"slot": "scale", "values": ["millions"]}
+        ),
+        MemoryChange(
+            "preference",
+            "pref-filter-region",
+            "Only region EUROPE",
+            {"slot": "filter:region", "values": ["EUROPE"], "dimension": "region"},
+        ),
+    ]
+    changes += [MemoryChange.note(text) for text in PLANTED.values()]
+    changes += [
+        MemoryChange.note(" ".join(rng.choice(FILLER_WORDS) for _ in range(8)))
+        for _ in range(count - len(PLANTED))
+    ]
+    for i in range(0, len(changes), 500):
+        memories.apply(user, changes[i : i + 500])
+
+
+def time_recall(memories: Any, user: str, recalls: int) -> tuple[Figure, int, int]:
+    samples: list[float] = []
+    questions = list(PLANTED)
+    first = 0
+    for i in range(recalls):
+        q = questions[i % len(questions)]
+        t0 = time.perf_counter()
+        recall = memories.recall(user, q)
+        samples.append((time.perf_counter() - t0) * 1000)
+        if recall.notes and recall.notes[0].text == PLANTED[q]:
+            first += 1
+        assert len(recall.preferences) == 3
+    return Figure("", samples), first, recalls
+
+
+# --- report ------------------------------------------------------------------------------------------------
+
+
+def fmt(ms: float) -> str:
+    return f"{ms:.2f} ms" if ms < 100 else f"{ms:.0f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--turns", type=int, default=300)
+    parser.add_argument("--per-call-turns", type=int, default=100)
+    parser.add_argument("--memories", type=int, default=10_000)
+    parser.add_argument("--recalls", type=int, default=300)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("GENIE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
+    args = parser.parse_args()
+    for key in [k for k in os.environ if k.startswith("GENIE_AGENT_")]:
+        del os.environ[key]
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from genie_agent.config import load_settings
+    from genie_agent.memory import open_memory
+
+    console = Console()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-memory-"))
+    schema = f"bench_memory_{uuid.uuid4().hex[:8]}"
+    pg_ok = True
+    try:
+        import psycopg
+
+        with psycopg.connect(args.postgres_url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # the SQLite half still runs
+        pg_ok = False
+        console.print(
+            f"[yellow]PostgreSQL not reachable at {args.postgres_url}: {exc}; Postgres rows skipped[/]"
+        )
+
+    backends: dict[str, Any] = {
+        "sqlite": open_memory(load_settings(home=tmp / "sqlite", memory_backend="sqlite", tracing="off"))
+    }
+    if pg_ok:
+        backends["postgres"] = open_memory(
+            load_settings(
+                home=tmp / "pg",
+                memory_backend="postgres",
+                memory_postgres_url=args.postgres_url,
+                memory_postgres_schema=schema,
+                memory_pool_min_size=2,
+                tracing="off",
+            )
+        )
+    try:
+        console.print(
+            f"[bold]1. Thread load + save per turn[/] ({args.turns} turns pooled, {args.per_call_turns} per call)"
+        )
+        turn_table = Table("backend", "p50", "p95", "turns")
+        results: dict[str, Figure] = {}
+        for name, backend in backends.items():
+            backend.setup()
+            time_turns_same_user(backend.threads, 20)  # warm-up
+            results[name] = time_turns_same_user(backend.threads, args.turns)
+            per_call = (
+                postgres_per_call_store(args.postgres_url, schema)
+                if name == "postgres"
+                else sqlite_per_call_store(tmp / "sqlite" / "memory.sqlite")
+            )
+            time_turns_same_user(per_call, 5)
+            results[f"{name}-per-call"] = time_turns_same_user(per_call, args.per_call_turns)
+            for label in (name, f"{name}-per-call"):
+                f = results[label]
+                pooled = "pooled (one shared connection)" if name == "sqlite" else "pooled"
+                turn_table.add_row(
+                    f"{name}, {'connect per call' if label.endswith('per-call') else pooled}",
+                    fmt(f.p50),
+                    fmt(f.p95),
+                    str(len(f.samples_ms)),
+                )
+        console.print(turn_table)
+
+        console.print(
+            f"[bold]2. Recall over {args.memories:,} memories of one user[/] ({args.recalls} recalls)"
+        )
+        recall_table = Table("backend", "seed", "p50", "p95", "planted note first")
+        recalls: dict[str, Figure] = {}
+        for name, backend in backends.items():
+            user = f"bench-{uuid.uuid4().hex[:6]}"
+            t0 = time.perf_counter()
+            seed_memories(backend.memories, user, args.memories)
+            seeded = (time.perf_counter() - t0) * 1000
+            time_recall(backend.memories, user, 20)  # warm-up
+            figure, first, total = time_recall(backend.memories, user, args.recalls)
+            recalls[name] = figure
+            recall_table.add_row(name, fmt(seeded), fmt(figure.p50), fmt(figure.p95), f"{first}/{total}")
+        console.print(recall_table)
+
+        summary = Table("figure", "value", "target", "ratio", "")
+        for name in backends:
+            f = results[name]
+            summary.add_row(
+                f"load+save per turn, {name}",
+                f"p50 {fmt(f.p50)}",
+                f"<= {TARGET_TURN_MS:g} ms" if name == "postgres" else "-",
+                f"{results[f'{name}-per-call'].p50 / f.p50:.1f}x faster than per call",
+                ("[green]met[/]" if f.p50 <= TARGET_TURN_MS else "[red]NOT met[/]")
+                if name == "postgres"
+                else "",
+            )
+        if "postgres" in backends:
+            speedup = results["postgres-per-call"].p50 / results["postgres"].p50
+            summary.add_row(
+                "pooled vs connect-per-call, postgres",
+                f"{speedup:.1f}x",
+                f">= {TARGET_POOL_SPEEDUP:g}x",
+                "",
+                "[green]met[/]" if speedup >= TARGET_POOL_SPEEDUP else "[red]NOT met[/]",
+            )
+        for name, f in recalls.items():
+            summary.add_row(
+                f"recall over {args.memories:,}, {name}",
+                f"p50 {fmt(f.p50)}",
+                f"<= {TARGET_RECALL_MS:g} ms",
+                "",
+                "[green]met[/]" if f.p50 <= TARGET_RECALL_MS else "[red]NOT met[/]",
+            )
+        console.print(summary)
+    finally:
+        for backend in backends.values():
+            backend.close()
+        if pg_ok:
+            import psycopg
+
+            with psycopg.connect(args.postgres_url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

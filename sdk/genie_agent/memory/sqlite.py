@@ -1,0 +1,185 @@
+"""The embedded default backend: threads and user memories in one SQLite file, safe across processes.
+
+Threads use LangGraph's ``SqliteSaver``, memories its ``SqliteStore`` plus an FTS5 table for recall.
+Each store keeps one connection per process (SQLite has one writer at a time anyway) in WAL mode.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .health import Health
+from .store import MemoryItem, MemoryStore
+from .threads import ThreadStore
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.store.base import BaseStore
+
+__all__ = ["SqliteMemoryStore", "SqliteThreadStore", "connect_sqlite", "sqlite_setup_lock"]
+
+
+def connect_sqlite(path: Path, timeout_s: float) -> sqlite3.Connection:
+    """A connection shared by a process's threads (each store serializes its use with a lock), in WAL mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=timeout_s, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # WAL + NORMAL stays consistent on a crash; it skips an fsync per turn (power loss may drop the last turn).
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+@contextmanager
+def sqlite_setup_lock(path: Path) -> Iterator[None]:
+    """One process at a time creates or migrates the tables of ``path`` (LangGraph's SQLite
+    migrations are not safe to run concurrently: two processes would both add the same column)."""
+    import fcntl
+
+    # The lock file stays: unlinking it would let two processes lock different inodes.
+    with open(path.with_name(path.name + ".setup.lock"), "a+b") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+class SqliteThreadStore(ThreadStore):
+    """Threads in a SQLite file (LangGraph's ``SqliteSaver``), safe across threads and processes.
+
+    The writer takes SQLite's write lock first (``BEGIN IMMEDIATE``), so other processes wait for it
+    (up to ``timeout_s``) instead of reading a thread that is about to change.
+    """
+
+    def __init__(self, path: Path, *, health: Health | None = None, timeout_s: float = 30.0) -> None:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        super().__init__(health or Health("SQLite", (sqlite3.Error,)))
+        self.path = path
+        self._conn = connect_sqlite(path, timeout_s)
+        self._saver = SqliteSaver(self._conn)
+        self._lock = threading.Lock()
+        with self.health.guard("set up threads"), sqlite_setup_lock(path):
+            self._saver.setup()
+
+    @contextmanager
+    def reader(self) -> Iterator[BaseCheckpointSaver[Any]]:
+        with self._lock:
+            yield self._saver
+
+    @contextmanager
+    def writer(self, thread_id: str) -> Iterator[BaseCheckpointSaver[Any]]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._saver
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                raise
+            if self._conn.in_transaction:
+                self._conn.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+_FTS_SETUP = (
+    "CREATE VIRTUAL TABLE genie_memory_fts USING fts5(terms)",
+    """CREATE TRIGGER genie_memory_fts_insert AFTER INSERT ON store BEGIN
+  INSERT INTO genie_memory_fts(rowid, terms)
+  VALUES (new.rowid, COALESCE(json_extract(CAST(new.value AS TEXT), '$.terms'), ''));
+END""",
+    """CREATE TRIGGER genie_memory_fts_delete AFTER DELETE ON store BEGIN
+  DELETE FROM genie_memory_fts WHERE rowid = old.rowid;
+END""",
+    """CREATE TRIGGER genie_memory_fts_update AFTER UPDATE ON store BEGIN
+  UPDATE genie_memory_fts SET terms = COALESCE(json_extract(CAST(new.value AS TEXT), '$.terms'), '')
+  WHERE rowid = new.rowid;
+END""",
+)
+_FTS_BACKFILL = """
+INSERT INTO genie_memory_fts(rowid, terms)
+SELECT rowid, COALESCE(json_extract(CAST(value AS TEXT), '$.terms'), '') FROM store
+"""
+_FTS_SEARCH = """
+SELECT s.key, CAST(s.value AS TEXT), s.created_at, s.updated_at, bm25(genie_memory_fts) AS rank
+FROM genie_memory_fts JOIN store AS s ON s.rowid = genie_memory_fts.rowid
+WHERE genie_memory_fts MATCH ? AND s.prefix = ?
+ORDER BY rank LIMIT ?
+"""
+
+
+class SqliteMemoryStore(MemoryStore):
+    """Memories in a SQLite file (LangGraph's ``SqliteStore``) with FTS5 keyword recall.
+
+    An FTS5 table holds each item's terms, kept in step with the store's own table by triggers, so
+    it changes in the same transaction as the item (``recursive_triggers`` makes SQLite fire the
+    delete trigger for the row an ``INSERT OR REPLACE`` replaces).
+    """
+
+    def __init__(self, path: Path, *, health: Health | None = None, timeout_s: float = 30.0) -> None:
+        from langgraph.store.sqlite import SqliteStore
+
+        super().__init__(health or Health("SQLite", (sqlite3.Error,)))
+        self.path = path
+        self._conn = connect_sqlite(path, timeout_s)
+        self._conn.execute("PRAGMA recursive_triggers = ON")
+        self._store = SqliteStore(self._conn)
+        self.setup()
+
+    def setup(self) -> None:
+        def op() -> None:
+            with sqlite_setup_lock(self.path):
+                self._store.setup()
+            with self._store.lock:
+                self._conn.execute("BEGIN IMMEDIATE")  # one process creates the index and fills it
+                try:
+                    if not self._conn.execute(
+                        "SELECT 1 FROM sqlite_master WHERE name = 'genie_memory_fts'"
+                    ).fetchone():
+                        for statement in (*_FTS_SETUP, _FTS_BACKFILL):
+                            self._conn.execute(statement)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+
+        self._run("set up memories", op)
+
+    @contextmanager
+    def store(self) -> Iterator[BaseStore]:
+        yield self._store
+
+    def keyword_search(
+        self, store: BaseStore, namespace: tuple[str, ...], terms: Sequence[str], limit: int
+    ) -> list[MemoryItem]:
+        from datetime import datetime
+
+        from langgraph.store.base import Item
+
+        match = " OR ".join(f'"{t}"*' for t in terms)
+        with self._store.lock:
+            rows = self._conn.execute(_FTS_SEARCH, (match, ".".join(namespace), limit)).fetchall()
+        out = []
+        for key, value, created, updated, rank in rows:
+            item = Item(
+                value=json.loads(value),
+                key=key,
+                namespace=namespace,
+                created_at=datetime.fromisoformat(created),
+                updated_at=datetime.fromisoformat(updated),
+            )
+            out.append(MemoryItem.from_item(item, -float(rank)))
+        return out
+
+    def close(self) -> None:
+        with self._store.lock:
+            self._conn.close()

@@ -1,0 +1,312 @@
+"""Long-term memory: what a user asked us to remember, on LangGraph stores.
+
+Each user has a namespace ``("genie_agent", <user>)`` with three parts: ``preferences`` (one item
+per slot: a new statement on a slot replaces the old one), ``notes`` ("remember ..." statements
+with nothing structured in them) and ``stats`` (how often each domain was asked). An item's value
+is ``{kind, text, data, terms}``; ``terms`` are the stems recall searches.
+
+LangGraph stores ignore ``query`` without an embedding index, so recall without embeddings is a
+keyword search we write: SQLite FTS5 kept in step with the store's table by triggers, Postgres full
+text search over an expression GIN index. :class:`MemoryStore` is built on two abstract methods,
+:meth:`~MemoryStore.store` and :meth:`~MemoryStore.keyword_search`; implementations:
+:class:`InMemoryMemoryStore` here (tests), ``SqliteMemoryStore`` in :mod:`.sqlite` (the embedded
+default), ``PostgresMemoryStore`` in :mod:`.postgres` (any Postgres, and Lakebase, through a
+connection pool; with an ``index`` it is LangGraph's pgvector semantic search instead).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from urllib.parse import quote, unquote
+
+from ..lexicon import tokenize
+from .health import Health
+
+if TYPE_CHECKING:
+    from langgraph.store.base import BaseStore, Item
+
+__all__ = [
+    "InMemoryMemoryStore",
+    "MemoryItem",
+    "MemoryKind",
+    "MemoryStore",
+    "Recall",
+    "search_terms",
+    "user_label",
+]
+
+T = TypeVar("T")
+MemoryKind = Literal["preference", "note", "domains"]
+_PART: dict[MemoryKind, str] = {"preference": "preferences", "note": "notes", "domains": "stats"}
+_ID_PREFIX: dict[MemoryKind, str] = {"preference": "pref-", "note": "note-", "domains": "domains"}
+DOMAINS_ID = "domains"
+_STOPWORDS = frozenset(
+    "a an the and or but of to in on at by for with from as is are was were be been it its this that these "
+    "those what which who whom how when where why do does did i me my we our you your they their he she "
+    "please show give tell get can could would should will shall may might must about into than then so "
+    "if not no yes all any each per there here have has had just only also very much many".split()
+)
+
+
+def user_label(user: str) -> str:
+    """A user name as one namespace label (LangGraph labels may not contain '.')."""
+    return quote(user, safe="").replace(".", "%2E") or "%00"
+
+
+def label_user(label: str) -> str:
+    return unquote(label)
+
+
+def _namespace(user: str, kind: MemoryKind) -> tuple[str, ...]:
+    return ("genie_agent", user_label(user), _PART[kind])
+
+
+def _kind_of(memory_id: str) -> MemoryKind | None:
+    for kind, prefix in _ID_PREFIX.items():
+        if memory_id == prefix or (prefix.endswith("-") and memory_id.startswith(prefix)):
+            return kind
+    return None
+
+
+def search_terms(text: str, *, limit: int = 32) -> list[str]:
+    """The stems recall matches on: words of ``text`` without stop words, each once."""
+    out: dict[str, None] = {}
+    for t in tokenize(text):
+        term = "".join(ch for ch in t.stem.lower() if ch.isalnum())
+        if len(term) >= 2 and term not in _STOPWORDS:
+            out[term] = None
+    return list(out)[:limit]
+
+
+@dataclass(frozen=True)
+class MemoryItem:
+    """One memory. ``id`` is what ``genie-agent memory forget ID`` takes."""
+
+    id: str
+    kind: MemoryKind
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+    updated_at: str = ""
+    score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "text": self.text,
+            "data": self.data,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_item(cls, item: Item, score: float | None = None) -> MemoryItem:
+        value = item.value
+        return cls(
+            item.key,
+            cast(MemoryKind, value.get("kind") or _kind_of(item.key) or "note"),
+            str(value.get("text") or ""),
+            dict(value.get("data") or {}),
+            item.created_at.isoformat() if item.created_at else "",
+            item.updated_at.isoformat() if item.updated_at else "",
+            score,
+        )
+
+
+@dataclass(frozen=True)
+class Recall:
+    """What a turn remembers about its user: every preference, the notes relevant to the question,
+    and how often each domain was asked."""
+
+    preferences: tuple[MemoryItem, ...] = ()
+    notes: tuple[MemoryItem, ...] = ()
+    domains: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MemoryChange:
+    """One write: ``text``/``data`` set the item; ``text`` None deletes it."""
+
+    kind: MemoryKind
+    key: str
+    text: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    terms: str = ""
+
+    @classmethod
+    def note(cls, text: str) -> MemoryChange:
+        return cls("note", f"note-{uuid.uuid4().hex[:10]}", text, {}, " ".join(search_terms(text)))
+
+
+class MemoryStore(ABC):
+    """User memories on a LangGraph ``BaseStore``. Thread-safe; safe across processes.
+
+    Subclasses provide :meth:`store` and :meth:`keyword_search`; everything else is built on them.
+    Backend failures raise :class:`~genie_agent.memory.errors.MemoryUnavailableError`.
+    """
+
+    def __init__(self, health: Health) -> None:
+        self.health = health
+
+    @abstractmethod
+    def store(self) -> AbstractContextManager[BaseStore]:
+        """A LangGraph store to use for one call."""
+
+    @abstractmethod
+    def keyword_search(
+        self, store: BaseStore, namespace: tuple[str, ...], terms: Sequence[str], limit: int
+    ) -> list[MemoryItem]:
+        """Items of ``namespace`` whose terms match any of ``terms`` (prefixes), best first."""
+
+    def setup(self) -> None:
+        """Create tables and indexes (idempotent)."""
+
+        def op() -> None:
+            with self.store() as store:
+                setup = getattr(store, "setup", None)
+                if setup is not None:
+                    setup()
+
+        self._run("set up memories", op)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def _run(self, what: str, op: Callable[[], T]) -> T:
+        with self.health.guard(what):
+            return op()
+
+    # --- built on store/keyword_search ---------------------------------------------------------------
+
+    def recall(self, user: str, question: str, *, limit: int = 5) -> Recall:
+        """Every preference of ``user``, the notes most relevant to ``question``, the domain counts."""
+        from langgraph.store.base import GetOp, SearchOp
+
+        terms = search_terms(question)
+
+        def op() -> Recall:
+            with self.store() as store:
+                prefs, domains = store.batch(
+                    [
+                        SearchOp(_namespace(user, "preference"), None, 100, 0, None, False),
+                        GetOp(_namespace(user, "domains"), DOMAINS_ID, False),
+                    ]
+                )
+                notes = self.keyword_search(store, _namespace(user, "note"), terms, limit) if terms else []
+            stats = cast("Item | None", domains)
+            counts = stats.value.get("data", {}) if stats is not None else {}
+            return Recall(
+                tuple(MemoryItem.from_item(i) for i in cast("list[Item]", prefs)),
+                tuple(notes),
+                {str(k): int(v) for k, v in dict(counts).items()},
+            )
+
+        return self._run("recall memories", op)
+
+    def apply(self, user: str, changes: Iterable[MemoryChange]) -> None:
+        """Write several changes in one batch (one transaction where the backend has them)."""
+        from langgraph.store.base import PutOp
+
+        ops = []
+        for c in changes:
+            value = (
+                None
+                if c.text is None
+                else {
+                    "kind": c.kind,
+                    "text": c.text,
+                    "data": dict(c.data),
+                    "terms": c.terms or " ".join(search_terms(c.text)),
+                }
+            )
+            ops.append(PutOp(_namespace(user, c.kind), c.key, value, index=False if value else None))
+        if not ops:
+            return
+
+        def op() -> None:
+            with self.store() as store:
+                store.batch(ops)
+
+        self._run("save memories", op)
+
+    def list(self, user: str, *, kind: MemoryKind | None = None) -> list[MemoryItem]:
+        """Every memory of ``user`` (of one ``kind`` when given), preferences first."""
+        prefix = _namespace(user, kind) if kind else ("genie_agent", user_label(user))
+
+        def op() -> list[MemoryItem]:
+            items: list[MemoryItem] = []
+            with self.store() as store:
+                while True:
+                    page = store.search(prefix, limit=500, offset=len(items))
+                    items += [MemoryItem.from_item(i) for i in page]
+                    if len(page) < 500:
+                        return items
+
+        order = {"preference": 0, "domains": 1, "note": 2}
+        return sorted(self._run("list memories", op), key=lambda m: (order[m.kind], m.created_at, m.id))
+
+    def forget(self, user: str, memory_id: str) -> bool:
+        """Forget one memory of ``user``; False when there is no such memory."""
+        kind = _kind_of(memory_id)
+        if kind is None:
+            return False
+        namespace = _namespace(user, kind)
+
+        def op() -> bool:
+            with self.store() as store:
+                if store.get(namespace, memory_id, refresh_ttl=False) is None:
+                    return False
+                store.delete(namespace, memory_id)
+                return True
+
+        return self._run("forget memory", op)
+
+    def forget_all(self, user: str) -> int:
+        """Forget every memory of ``user``; how many there were."""
+        from langgraph.store.base import PutOp
+
+        items = self.list(user)
+        if items:
+            ops = [PutOp(_namespace(user, m.kind), m.id, None) for m in items]
+
+            def op() -> None:
+                with self.store() as store:
+                    store.batch(ops)
+
+            self._run("forget memories", op)
+        return len(items)
+
+
+class InMemoryMemoryStore(MemoryStore):
+    """Memories in this process only (LangGraph's ``InMemoryStore``): for tests and throwaway agents."""
+
+    def __init__(self) -> None:
+        from langgraph.store.memory import InMemoryStore
+
+        super().__init__(Health("in-memory", ()))
+        self._store = InMemoryStore()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def store(self) -> Iterator[BaseStore]:
+        with self._lock:
+            yield self._store
+
+    def keyword_search(
+        self, store: BaseStore, namespace: tuple[str, ...], terms: Sequence[str], limit: int
+    ) -> list[MemoryItem]:
+        scored = []
+        for item in store.search(namespace, limit=1_000_000):
+            have = str(item.value.get("terms", "")).split()
+            score = sum(1 for t in terms if any(h.startswith(t) for h in have))
+            if score:
+                scored.append((score, item))
+        scored.sort(key=lambda p: (-p[0], -p[1].updated_at.timestamp()))
+        return [MemoryItem.from_item(i, float(s)) for s, i in scored[:limit]]
