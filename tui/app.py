@@ -25,6 +25,7 @@ from textual.worker import Worker, get_current_worker
 from .export import export_csv
 from .messages import PromptSubmitted, TurnCancelled, TurnCompleted, TurnFailed
 from .screens.help import HelpScreen
+from .screens.memory import MemoryScreen
 from .screens.sessions import SessionsScreen
 from .screens.target_picker import TargetScreen
 from .sessions import PromptHistory, Session, SessionStore
@@ -43,6 +44,7 @@ TargetFactory = Callable[[TargetSpec], ChatTarget]
 _SLASH = {
     "/new": "new_chat",
     "/sessions": "sessions",
+    "/memories": "memories",
     "/sql": "toggle_sql",
     "/copy": "copy_sql",
     "/export": "export",
@@ -71,6 +73,7 @@ class GenieChatApp(App[None]):
         Binding("ctrl+r", "export", "CSV"),
         Binding("ctrl+t", "pick_target", "Target", show=False),
         Binding("f1", "help", "Help"),
+        Binding("f2", "memories", "Memories"),
         Binding("pageup", "scroll_log(-1)", "Scroll up", show=False),
         Binding("pagedown", "scroll_log(1)", "Scroll down", show=False),
     ]
@@ -104,9 +107,8 @@ class GenieChatApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
         yield ChatLog(self.target.label)
-        # The memory panel's seam: when ``self.target.features.memory`` is on (the memory issue adds
-        # list/forget actions to the endpoint), a MemoryPanel docks beside the log here and the palette
-        # offers "Memories". No target offers them yet, so nothing is mounted.
+        # The memory panel is a screen over the chat (F2, the palette's "Memories", /memories), offered
+        # when ``self.target.features.memory`` is on: see ``action_memories``.
         yield PromptInput(self.history, id="prompt")
         yield Footer()
 
@@ -222,6 +224,8 @@ class GenieChatApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_turn":
             return self.turn_running
+        if action == "memories":
+            return self.target.features.memory
         return True
 
     def watch_turn_running(self) -> None:
@@ -320,6 +324,13 @@ class GenieChatApp(App[None]):
         self.last_export = path
         self.notify(f"Exported {len(view.result.rows):,} rows of {view.result.domain} to {path}")
 
+    def action_memories(self) -> None:
+        """What the agent remembers about you: list, forget one, forget all."""
+        if not self.target.features.memory:
+            self.notify(f"{self.target.label} does not offer memories.", severity="warning")
+            return
+        self.push_screen(MemoryScreen(self.target))
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -353,6 +364,7 @@ class GenieChatApp(App[None]):
             self.known_targets.append(spec)
         self.chat_log.set_target(target.label)
         await self.action_new_chat()
+        self.refresh_bindings()  # the new target may offer other features (memories)
         self.connect_target()
 
     # --- command palette ---------------------------------------------------------------------------
@@ -370,5 +382,8 @@ class GenieChatApp(App[None]):
         yield SystemCommand("Copy SQL", "Copy the SQL of the current result (Ctrl+Y)", self.action_copy_sql)
         yield SystemCommand("Export CSV", "Export the current result to CSV (Ctrl+R)", self.action_export)
         yield SystemCommand("Help", "Keys and commands (F1)", self.action_help)
-        # The memory panel's seam: "Memories" joins these when self.target.features.memory is on.
+        if self.target.features.memory:
+            yield SystemCommand(
+                "Memories", "What the agent remembers about you; forget it (F2)", self.action_memories
+            )
         yield from super().get_system_commands(screen)

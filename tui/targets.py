@@ -99,8 +99,9 @@ class TargetFeatures:
     """Optional features a target offers; the chat shows the matching panels only when on."""
 
     memory: bool = False
-    """List and forget long-term memories. The seam for the memory panel: no target offers the endpoint
-    actions yet, so the panel stays hidden."""
+    """List and forget long-term memories (``custom_inputs.memory_action``): the memory panel (F2).
+    On for the embedded agent, ``genie-agent serve`` and serving endpoints; an endpoint whose agent
+    predates the actions answers with an error the panel shows as a notice."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,13 @@ class ChatTarget(ABC):
 
 
 class InProcessTarget(ChatTarget):
-    """The agent in this process: its turn runs in a thread of its own, read through the SDK's mapping."""
+    """The agent in this process: its turn runs in a thread of its own, read through the SDK's mapping.
+
+    A memory action (``custom_inputs.memory_action``) is answered as the served agent answers it: on
+    the identity's own memories, without running a turn.
+    """
+
+    features = TargetFeatures(memory=True)
 
     def __init__(
         self, make_agent: Callable[[], Agent], *, identity: Identity, spec: TargetSpec | None = None
@@ -189,11 +196,22 @@ class InProcessTarget(ChatTarget):
             raise TargetError(f"The embedded agent could not start: {exc.message}", exc.hint) from exc
 
     def _events(self, body: RequestBody) -> Generator[StreamEvent]:
-        from genie_agent.responses import error_events, events_to_responses, parse_request
+        from genie_agent.memory.actions import run_memory_action
+        from genie_agent.responses import (
+            error_events,
+            events_to_responses,
+            memory_action_events,
+            parse_request,
+        )
 
         agent = self._ensure_agent()
         try:
             turn = parse_request(body)
+            if turn.memory_action is not None:
+                result = run_memory_action(agent.memories, self._identity.user, turn.memory_action)
+                for event in memory_action_events(result):
+                    yield event.model_dump(exclude_none=True)
+                return
             turn_events = agent.stream(
                 turn.question,
                 identity=self._identity,
@@ -300,6 +318,8 @@ class ResponsesEndpointTarget(ChatTarget):
 
     ``transport`` is the httpx seam: tests pass ``httpx.MockTransport`` or an ASGI transport.
     """
+
+    features = TargetFeatures(memory=True)
 
     def __init__(
         self,

@@ -9,12 +9,13 @@ import sys
 
 import pytest
 
+from genie_agent_tui.screens.memory import MemoryScreen
 from genie_agent_tui.targets import ResponsesEndpointTarget, ServingEndpointTarget, TargetSpec
 from genie_agent_tui.widgets.chart import Chart
 from genie_agent_tui.widgets.notice import Notice
 from genie_agent_tui.widgets.result_table import ResultTable
 
-from .conftest import ask, serve_home, start_serve
+from .conftest import ask, serve_home, start_serve, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 SIZE = (100, 30)
@@ -42,6 +43,22 @@ async def test_a_local_endpoint_answers_and_keeps_the_thread(secured_url, make_a
         await ask(pilot, "Show the top 10 instead.")
         second = app.chat_log.turns[-1].outputs
         assert second.thread_id == turn.outputs.thread_id and second.results[0].row_count == 10
+
+
+async def test_the_memory_panel_lists_what_a_local_endpoint_remembers(secured_url, make_app):
+    app = make_app(ResponsesEndpointTarget(TargetSpec("url", secured_url, token=ANN)))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "my region is EUROPE")
+        assert app.chat_log.turns[-1].outputs.raw.get("memory_status") == "saved"
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, MemoryScreen))
+        screen = app.screen
+        await wait_until(pilot, lambda: not screen.busy)
+        await pilot.pause()
+        assert not screen.query(Notice)
+        (index,) = [i for i, m in enumerate(screen.entries) if "EUROPE" in m.text]
+        memory = screen.entries[index]
+        assert memory.kind and memory.text in str(screen.option_list.get_option_at_index(index).prompt)
 
 
 @pytest.mark.parametrize(("token", "hint"), [(None, "pass --token"), ("wrong", "Check --token")])

@@ -6,8 +6,8 @@ Turns run for real on the embedded default; the status line's clock is fixed so 
 from __future__ import annotations
 
 import httpx
-import pytest
 
+from genie_agent_tui.screens.memory import MemoryScreen
 from genie_agent_tui.targets import ResponsesEndpointTarget, TargetSpec
 
 from .conftest import ask, fixed_clock, wait_until
@@ -84,8 +84,15 @@ def test_command_palette(snap_compare, embedded_target, make_app):
     assert snap_compare(app, terminal_size=(80, 24), run_before=_palette)
 
 
-@pytest.mark.skip(
-    reason="the memory panel is hidden until the memory issue adds the endpoint's memory actions"
-)
-def test_memory_panel(snap_compare):  # pragma: no cover
-    raise AssertionError
+def test_memory_panel(snap_compare, embedded_target, make_app):
+    app = make_app(embedded_target, clock=fixed_clock)
+    answered = _answered("please show tables, not charts")
+
+    async def open_the_panel(pilot) -> None:
+        await answered(pilot)
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, MemoryScreen))
+        await wait_until(pilot, lambda: not pilot.app.screen.busy and bool(pilot.app.screen.entries))
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_the_panel)

@@ -28,6 +28,7 @@ question took, each Genie space it asked, a chart and a table of every result, a
 | Ctrl+S | show / hide the SQL of every result |
 | Ctrl+Y | copy the SQL of the current result |
 | Ctrl+R | export the current result to CSV |
+| F2 | memories: what the agent remembers about you (d forgets one, a forgets all) |
 | Ctrl+T | pick the target (embedded, URL, serving endpoint) |
 | Tab / Shift+Tab | move between the question box, tables and SQL panels |
 | PgUp / PgDn | scroll the conversation |
@@ -37,7 +38,7 @@ question took, each Genie space it asked, a chart and a table of every result, a
 
 The *current result* is the one whose table has the focus, else the last one shown.
 
-Slash commands: `/new`, `/sessions`, `/sql`, `/copy`, `/export`, `/target`, `/theme`, `/help`, `/quit`.
+Slash commands: `/new`, `/sessions`, `/memories`, `/sql`, `/copy`, `/export`, `/target`, `/theme`, `/help`, `/quit`.
 """
 
 
