@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,8 +23,8 @@ from genie_agent.spaces.genie_server import GenieApi, build_genie_api, serve_in_
 from genie_agent.spaces.local.conversations import ConversationStore
 from genie_agent.spaces.local.engine import LocalGenieSpace
 from genie_agent.spaces.local.executor import ReadOnlyExecutor
+from tests.servers import CLI, serve_home, start_server
 
-CLI = str(Path(sys.executable).parent / "genie-agent")
 ANN, BOB = "ann-genie-server-token", "bob-genie-server-token"
 USERS_YAML = f"""
 users:
@@ -251,45 +248,11 @@ def test_the_sdks_own_waiter_and_space_listing_work_against_it(served):
 # --- genie-agent genie-server as a process ------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cli_server(tmp_path_factory, tpch_db) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("genie-server-home")
-    (home / "data").mkdir()
-    (home / "data" / "tpch-sf0.1.duckdb").symlink_to(tpch_db)
-    config = home / "config.yaml"
-    config.write_text(USERS_YAML + 'tracing: "off"\n')
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GENIE_AGENT_", "MLFLOW_", "DATABRICKS_"))
-    }
-    env |= {"GENIE_AGENT_HOME": str(home), "GENIE_AGENT_CONFIG": str(config)}
-    port = _free_port()
-    proc = subprocess.Popen(
-        [CLI, "genie-server", "--port", str(port), "--latency", "sales=0.3", "--latency", "*=0.1"],
-        env=env,
-        cwd=home,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"genie-server exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise AssertionError("genie-server did not start within 90 s")
+    home = serve_home(tmp_path_factory, tpch_db, "genie-server-home")
+    command = [CLI, "genie-server", "--latency", "sales=0.3", "--latency", "*=0.1"]
+    proc, url = start_server(home, home, USERS_YAML + 'tracing: "off"\n', command=command, timeout_s=90)
     yield url
     proc.terminate()
     proc.wait(timeout=10)

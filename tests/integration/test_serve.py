@@ -4,65 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-CLI = str(Path(sys.executable).parent / "genie-agent")
+from tests.servers import CLI, free_port, serve_home, start_server
+
 ANN, BOB = "ann-token-1234", "bob-token-5678"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(home: Path, tmp: Path, config: str | None = None) -> tuple[subprocess.Popen, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENIE_AGENT_", "MLFLOW_"))}
-    env["GENIE_AGENT_HOME"] = str(home)
-    if config is not None:
-        path = tmp / "config.yaml"
-        path.write_text(config)
-        env["GENIE_AGENT_CONFIG"] = str(path)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [CLI, "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("serve did not start within 60 s")
-
-
-def _home(tmp_path_factory, tpch_db: Path) -> Path:
-    home = tmp_path_factory.mktemp("serve-home")
-    (home / "data").mkdir()
-    (home / "data" / "tpch-sf0.1.duckdb").symlink_to(tpch_db)
-    return home
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tpch_db):
-    proc, url = _start(_home(tmp_path_factory, tpch_db), tmp_path_factory.mktemp("serve"))
+    proc, url = start_server(serve_home(tmp_path_factory, tpch_db), tmp_path_factory.mktemp("serve"))
     yield url
     proc.terminate()
     proc.wait(timeout=10)
@@ -75,7 +29,9 @@ users:
   ann: {{token: {ANN}}}
   bob: {{token: {BOB}, spaces: [sales], row_filters: {{sales: {{region: [EUROPE]}}}}}}
 """
-    proc, url = _start(_home(tmp_path_factory, tpch_db), tmp_path_factory.mktemp("secured"), config)
+    proc, url = start_server(
+        serve_home(tmp_path_factory, tpch_db), tmp_path_factory.mktemp("secured"), config
+    )
     yield url
     proc.terminate()
     proc.wait(timeout=10)
@@ -225,7 +181,7 @@ def test_serving_beyond_loopback_needs_users(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENIE_AGENT_")}
     env["GENIE_AGENT_HOME"] = str(tmp_path)
     proc = subprocess.run(
-        [CLI, "serve", "--host", "0.0.0.0", "--port", str(_free_port())],
+        [CLI, "serve", "--host", "0.0.0.0", "--port", str(free_port())],
         env=env,
         capture_output=True,
         text=True,

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 from textual.pilot import Pilot
 
 from genie_agent.identity import Identity
 from genie_agent_tui.app import GenieChatApp
 from genie_agent_tui.targets import ChatTarget, InProcessTarget
+from tests.servers import serve_home, start_server
 
 CLI = str(Path(sys.executable).parent / "genie-agent")
 
@@ -77,56 +74,9 @@ async def ask(pilot: Pilot, question: str, *, timeout: float = 30.0) -> None:
     await pilot.pause()
 
 
-# --- a `genie-agent serve` process -------------------------------------------------------------------
+# --- a `genie-agent serve` process: tests/servers.py -------------------------------------------------
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_serve(
-    home: Path, cwd: Path, config: str | None = None, *, command: list[str] | None = None
-) -> tuple[subprocess.Popen[str], str]:
-    """Start ``genie-agent serve`` (or ``command`` + ``--port``) and wait for its /health."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GENIE_AGENT_", "MLFLOW_", "DATABRICKS_"))
-    }
-    env["GENIE_AGENT_HOME"] = str(home)
-    env["GENIE_AGENT_TRACING"] = "off"
-    if config is not None:
-        path = cwd / "config.yaml"
-        path.write_text(config)
-        env["GENIE_AGENT_CONFIG"] = str(path)
-    port = free_port()
-    proc = subprocess.Popen(
-        [*(command or [CLI, "serve"]), "--port", str(port)],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("serve did not start within 60 s")
-
-
-def serve_home(tmp_path_factory: pytest.TempPathFactory, tpch_db: Path) -> Path:
-    home = tmp_path_factory.mktemp("tui-serve-home")
-    (home / "data").mkdir()
-    (home / "data" / "tpch-sf0.1.duckdb").symlink_to(tpch_db)
-    return home
+start_serve = start_server
 
 
 __all__ = ["ask", "asyncio", "fixed_clock", "serve_home", "start_serve", "submit", "wait_until"]

@@ -259,7 +259,7 @@ async def test_http_errors_render_with_what_to_do(make_app):
 
 
 async def test_an_unreachable_url_says_how_to_start_the_server(make_app):
-    from .conftest import free_port
+    from tests.servers import free_port
 
     target = ResponsesEndpointTarget(TargetSpec("url", f"http://127.0.0.1:{free_port()}"))
     app = make_app(target)
