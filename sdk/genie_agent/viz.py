@@ -26,13 +26,12 @@ its name:
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast, get_args
+
+from .column_kinds import ColumnKind, infer_column_kind, is_integral, parse_number
 
 __all__ = [
     "MAX_BAR_ROWS",
@@ -46,9 +45,9 @@ __all__ = [
 ]
 
 ChartType = Literal["kpi", "line", "bar", "pie", "table"]
-ColumnKind = Literal["number", "date", "category", "empty"]
 NumberFormat = Literal["number", "currency", "percent", "integer", "date"]
 SortOrder = Literal["asc", "desc"]
+Role = Literal["time", "measure", "category", "identifier", "empty"]
 
 MAX_BAR_ROWS = 50
 """A bar chart shows at most this many rows (bars); more is a table."""
@@ -93,139 +92,6 @@ class VisualizationHint:
 # --- value sniffing ------------------------------------------------------------------------------------
 
 # Plain or scientific decimal notation, as Genie writes numbers ('1234.5', '-0.25', '3.336E8').
-_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-# A leading zero before another digit ('007', '02134') is a code, not a number.
-_ZERO_PADDED = re.compile(r"[+-]?0\d")
-# ISO dates, months and timestamps: '1995-03', '1995-03-01', '1995-03-01T00:00:00.000Z',
-# '1995-03-01 12:30:00+02:00'.
-_DATE_TEXT = re.compile(
-    r"(?P<y>\d{4})-(?P<m>\d{2})(?:-(?P<d>\d{2})"
-    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?)?"
-)
-
-_NUMBER_TYPES = frozenset(
-    (
-        "TINYINT SMALLINT INTEGER INT BIGINT HUGEINT UTINYINT USMALLINT UINTEGER UBIGINT UHUGEINT INT1 INT2 "
-        "INT4 INT8 INT16 INT32 INT64 INT128 BYTE SHORT LONG SIGNED FLOAT FLOAT4 FLOAT8 DOUBLE REAL DECIMAL "
-        "NUMERIC DEC NUMBER"
-    ).split()
-)
-_DATE_TYPES = frozenset(
-    "DATE DATETIME TIMESTAMP TIMESTAMPTZ TIMESTAMP_NTZ TIMESTAMP_LTZ TIMESTAMP_S TIMESTAMP_MS TIMESTAMP_NS "
-    "TIMESTAMP_US".split()
-) | {"TIMESTAMP WITH TIME ZONE", "TIMESTAMP WITHOUT TIME ZONE"}
-_CATEGORY_TYPES = frozenset(
-    (
-        "STRING VARCHAR CHAR BPCHAR TEXT NVARCHAR BOOLEAN BOOL LOGICAL BINARY BLOB BYTEA VARBINARY UUID ENUM "
-        "TIME TIMETZ INTERVAL ARRAY LIST MAP STRUCT UNION JSON VARIANT USER_DEFINED_TYPE"
-    ).split()
-) | {"TIME WITH TIME ZONE"}
-
-
-def _kind_from_type(column_type: str) -> ColumnKind | None:
-    """The kind a type name says, or None for a name not known here (then the values decide)."""
-    name = column_type.strip().upper()
-    if not name:
-        return None
-    if name.endswith("]"):  # DuckDB lists: 'INTEGER[]', 'VARCHAR[3]'
-        return "category"
-    base = re.split(r"[(<]", name, maxsplit=1)[0].strip()
-    if base in _NUMBER_TYPES:
-        return "number"
-    if base in _DATE_TYPES:
-        return "date"
-    if base in _CATEGORY_TYPES:
-        return "category"
-    return None
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def _parse_number(value: Any) -> float | None:
-    """The value as a finite float when it is a number or a number written as text, else None."""
-    if _is_bool(value):
-        return None
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, decimal.Decimal):
-        return float(value) if value.is_finite() else None
-    if isinstance(value, str):
-        text = value.strip()
-        if not _NUMBER_TEXT.fullmatch(text) or _ZERO_PADDED.match(text):
-            return None
-        number = float(text)
-        return number if math.isfinite(number) else None
-    return None
-
-
-def _is_integral(value: Any) -> bool:
-    """True when the value is a whole number (``3``, ``3.0``, ``Decimal('3.00')``, ``'3.336E8'``)."""
-    if isinstance(value, decimal.Decimal):
-        return value.is_finite() and value == value.to_integral_value()
-    if isinstance(value, str):
-        if _parse_number(value) is None:
-            return False
-        exact = decimal.Decimal(value.strip())
-        return exact == exact.to_integral_value()
-    number = _parse_number(value)  # ints, floats; None for bools and anything else
-    return number is not None and number.is_integer()
-
-
-def _looks_like_date(value: Any) -> bool:
-    if isinstance(value, dt.date):  # datetime.datetime is a date too
-        return True
-    if not isinstance(value, str):
-        return False
-    match = _DATE_TEXT.fullmatch(value.strip())
-    if match is None:
-        return False
-    try:
-        dt.date(int(match["y"]), int(match["m"]), int(match["d"] or 1))
-    except ValueError:
-        return False
-    return True
-
-
-def infer_column_kind(values: Sequence[Any], column_type: str | None = None) -> ColumnKind:
-    """The kind of one column: ``number``, ``date``, ``category`` or ``empty``.
-
-    Nulls (``None``) are ignored; a column of nulls only is ``empty`` whatever its type. A known type
-    name (``'DECIMAL(18,2)'``, ``'BIGINT'``, ``'LONG'``, ``'DATE'``, ``'TIMESTAMP'``, ``'STRING'``,
-    ``'VARCHAR'`` ...) decides when given, so a ``STRING`` column of numeric-looking ids stays a category;
-    an unknown or missing type name leaves it to the values:
-
-    * ``number`` when every value is a number (``int``, ``float``, ``Decimal``; not ``bool``) or number
-      text in plain or scientific notation (``'1234.5'``, ``'3.336E8'``); zero-padded text (``'007'``)
-      is a code, not a number;
-    * ``date`` when every value is a ``date``/``datetime`` or ISO text (``'1995-03'``, ``'1995-03-01'``,
-      ``'1995-03-01T00:00:00.000Z'``);
-    * ``category`` otherwise (text, booleans, ``'true'``, mixed values).
-
-    Bare years (``1995``) are numbers here; whether they are a time axis depends on the column name and
-    is decided by :func:`suggest_visualization`.
-    """
-    present = [v for v in values if v is not None]
-    if not present:
-        return "empty"
-    if column_type:
-        kind = _kind_from_type(column_type)
-        if kind is not None:
-            return kind
-    if all(_parse_number(v) is not None for v in present):
-        return "number"
-    if all(_looks_like_date(v) for v in present):
-        return "date"
-    return "category"
-
-
-# --- column roles --------------------------------------------------------------------------------------
-
-Role = Literal["time", "measure", "category", "identifier", "empty"]
-
 _YEAR_TOKENS = frozenset({"year", "yr", "yyyy", "fy"})
 _ID_TOKENS = frozenset({"id", "key", "code", "zip", "zipcode", "postcode"})
 _PERCENT_TOKENS = frozenset({"share", "shares", "rate", "rates", "discount", "discounts"})
@@ -268,10 +134,10 @@ def _role(name: str, values: Sequence[Any], kind: ColumnKind) -> Role:
     if kind == "empty":
         return "empty"
     present = [v for v in values if v is not None]
-    integral = all(_is_integral(v) for v in present)
+    integral = all(is_integral(v) for v in present)
     if integral and _names_a_year(name):
         low, high = _YEAR_RANGE
-        numbers = [_parse_number(v) for v in present]
+        numbers = [parse_number(v) for v in present]
         if all(n is not None and low <= n <= high for n in numbers):
             return "time"
     if integral and _names_an_identifier(name):
@@ -298,7 +164,7 @@ def _infer_format(column: _Column | None) -> NumberFormat:
     """The number format of the measure: percent, currency, integer or number (never date)."""
     if column is None:
         return "number"
-    numbers = [n for n in (_parse_number(v) for v in column.present) if n is not None]
+    numbers = [n for n in (parse_number(v) for v in column.present) if n is not None]
     tokens = _name_tokens(column.name)
     lowered = column.name.lower()
     says_percent = any(t in _PERCENT_TOKENS or t.startswith(("percent", "pct")) for t in tokens)
@@ -311,7 +177,7 @@ def _infer_format(column: _Column | None) -> NumberFormat:
     says_count = any(t in _COUNT_TOKENS for t in tokens)
     if any(word in lowered for word in _CURRENCY_WORDS) and not says_count:
         return "currency"
-    if column.present and all(_is_integral(v) for v in column.present):
+    if column.present and all(is_integral(v) for v in column.present):
         return "integer"
     return "number"
 
@@ -473,7 +339,7 @@ def suggest_visualization(
     if _SHARE_WORDS.search(question) and len(categories) == 1 and len(measures) == 1:
         x, y = categories[0], measures[0]
         n_categories = len(set(map(_hashable, x.values)))
-        numbers = [n for n in (_parse_number(v) for v in y.present) if n is not None]
+        numbers = [n for n in (parse_number(v) for v in y.present) if n is not None]
         if (
             2 <= n_categories <= MAX_PIE_CATEGORIES
             and n_categories == n_rows
