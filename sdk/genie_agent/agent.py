@@ -24,6 +24,7 @@ from .grounding import check_grounding
 from .identity import Identity, PermissionDeniedError
 from .memory.apply import TurnMemory
 from .memory.errors import MemoryUnavailableError, ThreadNotAvailableError
+from .memory.llm_extraction import LlmMemoryExtractor
 from .memory.preferences import PreferenceExtractor, SpaceVocabulary
 from .memory.store import MemoryStore
 from .memory.threads import ThreadState, ThreadStore, TurnLocks, TurnRecord, summarize_results
@@ -73,9 +74,12 @@ class Agent:
         synthesizer: Synthesizer | None = None,
         tracer: Tracer | None = None,
         memories: MemoryStore | None = None,
+        memory_llm: LlmMemoryExtractor | None = None,
     ) -> None:
         """``threads`` None turns memory off (``memory_status`` "disabled"); ``memories`` None turns
-        off long-term memory (preferences and notes) only."""
+        off long-term memory (preferences and notes) only. ``memory_llm`` also finds memories in
+        statements with an LLM, beside the deterministic extractor."""
+        self.memory_llm = memory_llm
         self.spaces = dict(spaces)
         self.threads = threads
         self.memories = memories
@@ -174,7 +178,7 @@ class Agent:
             state = self._load(thread_id, user, memory_failures)
             span.set_outputs({"turns": state.turns, "last_domains": list(state.last_domains)})
         with self.tracer.span("memory.recall", "RETRIEVER", {"user": user, "question": text}) as span:
-            memory = TurnMemory.begin(self.memories, self.extractor, user, text)
+            memory = TurnMemory.begin(self.memories, self.extractor, user, text, self.memory_llm)
             memory.remember(self.memories, user)
             span.set_outputs(memory.trace())
         question = memory.question or text  # statements taken out: what the spaces answer

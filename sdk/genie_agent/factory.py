@@ -8,12 +8,22 @@ from .agent import Agent, AgentLimits
 from .config import Settings
 from .errors import ConfigError
 from .memory.backends import open_memory
+from .memory.llm_extraction import LlmMemoryExtractor
 from .spaces.base import GenieSpace
 from .spaces.catalog import Catalog, DatabaseSpec, load_catalog
 from .synthesis import DeterministicSynthesizer, Synthesizer
 from .tracing import MlflowTracer, make_tracer
 
-__all__ = ["database_path", "make_agent", "make_synthesizer"]
+__all__ = [
+    "MEMORY_EXTRACTION_TIMEOUT_S",
+    "database_path",
+    "make_agent",
+    "make_memory_extractor",
+    "make_synthesizer",
+]
+
+MEMORY_EXTRACTION_TIMEOUT_S = 10.0
+"""At most this long (or ``llm_timeout_s``, when shorter) for the LLM to find memories in a statement."""
 
 
 def database_path(settings: Settings, name: str, spec: DatabaseSpec, *, progress: bool = True) -> Path:
@@ -78,6 +88,7 @@ def _assemble(settings: Settings, spaces: dict[str, GenieSpace], *, source: str 
         # With traces going to MLflow, the prompt comes from its registry so a trace names its version.
         synthesizer=make_synthesizer(settings, registry=isinstance(tracer, MlflowTracer)),
         tracer=tracer,
+        memory_llm=make_memory_extractor(settings, registry=isinstance(tracer, MlflowTracer)),
     )
 
 
@@ -91,3 +102,16 @@ def make_synthesizer(settings: Settings, *, registry: bool = False) -> Synthesiz
     chat = OpenAICompatibleChat.from_settings(settings)
     assert chat is not None
     return LlmSynthesizer(chat, registry=registry, tracking_uri=settings.tracking_uri())
+
+
+def make_memory_extractor(settings: Settings, *, registry: bool = False) -> LlmMemoryExtractor | None:
+    """An LLM extractor of memories (beside the deterministic one) when an LLM endpoint is configured."""
+    if not settings.llm_base_url:
+        return None
+    from .llm import OpenAICompatibleChat
+    from .memory.llm_extraction import LlmMemoryExtractor
+
+    chat = OpenAICompatibleChat.from_settings(settings)
+    assert chat is not None
+    chat.timeout_s = min(chat.timeout_s, MEMORY_EXTRACTION_TIMEOUT_S)
+    return LlmMemoryExtractor(chat, registry=registry, tracking_uri=settings.tracking_uri())

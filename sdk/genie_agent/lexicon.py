@@ -7,7 +7,7 @@ Questions are tokenized, each token reduced to a crude stem (plural ``s`` droppe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Generic, TypeVar
@@ -91,6 +91,15 @@ class Lexicon(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._phrases)
+
+    def get(self, phrase: str) -> tuple[T, ...]:
+        """The entries of exactly ``phrase`` (compared by stems, as matching does)."""
+        return tuple(self._phrases.get(phrase_key(phrase), ()))
+
+    def entries(self) -> Iterator[T]:
+        """Every entry, once per phrase it was added under."""
+        for bucket in self._phrases.values():
+            yield from bucket
 
     def match(self, tokens: Sequence[Token], text: str) -> list[Match[T]]:
         """Greedy longest-first matches, left to right; unmatched tokens are skipped."""

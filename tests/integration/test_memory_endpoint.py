@@ -72,13 +72,14 @@ def test_an_authenticated_identity_wins_over_custom_inputs(served):
 
 
 def test_memory_actions_through_serve(tmp_path_factory, tpch_db):
-    from tests.integration.test_serve import ANN, BOB, _sse, _start
+    from tests.integration.test_serve import ANN, BOB, _sse
+    from tests.servers import start_server
 
     home = tmp_path_factory.mktemp("memory-serve-home")
     (home / "data").mkdir()
     (home / "data" / "tpch-sf0.1.duckdb").symlink_to(tpch_db)
     config = f"users:\n  ann: {{token: {ANN}}}\n  bob: {{token: {BOB}}}\n"
-    proc, url = _start(home, tmp_path_factory.mktemp("memory-serve"), config)
+    proc, url = start_server(home, tmp_path_factory.mktemp("memory-serve"), config)
     try:
         said = _sse(url, {"input": "I'd like tables rather than charts"}, ANN)
         assert said[-1]["custom_outputs"]["memory_status"] == "saved"

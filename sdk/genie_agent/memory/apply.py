@@ -16,6 +16,7 @@ from typing import Any, Literal
 from ..formatting import SCALES, is_number
 from ..routing import RouteDecision
 from .errors import MemoryUnavailableError
+from .llm_extraction import LlmExtraction, LlmMemoryExtractor
 from .preferences import (
     CLEAR_ALL,
     CLEAR_FILTERS,
@@ -74,13 +75,25 @@ class TurnMemory:
     changes: list[str] = field(default_factory=list)
     """Remembered preferences that changed this answer (described)."""
 
+    llm: LlmExtraction | None = None
+    """What an LLM extractor added (None when none is configured or memory is off)."""
+
     @classmethod
     def begin(
-        cls, store: MemoryStore | None, extractor: PreferenceExtractor, user: str, message: str
+        cls,
+        store: MemoryStore | None,
+        extractor: PreferenceExtractor,
+        user: str,
+        message: str,
+        llm: LlmMemoryExtractor | None = None,
     ) -> TurnMemory:
-        """Extract statements from ``message`` and recall the user's memories (one store call)."""
+        """Extract statements from ``message`` (also with ``llm``, when given and memory is on) and
+        recall the user's memories (one store call)."""
         extraction = extractor.extract(message)
-        turn = cls(extraction, enabled=store is not None)
+        report = None
+        if llm is not None and store is not None:
+            extraction, report = llm.extend(message, extraction, extractor)  # never raises
+        turn = cls(extraction, enabled=store is not None, llm=report)
         if store is not None:
             try:
                 turn.recall = store.recall(user, extraction.question or message)
@@ -281,6 +294,7 @@ class TurnMemory:
             "notes": [n.text for n in self.recall.notes],
             "stated": describe_all(self.extraction.preferences),
             "cleared": list(self.extraction.clears),
+            **({"llm_extraction": self.llm.trace()} if self.llm is not None else {}),
         }
 
 

@@ -236,7 +236,10 @@ class PreferenceExtractor:
     def __init__(self, vocabulary: SpaceVocabulary) -> None:
         self.vocabulary = vocabulary
 
-    def extract(self, message: str) -> Extraction:
+    def extract(self, message: str, *, understood: Iterable[str] = ()) -> Extraction:
+        """What ``message`` states and asks. Sentences in ``understood`` (as :meth:`candidates` gives
+        them) are statements understood elsewhere (by an LLM): taken out of the question too."""
+        elsewhere = set(understood)
         prefs: dict[str, Preference] = {}
         transient: dict[str, Preference] = {}
         notes: list[str] = []
@@ -245,6 +248,9 @@ class PreferenceExtractor:
         sources: list[str] = []
         for sentence in self._sentences(message):
             found = self._statement(sentence)
+            if found is None and sentence in elsewhere:
+                sources.append(sentence)
+                continue
             if found is None:
                 question, once = self._strip_display(sentence)
                 for p in once:
@@ -269,6 +275,26 @@ class PreferenceExtractor:
             tuple(sources),
         )
 
+    def candidates(self, message: str) -> list[tuple[str, bool]]:
+        """The sentences of ``message`` that may state something (not data questions), each with
+        whether this extractor understood it."""
+        out = []
+        for sentence in self._sentences(message):
+            _, _, terms = self.vocabulary.matches(sentence)
+            if self._asks_data(sentence, terms):
+                continue
+            out.append((sentence, self._statement(sentence) is not None))
+        return out
+
+    @staticmethod
+    def _asks_data(sentence: str, terms: list[Match[TermRef]]) -> bool:
+        """A data question (or a data phrase), with no cue that it states something to remember."""
+        measure = any(r.kind == "measure" for m in terms for r in m.entries)
+        remember = _REMEMBER.match(sentence)
+        persist = bool(_PERSIST.search(sentence))
+        question = sentence.rstrip().endswith("?") or bool(_QUESTION.match(sentence))
+        return not (remember or persist or (not question and not measure))
+
     @staticmethod
     def _sentences(message: str) -> list[str]:
         out: list[str] = []
@@ -289,12 +315,10 @@ class PreferenceExtractor:
     def _statement(self, sentence: str) -> tuple[list[Preference], list[str], str | None] | None:
         """Preferences, clears and a note stated by ``sentence``; None when it is not a statement."""
         tokens, values, terms = self.vocabulary.matches(sentence)
-        measure = any(r.kind == "measure" for m in terms for r in m.entries)
+        if self._asks_data(sentence, terms):
+            return None
         remember = _REMEMBER.match(sentence)
         persist = bool(_PERSIST.search(sentence))
-        question = sentence.rstrip().endswith("?") or bool(_QUESTION.match(sentence))
-        if not (remember or persist or (not question and not measure)):
-            return None
         body = sentence[remember.end() :] if remember else sentence
         spans = [(m.start, m.end) for m in values] + [(m.start, m.end) for m in terms]
         masked = {i for start, end in spans for i in range(start, end)}

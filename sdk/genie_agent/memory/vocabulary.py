@@ -88,3 +88,17 @@ class SpaceVocabulary:
             for m in term_matches
             for ref in m.entries
         )
+
+    def known_values(self, phrase: str) -> tuple[ValueRef, ...]:
+        """The indexed values ``phrase`` names exactly (a value or one of its synonyms), in any space."""
+        return self.values.get(phrase)
+
+    def values_by_dimension(self, per_dimension: int = 40) -> dict[str, list[str]]:
+        """Each dimension's indexed values (at most ``per_dimension``; ``value`` for values without a
+        dimension), for telling an LLM what the spaces know."""
+        out: dict[str, list[str]] = {}
+        for ref in self.values.entries():
+            known = out.setdefault(ref.dimension or "value", [])
+            if ref.value not in known and len(known) < per_dimension:
+                known.append(ref.value)
+        return out
