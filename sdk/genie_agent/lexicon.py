@@ -26,7 +26,8 @@ def stem(word: str) -> str:
     w = word.lower()
     if w.endswith("'s"):
         w = w[:-2]
-    if w in _NO_STEM or len(w) <= 3 or not w.isalpha():
+    # Hyphenated words stem too ("e-bikes" -> "e-bike"); anything with digits ("1-URGENT") does not.
+    if w in _NO_STEM or len(w) <= 3 or not w.replace("-", "").isalpha():
         return w
     if w.endswith("ies") and len(w) > 4:
         return w[:-3] + "y"

@@ -644,11 +644,6 @@ def test_time_words_the_parser_understands(bikeshare: BikeShare, question: str, 
     assert _answer(bikeshare.ask(question)) == bikeshare.expected(sql)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="'how many <value>' ('how many e-bikes') names no measure: neither the router nor the parser "
-    "infers the COUNT measure of the table the value lives on, so it goes to the wrong space and asks to clarify",
-)
 def test_counting_a_value_noun(bikeshare: BikeShare) -> None:
     got = _answer(bikeshare.ask("How many e-bikes are there?"), "fleet")
     assert got == bikeshare.expected("SELECT COUNT(*) FROM bikes WHERE bike_type = 'e-bike'")

@@ -125,6 +125,13 @@ class LocalGenieSpace:
         for name, values in self.vocabulary.values.items():
             terms += [RoutingTerm(v, "value") for v in values if len(v) >= 2 and not v.isdigit()]
             terms += [RoutingTerm(p, "value") for ps in d.dimension(name).value_synonyms.values() for p in ps]
+        # "how many e-bikes" asks this space to count, as a measure would.
+        for value, _ in self.vocabulary.counted_values():
+            if len(value) >= 2 and not value.isdigit():
+                terms += [
+                    RoutingTerm(f"how many {value}", "measure"),
+                    RoutingTerm(f"number of {value}", "measure"),
+                ]
         return terms
 
     def ask(

@@ -291,6 +291,16 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
                     for t in inner.entries:
                         if t.kind == "measure" and all(r.name != t.name for r in measures):
                             measures.append(MeasureRef(t.name))
+    if not measures:
+        # "how many e-bikes": count the rows of the table the value lives on.
+        for m in value_matches:
+            if any(words[k] in COUNT_CUES for k in range(max(0, m.start - 3), m.start)):
+                counted_measure = vocabulary.count_measure_for(
+                    next(t.name for t in m.entries if t.kind == "value")
+                )
+                if counted_measure is not None:
+                    measures.append(MeasureRef(counted_measure))
+                    break
     for dim, dim_values in filters.items():
         # "compare rides in Munich and Hamburg": several values of one dimension are compared, not summed.
         if len(dim_values) > 1 and dim not in group_by:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ...lexicon import Lexicon, tokenize
-from ..semantic_model import SpaceDefinition
+from ..semantic_model import SpaceDefinition, referenced_aliases
 
 __all__ = ["MAX_INDEXED_VALUES", "Term", "Vocabulary"]
 
@@ -59,6 +59,18 @@ class Vocabulary:
 
     def is_column_measure(self, name: str) -> bool:
         return self.space.measure(name).column is not None
+
+    def count_measure_for(self, dimension: str) -> str | None:
+        """The COUNT measure whose grain table holds ``dimension`` ("how many e-bikes" counts bikes)."""
+        tables = referenced_aliases(self.space.dimension(dimension).expr)
+        for m in self.space.measures:
+            if (m.expr or "").upper().startswith("COUNT(") and m.table in tables:
+                return m.name
+        return None
+
+    def counted_values(self) -> list[tuple[str, str]]:
+        """(value, dimension) pairs that name countable things: their dimension lives on a COUNT measure's table."""
+        return [(v, d) for d, values in self.values.items() if self.count_measure_for(d) for v in values]
 
     def is_indexed(self, dimension: str) -> bool:
         return self.space.dimension(dimension).index_values
