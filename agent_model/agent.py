@@ -3,12 +3,18 @@
 Logged with ``mlflow.pyfunc.log_model(python_model="agent_model/agent.py", ...)``; also what
 ``genie-agent serve`` puts behind MLflow's agent server. The SDK builds the agent from settings
 (``GENIE_AGENT_*`` environment) on the first request, not at load time.
+
+Who asks: an authenticated identity handed in by the server in front wins. Otherwise, in Model
+Serving (``auth``: ``model-serving``, or ``auto`` there) and under Databricks Apps the caller is
+derived from their own credentials on every request and ``custom_inputs.user_id`` is ignored; only
+with ``auth: token`` and no identity is the client-set ``user_id`` used (a trusted local client).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 
 import mlflow
 from mlflow.pyfunc import ResponsesAgent
@@ -16,7 +22,7 @@ from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse
 
 from genie_agent.agent import Agent
 from genie_agent.errors import GenieAgentError
-from genie_agent.identity import LOCAL_USER, Identity
+from genie_agent.identity import LOCAL_USER, Identity, IdentityProvider
 from genie_agent.memory.actions import run_memory_action
 from genie_agent.responses import (
     collect_response,
@@ -30,8 +36,12 @@ from genie_agent.responses import (
 class GenieResponsesAgent(ResponsesAgent):
     """Routes each question to Genie spaces and streams the answer as Responses events."""
 
-    def __init__(self, agent: Agent | None = None) -> None:
+    def __init__(self, agent: Agent | None = None, identities: IdentityProvider | None = None) -> None:
+        """``identities`` names the caller of each request from their credentials; None: the caller
+        is the identity passed to :meth:`stream_events`, else the client-set ``user_id``. Both default
+        to what the settings say when the agent is built from them."""
         self._agent = agent
+        self._identities = identities
         self._lock = threading.Lock()
 
     @property
@@ -41,9 +51,20 @@ class GenieResponsesAgent(ResponsesAgent):
                 if self._agent is None:
                     from genie_agent.config import load_settings
                     from genie_agent.factory import make_agent
+                    from genie_agent.workspace_identity import make_identity_provider
 
-                    self._agent = make_agent(load_settings(), progress=False)
+                    settings = load_settings()
+                    if self._identities is None and settings.auth_mode() != "token":
+                        self._identities = make_identity_provider(settings)
+                    self._agent = make_agent(settings, progress=False)
         return self._agent
+
+    def _caller(self, client_user_id: str | None, identity: Identity | None) -> Identity:
+        if identity is not None and identity.authenticated:
+            return identity
+        if self._identities is not None:  # built per request, from the caller's own credentials
+            return self._identities.identify(_request_headers())
+        return Identity(client_user_id or (identity.user if identity else LOCAL_USER))
 
     def stream_events(
         self, request: ResponsesAgentRequest, identity: Identity | None = None
@@ -51,13 +72,13 @@ class GenieResponsesAgent(ResponsesAgent):
         """The turn as Responses events. An authenticated ``identity`` wins over ``custom_inputs.user_id``."""
         try:
             turn = parse_request(request)
-            if identity is None or not identity.authenticated:
-                identity = Identity(turn.client_user_id or (identity.user if identity else LOCAL_USER))
+            agent = self.agent
+            identity = self._caller(turn.client_user_id, identity)
             if turn.memory_action is not None:  # list/forget memories: answered without a turn
-                result = run_memory_action(self.agent.memories, identity.user, turn.memory_action)
+                result = run_memory_action(agent.memories, identity.user, turn.memory_action)
                 yield from memory_action_events(result)
                 return
-            stream = self.agent.stream(
+            stream = agent.stream(
                 turn.question,
                 identity=identity,
                 thread_id=turn.thread_id,
@@ -75,6 +96,14 @@ class GenieResponsesAgent(ResponsesAgent):
         self, request: ResponsesAgentRequest
     ) -> Generator[ResponsesAgentStreamEvent, None, None]:
         yield from self.stream_events(request)
+
+
+def _request_headers() -> Mapping[str, str]:
+    """The current request's headers where MLflow's agent server recorded them (Apps), else none."""
+    server = sys.modules.get("mlflow.genai.agent_server")  # not loaded: no server records headers
+    if server is None:
+        return {}
+    return {k.lower(): v for k, v in server.get_request_headers().items()}
 
 
 AGENT = GenieResponsesAgent()

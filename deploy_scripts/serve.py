@@ -2,8 +2,9 @@
 
 MLflow's ``AgentServer("ResponsesAgent")`` provides ``/invocations``, ``/responses`` (``"stream":
 true`` answered as SSE ending in ``[DONE]``) and ``/health``. In front of it sits one ASGI layer
-that does what the agent server cannot: it authenticates the caller from the bearer token (identity
-comes from credentials, never from the body), and it rejects malformed requests with a 4xx and a
+that does what the agent server cannot: it authenticates the caller from their credentials (a
+bearer token of ``users``, or under Databricks Apps the forwarded user token; never from the body or
+a header naming the user), and it rejects malformed requests with a 4xx and a
 clear message before the agent server would turn them into a 500 or a 200 SSE error.
 
 The agent server keeps its invoke/stream functions in module globals, registered once per process;
@@ -23,7 +24,7 @@ from typing import Any
 
 from genie_agent.config import Settings
 from genie_agent.errors import ConfigError, GenieAgentError
-from genie_agent.identity import AuthenticationError, Identity, TokenIdentityProvider
+from genie_agent.identity import AuthenticationError, Identity, IdentityProvider
 
 __all__ = ["MAX_BODY_BYTES", "ServerState", "build_app", "check_bind_address", "run"]
 
@@ -39,7 +40,7 @@ _AGENT_PATHS = frozenset({"/invocations", "/responses"})
 @dataclass(frozen=True)
 class ServerState:
     responses_agent: Any  # genie_agent_model.agent.GenieResponsesAgent (imports mlflow.pyfunc)
-    identities: TokenIdentityProvider
+    identities: IdentityProvider
     max_question_chars: int
 
 
@@ -147,9 +148,13 @@ class _Gate:
             return
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         try:
-            identity = self.state.identities.authenticate(headers.get("authorization"))
+            # Off the event loop: on a workspace this asks who the token belongs to (once per token).
+            identity = await asyncio.to_thread(self.state.identities.identify, headers)
         except AuthenticationError as exc:
             await _send_json(send, 401, _error(exc), ((b"www-authenticate", b"Bearer"),))
+            return
+        except GenieAgentError as exc:
+            await _send_json(send, 503, _error(exc))
             return
         body = b""
         more = True
@@ -220,6 +225,7 @@ def build_app(settings: Settings, responses_agent: Any | None = None) -> Any:
 
     from genie_agent_model.agent import GenieResponsesAgent
 
+    identities = _identities(settings)
     if settings.tracing == "off":
         mlflow.tracing.disable()
     else:
@@ -233,13 +239,25 @@ def build_app(settings: Settings, responses_agent: Any | None = None) -> Any:
         responses_agent = GenieResponsesAgent(make_agent(settings, progress=False))
     _register_handlers()
     server = AgentServer("ResponsesAgent")
-    state = ServerState(responses_agent, TokenIdentityProvider(settings.users), settings.max_question_chars)
+    state = ServerState(responses_agent, identities, settings.max_question_chars)
     return _Gate(server.app, state)
 
 
-def check_bind_address(host: str, settings: Settings) -> None:
-    """Without configured users the server has one local user: it may listen on loopback only."""
-    if settings.users:
+def _identities(settings: Settings) -> IdentityProvider:
+    from genie_agent.workspace_identity import make_identity_provider
+
+    if settings.auth_mode() == "model-serving":
+        raise ConfigError(
+            "`serve` cannot use auth: model-serving: on-behalf-of credentials exist only inside Model Serving.",
+            "Set GENIE_AGENT_AUTH=token (bearer tokens of `users`) or apps (behind Databricks Apps).",
+        )
+    return make_identity_provider(settings)
+
+
+def check_bind_address(host: str, settings: Settings, *, workspace_auth: bool = False) -> None:
+    """Without configured users the server has one local user: it may listen on loopback only.
+    ``workspace_auth``: the server names callers by ``auth: apps`` (``serve``), which needs no users."""
+    if settings.users or (workspace_auth and settings.auth_mode() == "apps"):
         return
     try:
         loopback = ipaddress.ip_address(host).is_loopback
@@ -257,6 +275,6 @@ def run(
 ) -> None:  # pragma: no cover - exercised via subprocess tests
     import uvicorn
 
-    check_bind_address(host, settings)
+    check_bind_address(host, settings, workspace_auth=True)
     app = build_app(settings)
     uvicorn.run(app, host=host, port=port, log_level="warning")

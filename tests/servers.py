@@ -30,14 +30,18 @@ def start_server(
     *,
     command: list[str] | None = None,
     timeout_s: float = 60,
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
     """Start ``genie-agent serve`` (or ``command`` + ``--port``) with its own home and wait for /health.
 
-    The caller's GENIE_AGENT_*, MLFLOW_* and DATABRICKS_* variables are not passed on; tracing is off.
+    The caller's GENIE_AGENT_*, MLFLOW_* and DATABRICKS_* variables are not passed on; tracing is off;
+    ``env`` adds variables of its own.
     """
+    extra = env or {}
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("GENIE_AGENT_", "MLFLOW_", "DATABRICKS_"))
     }
+    env.update(extra)
     env["GENIE_AGENT_HOME"] = str(home)
     env["GENIE_AGENT_TRACING"] = "off"
     if config is not None:

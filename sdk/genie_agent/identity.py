@@ -2,8 +2,9 @@
 
 In-process (``ask``, ``chat`` on the embedded default) the user is whoever runs the command and is
 trusted. Across a network boundary identity comes from credentials only: ``serve`` maps bearer
-tokens to configured users; Model Serving and Apps use on-behalf-of credentials (later, behind the
-same :class:`Identity`). A client-set ``user_id`` is honoured only when no authenticated identity exists.
+tokens to configured users; Model Serving and Apps use on-behalf-of credentials
+(:mod:`genie_agent.workspace_identity`), behind the same :class:`IdentityProvider`. A client-set
+``user_id`` is honoured only when no authenticated identity exists.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from .errors import GenieAgentError
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
 
 __all__ = [
     "LOCAL_USER",
@@ -83,12 +87,18 @@ def _sha256(text: str) -> str:
 
 @dataclass(frozen=True)
 class Identity:
-    """The caller. ``spaces`` None means every space; ``row_filters`` narrow the local engine's rows."""
+    """The caller. ``spaces`` None means every space; ``row_filters`` narrow the local engine's rows.
+
+    ``workspace_client`` is the caller's own client for this request (on-behalf-of credentials on a
+    workspace): Databricks Genie spaces ask as the caller through it. It holds the caller's token,
+    so it is kept out of ``repr`` and equality.
+    """
 
     user: str
     authenticated: bool = False
     spaces: frozenset[str] | None = None
     row_filters: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    workspace_client: WorkspaceClient | None = field(default=None, repr=False, compare=False)
 
     def may_use(self, space_id: str) -> bool:
         return self.spaces is None or space_id in self.spaces
@@ -110,8 +120,9 @@ def local_identity(user: str, users: Mapping[str, UserConfig]) -> Identity:
 
 
 class IdentityProvider(Protocol):
-    def authenticate(self, authorization: str | None) -> Identity:
-        """The identity behind an ``Authorization`` header; raises :class:`AuthenticationError`."""
+    def identify(self, headers: Mapping[str, str]) -> Identity:
+        """The caller of one request, from its headers (lower-case names); raises
+        :class:`AuthenticationError`."""
         ...
 
 
@@ -125,6 +136,9 @@ class TokenIdentityProvider:
     @property
     def requires_token(self) -> bool:
         return bool(self._users)
+
+    def identify(self, headers: Mapping[str, str]) -> Identity:
+        return self.authenticate(headers.get("authorization"))
 
     def authenticate(self, authorization: str | None) -> Identity:
         if not self._users:

@@ -82,6 +82,10 @@ class GenieSpaceConfig(BaseModel):
     keywords: tuple[str, ...] = Field(
         default=(), description="Measures and subjects that send a question here (routing)."
     )
+    warehouse_id: str | None = Field(
+        default=None,
+        description="The space's SQL warehouse id: declared as a resource of the logged model (deploy).",
+    )
 
 
 class DatabricksGenieSpace:
@@ -338,8 +342,10 @@ class DatabricksGenieSpace:
 
 
 def default_client_factory(*, retry_timeout_s: float = 60.0) -> ClientFactory:
-    """One ``WorkspaceClient`` for every caller, built on first use by databricks-sdk's unified auth
-    (``DATABRICKS_HOST``/``DATABRICKS_TOKEN``, ``DATABRICKS_CONFIG_PROFILE``, OAuth, ...).
+    """The caller's own client when their identity carries one (on-behalf-of credentials, built for
+    the request: :mod:`genie_agent.workspace_identity`); otherwise one ``WorkspaceClient`` for every
+    caller, built on first use by databricks-sdk's unified auth (``DATABRICKS_HOST``/``DATABRICKS_TOKEN``,
+    ``DATABRICKS_CONFIG_PROFILE``, OAuth, ...).
 
     ``retry_timeout_s`` bounds the SDK's own retries of one request (429s, connection errors); its
     default of 300 s would outlast a question's time limit.
@@ -348,6 +354,8 @@ def default_client_factory(*, retry_timeout_s: float = 60.0) -> ClientFactory:
     made: list[WorkspaceClient] = []
 
     def factory(identity: Identity | None) -> WorkspaceClient:
+        if identity is not None and identity.workspace_client is not None:
+            return identity.workspace_client
         with lock:
             if not made:
                 from databricks.sdk import WorkspaceClient
