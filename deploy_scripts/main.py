@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from .chat import chat
+from .deploy import deploy
 from .evaluate import evaluate, monitor
 from .genie_server import genie_server
+from .log import log
 from .memory import memory, setup_memory
 
 if TYPE_CHECKING:
@@ -123,10 +125,12 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
     settings = _settings(ctx)
     try:
-        check_bind_address(host, settings)
+        check_bind_address(host, settings, workspace_auth=True)
         auth = (
             f"bearer tokens for {len(settings.users)} user(s)" if settings.users else "none (one local user)"
         )
+        if settings.auth_mode() != "token":
+            auth = f"{settings.auth_mode()} (the workspace names each caller)"
         click.echo(f"genie-agent serving on http://{host}:{port}  (auth: {auth})", err=True)
         run(settings, host, port)
     except GenieAgentError as exc:
@@ -173,6 +177,8 @@ cli.add_command(evaluate)
 cli.add_command(monitor)
 cli.add_command(memory)
 cli.add_command(setup_memory)
+cli.add_command(log)
+cli.add_command(deploy)
 
 
 def main() -> None:  # pragma: no cover

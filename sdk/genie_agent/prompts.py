@@ -6,9 +6,11 @@ holding only ``<!-- user -->`` splits a template into a system message (above) a
 (below): :meth:`PromptText.messages` returns both. Without that line the whole text is the system
 message and the caller supplies the user message.
 
-Registered prompts are named ``genie-agent-<name>``. Importing mlflow costs seconds, so the registry
-is consulted only when the caller asks (``registry=True``); any registry problem falls back to the
-packaged file, which is always there.
+Registered prompts are named ``<prefix><name>``: ``genie-agent-<name>`` by default, and in Unity
+Catalog (where a prompt is ``catalog.schema.name``) ``<catalog>.<schema>.genie_agent_<name>``; see
+:func:`registry_prefix`. Importing mlflow costs seconds, so the registry is consulted only when the
+caller asks (``registry=True``); any registry problem falls back to the packaged file, which is
+always there.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import logging
 import re
 from dataclasses import dataclass
 from importlib import metadata, resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import BackendError, ConfigError
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 __all__ = [
     "REGISTRY_PREFIX",
@@ -28,6 +33,7 @@ __all__ = [
     "load_prompt_template",
     "prompt_names",
     "register_prompts",
+    "registry_prefix",
 ]
 
 logger = logging.getLogger(__name__)
@@ -37,6 +43,18 @@ USER_MARKER = "<!-- user -->"
 _VARIABLE = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z_][a-zA-Z0-9_]*)*)\s*\}\}")
 _MARKER_LINE = re.compile(r"^[ \t]*<!--\s*user\s*-->[ \t]*$", re.MULTILINE)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_UC_PREFIX = "genie_agent_"
+
+
+def registry_prefix(settings: Settings) -> str:
+    """What registered prompt names start with: ``prompt_registry_prefix`` if set; else
+    ``<uc_catalog>.<uc_schema>.genie_agent_`` when a Unity Catalog schema is configured (UC prompt
+    names are three-part and take no dashes); else :data:`REGISTRY_PREFIX`."""
+    if settings.prompt_registry_prefix:
+        return settings.prompt_registry_prefix
+    if settings.uc_catalog and settings.uc_schema:
+        return f"{settings.uc_catalog}.{settings.uc_schema}.{_UC_PREFIX}"
+    return REGISTRY_PREFIX
 
 
 @dataclass(frozen=True)
@@ -131,11 +149,14 @@ def _from_registry(name: str, version: Any) -> PromptText:
     )
 
 
-def load_prompt_template(name: str, *, registry: bool = False, tracking_uri: str | None = None) -> PromptText:
+def load_prompt_template(
+    name: str, *, registry: bool = False, tracking_uri: str | None = None, prefix: str = REGISTRY_PREFIX
+) -> PromptText:
     """The template ``name``: from the registry when asked and registered there, else the packaged file.
 
     With ``registry=True`` and a tracking URI (``tracking_uri``, else the one mlflow is configured
-    with), the latest version of ``genie-agent-<name>`` is loaded (``prompts:/genie-agent-<name>@latest``).
+    with), the latest version of ``<prefix><name>`` is loaded (``prompts:/genie-agent-<name>@latest``
+    with the default prefix; :func:`registry_prefix` gives the configured one).
     A missing prompt, an unreachable store or any other registry error falls back to the file
     (logged). Without ``registry=True`` mlflow is not imported.
     """
@@ -146,9 +167,7 @@ def load_prompt_template(name: str, *, registry: bool = False, tracking_uri: str
         client = _registry_client(tracking_uri)
         if client is None:
             return packaged
-        found = client.load_prompt(
-            f"prompts:/{REGISTRY_PREFIX}{name}@latest", allow_missing=True, cache_ttl_seconds=0
-        )
+        found = client.load_prompt(f"prompts:/{prefix}{name}@latest", allow_missing=True, cache_ttl_seconds=0)
     except Exception as exc:
         logger.warning("Prompt %r: the registry could not be read (%s); using the packaged file.", name, exc)
         return packaged
@@ -166,8 +185,10 @@ def _package_version() -> str:
         return "unknown"
 
 
-def register_prompts(tracking_uri: str | None = None) -> dict[str, PromptText]:
-    """Register every packaged prompt as ``genie-agent-<name>``; return what the registry now holds.
+def register_prompts(
+    tracking_uri: str | None = None, *, prefix: str = REGISTRY_PREFIX
+) -> dict[str, PromptText]:
+    """Register every packaged prompt as ``<prefix><name>``; return what the registry now holds.
 
     A prompt whose latest registered version already has the file's text is not registered again,
     so calling this on every ``log`` adds a version only when a prompt changed. ``tracking_uri``
@@ -181,7 +202,7 @@ def register_prompts(tracking_uri: str | None = None) -> dict[str, PromptText]:
     out: dict[str, PromptText] = {}
     for name in prompt_names():
         packaged = _load_file(name)
-        full = f"{REGISTRY_PREFIX}{name}"
+        full = f"{prefix}{name}"
         try:
             latest = client.load_prompt(f"prompts:/{full}@latest", allow_missing=True, cache_ttl_seconds=0)
             if latest is None or latest.template != packaged.template:

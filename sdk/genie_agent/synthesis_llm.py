@@ -25,7 +25,7 @@ from typing import Any
 
 from .errors import BackendError
 from .llm import OpenAICompatibleChat
-from .prompts import PromptText, load_prompt_template
+from .prompts import REGISTRY_PREFIX, PromptText, load_prompt_template
 from .synthesis import DeterministicSynthesizer
 from .turn import ResultTable
 
@@ -108,6 +108,7 @@ class LlmSynthesizer:
         prompt: PromptText | None = None,
         registry: bool = False,
         tracking_uri: str | None = None,
+        prompt_prefix: str = REGISTRY_PREFIX,
         max_rows: int = MAX_ROWS_PER_RESULT,
         temperature: float = 0.0,
         max_tokens: int = 800,
@@ -119,6 +120,7 @@ class LlmSynthesizer:
         self._prompt = prompt
         self._registry = registry
         self._tracking_uri = tracking_uri
+        self._prompt_prefix = prompt_prefix
         self._prompt_lock = threading.Lock()
         self._local = threading.local()
         self._fallback = DeterministicSynthesizer()
@@ -130,7 +132,10 @@ class LlmSynthesizer:
             with self._prompt_lock:
                 if self._prompt is None:
                     self._prompt = load_prompt_template(
-                        "synthesis", registry=self._registry, tracking_uri=self._tracking_uri
+                        "synthesis",
+                        registry=self._registry,
+                        tracking_uri=self._tracking_uri,
+                        prefix=self._prompt_prefix,
                     )
         return self._prompt
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import BackendError, ConfigError
 from ..llm import OpenAICompatibleChat
-from ..prompts import PromptText, load_prompt_template
+from ..prompts import REGISTRY_PREFIX, PromptText, load_prompt_template
 from .preferences import CLEAR_ALL, CLEAR_FILTERS, Extraction, Preference, PreferenceExtractor
 from .vocabulary import SpaceVocabulary, ValueRef
 
@@ -158,18 +158,27 @@ class LlmMemoryExtractor:
     """Asks an OpenAI-compatible model for memories the deterministic extractor missed."""
 
     def __init__(
-        self, chat: OpenAICompatibleChat, *, registry: bool = False, tracking_uri: str | None = None
+        self,
+        chat: OpenAICompatibleChat,
+        *,
+        registry: bool = False,
+        tracking_uri: str | None = None,
+        prompt_prefix: str = REGISTRY_PREFIX,
     ):
         self.chat = chat
         self._registry = registry
         self._tracking_uri = tracking_uri
+        self._prompt_prefix = prompt_prefix
         self._prompt: PromptText | None = None
 
     @property
     def prompt(self) -> PromptText:
         if self._prompt is None:
             self._prompt = load_prompt_template(
-                "memory_extraction", registry=self._registry, tracking_uri=self._tracking_uri
+                "memory_extraction",
+                registry=self._registry,
+                tracking_uri=self._tracking_uri,
+                prefix=self._prompt_prefix,
             )
         return self._prompt
 
