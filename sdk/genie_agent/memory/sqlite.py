@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph.store.base import BaseStore
 
+    from .embeddings import Embedder
+
 __all__ = ["SqliteMemoryStore", "SqliteThreadStore", "connect_sqlite", "sqlite_setup_lock"]
 
 
@@ -109,6 +111,34 @@ _FTS_BACKFILL = """
 INSERT INTO genie_memory_fts(rowid, terms)
 SELECT rowid, COALESCE(json_extract(CAST(value AS TEXT), '$.terms'), '') FROM store
 """
+# Note vectors for recall by meaning, keyed by the store's row and the model that made them. A
+# changed or deleted item drops its vector (triggers, so in the item's own transaction); recall
+# embeds the notes that have none (saved while embeddings were off, or just now) with the question.
+_VECTOR_SETUP = (
+    """CREATE TABLE IF NOT EXISTS genie_memory_vectors (
+  prefix TEXT NOT NULL, key TEXT NOT NULL, model TEXT NOT NULL, embedding BLOB NOT NULL,
+  PRIMARY KEY (prefix, key))""",
+    """CREATE TRIGGER IF NOT EXISTS genie_memory_vectors_delete AFTER DELETE ON store BEGIN
+  DELETE FROM genie_memory_vectors WHERE prefix = old.prefix AND key = old.key;
+END""",
+    """CREATE TRIGGER IF NOT EXISTS genie_memory_vectors_update AFTER UPDATE OF value ON store
+WHEN old.value IS NOT new.value BEGIN
+  DELETE FROM genie_memory_vectors WHERE prefix = old.prefix AND key = old.key;
+END""",
+)
+_NOTES_WITH_VECTORS = """
+SELECT s.key, v.model, v.embedding
+FROM store AS s LEFT JOIN genie_memory_vectors AS v ON v.prefix = s.prefix AND v.key = s.key
+WHERE s.prefix = ?
+"""
+_NOTES_BY_KEY = """
+SELECT key, CAST(value AS TEXT), created_at, updated_at FROM store
+WHERE prefix = ? AND key IN (SELECT value FROM json_each(?))
+"""
+_SAVE_VECTOR = """
+INSERT OR REPLACE INTO genie_memory_vectors (prefix, key, model, embedding)
+SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM store WHERE prefix = ? AND key = ?)
+"""
 _FTS_SEARCH = """
 SELECT s.key, CAST(s.value AS TEXT), s.created_at, s.updated_at, bm25(genie_memory_fts) AS rank
 FROM genie_memory_fts JOIN store AS s ON s.rowid = genie_memory_fts.rowid
@@ -123,13 +153,27 @@ class SqliteMemoryStore(MemoryStore):
     An FTS5 table holds each item's terms, kept in step with the store's own table by triggers, so
     it changes in the same transaction as the item (``recursive_triggers`` makes SQLite fire the
     delete trigger for the row an ``INSERT OR REPLACE`` replaces).
+
+    With an ``embedder``, notes are recalled by meaning instead: their vectors live in a side table
+    (this Python's sqlite3 cannot load a vector extension) and a user's notes, hundreds at most, are
+    ranked by cosine similarity here; those at least ``min_score`` similar to the question are kept.
     """
 
-    def __init__(self, path: Path, *, health: Health | None = None, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        health: Health | None = None,
+        timeout_s: float = 30.0,
+        embedder: Embedder | None = None,
+        min_score: float = 0.0,
+    ) -> None:
         from langgraph.store.sqlite import SqliteStore
 
         super().__init__(health or Health("SQLite", (sqlite3.Error,)))
         self.path = path
+        self.embedder = embedder
+        self.min_score = min_score
         self._conn = connect_sqlite(path, timeout_s)
         self._conn.execute("PRAGMA recursive_triggers = ON")
         self._store = SqliteStore(self._conn)
@@ -147,6 +191,8 @@ class SqliteMemoryStore(MemoryStore):
                     ).fetchone():
                         for statement in (*_FTS_SETUP, _FTS_BACKFILL):
                             self._conn.execute(statement)
+                    for statement in _VECTOR_SETUP:
+                        self._conn.execute(statement)
                     self._conn.execute("COMMIT")
                 except BaseException:
                     self._conn.execute("ROLLBACK")
@@ -157,6 +203,74 @@ class SqliteMemoryStore(MemoryStore):
     @contextmanager
     def store(self) -> Iterator[BaseStore]:
         yield self._store
+
+    def search_notes(
+        self, store: BaseStore, namespace: tuple[str, ...], question: str, terms: Sequence[str], limit: int
+    ) -> list[MemoryItem]:
+        if self.embedder is None:
+            return super().search_notes(store, namespace, question, terms, limit)
+        if not question.strip():
+            return []
+        import numpy as np
+
+        prefix = ".".join(namespace)
+        model = f"{self.embedder.name}/{self.embedder.dims}"
+        with self._store.lock:
+            rows = self._conn.execute(_NOTES_WITH_VECTORS, (prefix,)).fetchall()
+            missing = [r[0] for r in rows if r[1] != model or r[2] is None]
+            texts = self._values(prefix, missing) if missing else {}
+        if not rows:
+            return []
+        vectors = self.embedder.embed_documents(  # one call, outside the lock
+            [question, *(str(json.loads(texts[k][0]).get("text") or "") for k in missing if k in texts)]
+        )
+        fresh = {
+            k: np.asarray(v, dtype=np.float32).tobytes()
+            for k, v in zip([k for k in missing if k in texts], vectors[1:], strict=True)
+        }
+        if fresh:
+            with self._store.lock:
+                self._conn.executemany(
+                    _SAVE_VECTOR, [(prefix, k, model, blob, prefix, k) for k, blob in fresh.items()]
+                )
+        stale = set(missing)
+        usable = [(r[0], fresh.get(r[0]) or r[2]) for r in rows if r[0] in fresh or r[0] not in stale]
+        if not usable:
+            return []
+        keys = [k for k, _ in usable]
+        matrix = np.frombuffer(b"".join(b for _, b in usable), dtype=np.float32).reshape(len(keys), -1)
+        query = np.asarray(vectors[0], dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
+        scores = matrix @ query / np.where(norms == 0, 1.0, norms)
+        top = [int(i) for i in np.argsort(-scores, kind="stable")[:limit] if scores[i] >= self.min_score]
+        with self._store.lock:
+            values = self._values(prefix, [keys[i] for i in top])
+        return [
+            self._item(namespace, (keys[i], *values[keys[i]]), float(scores[i]))
+            for i in top
+            if keys[i] in values
+        ]
+
+    def _values(self, prefix: str, keys: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+        """Value, created_at, updated_at of ``keys`` (those that still exist); hold the store's lock."""
+        rows = self._conn.execute(_NOTES_BY_KEY, (prefix, json.dumps(list(keys)))).fetchall()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    @staticmethod
+    def _item(namespace: tuple[str, ...], row: Sequence[Any], score: float) -> MemoryItem:
+        from datetime import datetime
+
+        from langgraph.store.base import Item
+
+        key, value, created, updated = row
+        item = Item(
+            value=json.loads(value),
+            key=key,
+            namespace=namespace,
+            created_at=datetime.fromisoformat(created),
+            updated_at=datetime.fromisoformat(updated),
+        )
+        return MemoryItem.from_item(item, score)
 
     def keyword_search(
         self, store: BaseStore, namespace: tuple[str, ...], terms: Sequence[str], limit: int

@@ -11,7 +11,8 @@ text search over an expression GIN index. :class:`MemoryStore` is built on two a
 :meth:`~MemoryStore.store` and :meth:`~MemoryStore.keyword_search`; implementations:
 :class:`InMemoryMemoryStore` here (tests), ``SqliteMemoryStore`` in :mod:`.sqlite` (the embedded
 default), ``PostgresMemoryStore`` in :mod:`.postgres` (any Postgres, and Lakebase, through a
-connection pool; with an ``index`` it is LangGraph's pgvector semantic search instead).
+connection pool). With embeddings (:mod:`.embeddings`) a store recalls notes by meaning instead
+(:meth:`~MemoryStore.search_notes`): pgvector on Postgres, a vector side table on SQLite.
 """
 
 from __future__ import annotations
@@ -165,6 +166,13 @@ class MemoryStore(ABC):
     ) -> list[MemoryItem]:
         """Items of ``namespace`` whose terms match any of ``terms`` (prefixes), best first."""
 
+    def search_notes(
+        self, store: BaseStore, namespace: tuple[str, ...], question: str, terms: Sequence[str], limit: int
+    ) -> list[MemoryItem]:
+        """The notes of ``namespace`` most relevant to ``question``: by keywords here; stores with
+        embeddings rank them by meaning instead."""
+        return self.keyword_search(store, namespace, terms, limit) if terms else []
+
     def setup(self) -> None:
         """Create tables and indexes (idempotent)."""
 
@@ -199,7 +207,7 @@ class MemoryStore(ABC):
                         GetOp(_namespace(user, "domains"), DOMAINS_ID, False),
                     ]
                 )
-                notes = self.keyword_search(store, _namespace(user, "note"), terms, limit) if terms else []
+                notes = self.search_notes(store, _namespace(user, "note"), question, terms, limit)
             stats = cast("Item | None", domains)
             counts = stats.value.get("data", {}) if stats is not None else {}
             return Recall(
@@ -226,7 +234,9 @@ class MemoryStore(ABC):
                     "terms": c.terms or " ".join(search_terms(c.text)),
                 }
             )
-            ops.append(PutOp(_namespace(user, c.kind), c.key, value, index=False if value else None))
+            # Only notes are embedded (when the store has embeddings): every preference is recalled anyway.
+            index: Literal[False] | None = None if value is None or c.kind == "note" else False
+            ops.append(PutOp(_namespace(user, c.kind), c.key, value, index=index))
         if not ops:
             return
 
