@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from genie_agent.config import Settings
     from genie_agent.spaces.genie_server import GenieApi
 
-__all__ = ["build_server_app", "genie_server", "parse_latencies"]
+__all__ = ["build_server_app", "genie_server", "parse_lakebase_instances", "parse_latencies"]
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -81,10 +81,29 @@ def parse_latencies(values: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
+def parse_lakebase_instances(values: tuple[str, ...]) -> dict[str, str]:
+    """``("memory=127.0.0.1",)`` -> ``{"memory": "127.0.0.1"}``; raises ``click.BadParameter``."""
+    from genie_agent.spaces.workspace_api import parse_instance
+
+    out: dict[str, str] = {}
+    for value in values:
+        try:
+            name, pg_host = parse_instance(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--lakebase-instance") from None
+        out[name] = pg_host
+    return out
+
+
 def build_server_app(
-    settings: Settings, *, latency_s: Mapping[str, float] | None = None, endpoint_name: str = "genie-agent"
+    settings: Settings,
+    *,
+    latency_s: Mapping[str, float] | None = None,
+    endpoint_name: str = "genie-agent",
+    lakebase_instances: Mapping[str, str] | None = None,
 ) -> tuple[ASGIApp, GenieApi]:
-    """The combined app and its Genie API part, over the local spaces whatever ``genie_backend`` says."""
+    """The combined app and its Genie API part, over the local spaces whatever ``genie_backend`` says.
+    ``lakebase_instances`` (name -> PostgreSQL host) are answered to Lakebase memory clients."""
     from genie_agent.errors import ConfigError
     from genie_agent.factory import make_agent
     from genie_agent.identity import TokenIdentityProvider
@@ -101,7 +120,12 @@ def build_server_app(
             f"--latency names unknown space(s): {', '.join(unknown)}.",
             f"Spaces here: {', '.join(agent.spaces)} (or * for all).",
         )
-    genie = build_genie_api(agent.spaces, TokenIdentityProvider(settings.users), latency_s=latency_s)
+    genie = build_genie_api(
+        agent.spaces,
+        TokenIdentityProvider(settings.users),
+        latency_s=latency_s,
+        lakebase_instances=lakebase_instances,
+    )
     serving = build_app(local, GenieResponsesAgent(agent))
     return _Routes(genie, serving, endpoint_name), genie
 
@@ -124,9 +148,22 @@ def build_server_app(
     show_default=True,
     help="Serving endpoint answered at /serving-endpoints/<name>/invocations.",
 )
+@click.option(
+    "--lakebase-instance",
+    "lakebase",
+    multiple=True,
+    metavar="NAME=HOST",
+    help="A Lakebase database instance whose clients connect to the PostgreSQL on HOST:5432 "
+    "(TLS, database databricks_postgres; repeatable).",
+)
 @click.pass_context
 def genie_server(
-    ctx: click.Context, host: str, port: int, latencies: tuple[str, ...], endpoint_name: str
+    ctx: click.Context,
+    host: str,
+    port: int,
+    latencies: tuple[str, ...],
+    endpoint_name: str,
+    lakebase: tuple[str, ...],
 ) -> None:
     """Serve the local spaces under the Genie Conversation API (/api/2.0/genie/...) and the agent as a
     Model Serving endpoint, for databricks-sdk and serving clients."""
@@ -137,9 +174,12 @@ def genie_server(
 
     settings = _settings(ctx)
     latency = parse_latencies(latencies)
+    instances = parse_lakebase_instances(lakebase)
     try:
         check_bind_address(host, settings)
-        app, _ = build_server_app(settings, latency_s=latency, endpoint_name=endpoint_name)
+        app, _ = build_server_app(
+            settings, latency_s=latency, endpoint_name=endpoint_name, lakebase_instances=instances
+        )
     except GenieAgentError as exc:
         _fail(exc)
     import uvicorn
@@ -153,4 +193,6 @@ def genie_server(
     click.echo(f"  serving endpoint: {url}/serving-endpoints/{endpoint_name}/invocations", err=True)
     if latency:
         click.echo(f"  latency (s):      {', '.join(f'{k}={v:g}' for k, v in latency.items())}", err=True)
+    for name, pg_host in instances.items():
+        click.echo(f"  Lakebase:         {name} -> {pg_host}:5432 ({url}/api/2.0/database)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

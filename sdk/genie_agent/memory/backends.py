@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from .embeddings import embedder_from_settings
 from .health import Health
 from .store import InMemoryMemoryStore, MemoryStore
 from .threads import InMemoryThreadStore, ThreadStore
@@ -65,22 +66,40 @@ def open_memory(settings: Settings) -> MemoryBackend:
         from .sqlite import SqliteMemoryStore, SqliteThreadStore
 
         path = settings.home / "memory.sqlite"
-        health = Health("SQLite", (sqlite3.Error,), retry_s=settings.memory_retry_s)
+        health = Health("SQLite", (sqlite3.Error, OSError), retry_s=settings.memory_retry_s)
         # Writers wait for SQLite's lock: a busy file is not a failure, so the wait is generous.
         busy = max(10.0, settings.memory_timeout_s)
         threads = SqliteThreadStore(path, health=health, timeout_s=busy)
         memories: MemoryStore | None
         memories = (
-            SqliteMemoryStore(path, health=health, timeout_s=busy) if settings.long_term_memory else None
+            SqliteMemoryStore(
+                path,
+                health=health,
+                timeout_s=busy,
+                embedder=embedder_from_settings(settings),
+                min_score=settings.memory_embedding_min_score,
+            )
+            if settings.long_term_memory
+            else None
         )
         return MemoryBackend("sqlite", threads, memories)
-    pool = _lakebase_pool(settings) if kind == "lakebase" else _postgres_pool(settings)
-    from .postgres import PostgresMemoryStore, PostgresThreadStore, backend_errors
+    if kind == "lakebase":
+        return _lakebase_backend(settings)
+    pool = _postgres_pool(settings)
+    from .postgres import PostgresMemoryStore, PostgresThreadStore, backend_errors, pgvector_index
 
-    health = Health(
-        "Postgres" if kind == "postgres" else "Lakebase", backend_errors(), retry_s=settings.memory_retry_s
+    health = Health("Postgres", backend_errors(), retry_s=settings.memory_retry_s)
+    embedder = embedder_from_settings(settings)
+    memories = (
+        PostgresMemoryStore(
+            pool,
+            health,
+            index=pgvector_index(embedder) if embedder is not None else None,
+            min_score=settings.memory_embedding_min_score,
+        )
+        if settings.long_term_memory
+        else None
     )
-    memories = PostgresMemoryStore(pool, health) if settings.long_term_memory else None
     return MemoryBackend(kind, PostgresThreadStore(pool, health), memories, pool)
 
 
@@ -99,27 +118,29 @@ def _postgres_pool(settings: Settings) -> Any:
         min_size=settings.memory_pool_min_size,
         max_size=settings.memory_pool_max_size,
         timeout_s=settings.memory_timeout_s,
+        # pgvector's `vector` type is usually installed in public, outside memory_postgres_schema.
+        also_search=("public",) if settings.memory_embeddings != "off" else (),
     )
 
 
-def _lakebase_pool(settings: Settings) -> Any:
-    """The pool behind ``databricks_langchain.CheckpointSaver`` for the configured instance."""
-    try:
-        from databricks_langchain import CheckpointSaver
-    except ImportError:
-        raise ConfigError(
-            "memory_backend=lakebase needs databricks-langchain with its memory extra, which is not installed.",
-            "pip install 'genie-agent[databricks]' 'databricks-langchain[memory]', or set "
-            "GENIE_AGENT_MEMORY_BACKEND=sqlite (or postgres with GENIE_AGENT_MEMORY_POSTGRES_URL).",
-        ) from None
-    try:
-        saver = CheckpointSaver(instance_name=settings.lakebase_instance)
-    except TypeError:  # releases differ in the argument's name
-        saver = CheckpointSaver(database_instance=settings.lakebase_instance)
-    pool = getattr(saver, "conn", None)
-    if pool is None or not hasattr(pool, "connection"):
-        raise ConfigError(
-            "This databricks-langchain CheckpointSaver does not expose its connection pool.",
-            "Use a databricks-langchain version whose CheckpointSaver is a PostgresSaver over a pool.",
-        )
-    return pool
+def _lakebase_backend(settings: Settings) -> MemoryBackend:
+    """databricks-langchain's ``CheckpointSaver`` and ``DatabricksStore`` on one pool, opened once per
+    process on first use (an unreachable instance is reported by the turns, not raised here)."""
+    from .lakebase import (
+        LakebaseMemoryStore,
+        LakebaseOptions,
+        LakebaseUnavailableError,
+        check_installed,
+        open_lakebase,
+    )
+    from .postgres import PostgresThreadStore, backend_errors
+
+    check_installed()
+
+    lakebase = open_lakebase(LakebaseOptions.from_settings(settings))
+    health = Health(
+        "Lakebase", (*backend_errors(), LakebaseUnavailableError), retry_s=settings.memory_retry_s
+    )
+    memories = LakebaseMemoryStore(lakebase, health) if settings.long_term_memory else None
+    threads = PostgresThreadStore(lakebase, health)  # type: ignore[arg-type]  # duck-typed pool
+    return MemoryBackend("lakebase", threads, memories, lakebase)

@@ -10,17 +10,20 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import MemoryUnavailableError
 from .health import Health
 from .store import MemoryItem, MemoryStore
 from .threads import ThreadStore
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.store.base import BaseStore
+    from langgraph.store.sqlite import SqliteStore
 
     from .embeddings import Embedder
 
@@ -60,37 +63,58 @@ class SqliteThreadStore(ThreadStore):
     """
 
     def __init__(self, path: Path, *, health: Health | None = None, timeout_s: float = 30.0) -> None:
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        super().__init__(health or Health("SQLite", (sqlite3.Error,)))
+        super().__init__(health or Health("SQLite", (sqlite3.Error, OSError)))
         self.path = path
-        self._conn = connect_sqlite(path, timeout_s)
-        self._saver = SqliteSaver(self._conn)
+        self._timeout_s = timeout_s
+        self._conn: sqlite3.Connection | None = None
+        self._saver: SqliteSaver | None = None
         self._lock = threading.Lock()
-        with self.health.guard("set up threads"), sqlite_setup_lock(path):
-            self._saver.setup()
+        # A file that cannot be opened now does not stop the agent: turns say so, and the next
+        # use after the retry window opens it again.
+        with suppress(MemoryUnavailableError), self._lock:
+            self._run("open threads", self._open)
+
+    def _open(self) -> SqliteSaver:
+        """The saver, opened (and its tables set up) on first use; hold ``self._lock``."""
+        if self._saver is None:
+            from langgraph.checkpoint.sqlite import SqliteSaver
+
+            conn = connect_sqlite(self.path, self._timeout_s)
+            try:
+                saver = SqliteSaver(conn)
+                with sqlite_setup_lock(self.path):
+                    saver.setup()
+            except BaseException:
+                conn.close()
+                raise
+            self._conn, self._saver = conn, saver
+        return self._saver
 
     @contextmanager
     def reader(self) -> Iterator[BaseCheckpointSaver[Any]]:
         with self._lock:
-            yield self._saver
+            yield self._open()
 
     @contextmanager
     def writer(self, thread_id: str) -> Iterator[BaseCheckpointSaver[Any]]:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            saver = self._open()
+            conn = saver.conn
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._saver
+                yield saver
             except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.rollback()
+                if conn.in_transaction:
+                    conn.rollback()
                 raise
-            if self._conn.in_transaction:
-                self._conn.commit()
+            if conn.in_transaction:
+                conn.commit()
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = self._saver = None
 
 
 _FTS_SETUP = (
@@ -168,37 +192,63 @@ class SqliteMemoryStore(MemoryStore):
         embedder: Embedder | None = None,
         min_score: float = 0.0,
     ) -> None:
-        from langgraph.store.sqlite import SqliteStore
-
-        super().__init__(health or Health("SQLite", (sqlite3.Error,)))
+        super().__init__(health or Health("SQLite", (sqlite3.Error, OSError)))
         self.path = path
         self.embedder = embedder
         self.min_score = min_score
-        self._conn = connect_sqlite(path, timeout_s)
-        self._conn.execute("PRAGMA recursive_triggers = ON")
-        self._store = SqliteStore(self._conn)
-        self.setup()
+        self._timeout_s = timeout_s
+        self._opened: tuple[sqlite3.Connection, SqliteStore] | None = None
+        self._open_lock = threading.Lock()
+        # A file that cannot be opened now does not stop the agent (see SqliteThreadStore).
+        with suppress(MemoryUnavailableError):
+            self._run("open memories", self._open)
+
+    def _open(self) -> tuple[sqlite3.Connection, SqliteStore]:
+        """The connection and store, opened (and their tables set up) on first use."""
+        with self._open_lock:
+            if self._opened is None:
+                from langgraph.store.sqlite import SqliteStore
+
+                conn = connect_sqlite(self.path, self._timeout_s)
+                try:
+                    conn.execute("PRAGMA recursive_triggers = ON")
+                    store = SqliteStore(conn)
+                    self._set_up(conn, store)
+                except BaseException:
+                    conn.close()
+                    raise
+                self._opened = (conn, store)
+            return self._opened
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        return self._open()[0]
+
+    @property
+    def _store(self) -> SqliteStore:
+        return self._open()[1]
 
     def setup(self) -> None:
         def op() -> None:
-            with sqlite_setup_lock(self.path):
-                self._store.setup()
-            with self._store.lock:
-                self._conn.execute("BEGIN IMMEDIATE")  # one process creates the index and fills it
-                try:
-                    if not self._conn.execute(
-                        "SELECT 1 FROM sqlite_master WHERE name = 'genie_memory_fts'"
-                    ).fetchone():
-                        for statement in (*_FTS_SETUP, _FTS_BACKFILL):
-                            self._conn.execute(statement)
-                    for statement in _VECTOR_SETUP:
-                        self._conn.execute(statement)
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
+            self._set_up(*self._open())
 
         self._run("set up memories", op)
+
+    def _set_up(self, conn: sqlite3.Connection, store: SqliteStore) -> None:
+        with sqlite_setup_lock(self.path):
+            store.setup()
+        with store.lock:
+            conn.execute("BEGIN IMMEDIATE")  # one process creates the index and fills it
+            try:
+                if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'genie_memory_fts'").fetchone():
+                    for statement in (*_FTS_SETUP, _FTS_BACKFILL):
+                        conn.execute(statement)
+                for statement in _VECTOR_SETUP:
+                    conn.execute(statement)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def store(self) -> Iterator[BaseStore]:
@@ -295,5 +345,9 @@ class SqliteMemoryStore(MemoryStore):
         return out
 
     def close(self) -> None:
-        with self._store.lock:
-            self._conn.close()
+        with self._open_lock:
+            if self._opened is not None:
+                conn, store = self._opened
+                with store.lock:
+                    conn.close()
+            self._opened = None

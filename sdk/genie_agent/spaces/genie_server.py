@@ -13,7 +13,8 @@ scripts what tests need from a real workspace: a failed or cancelled message, an
 warehouse that is starting, HTTP 429.
 
 The app also answers ``/.well-known/databricks-config`` (databricks-sdk probes it when a client
-is built) and ``/api/2.0/preview/scim/v2/Me``.
+is built), ``/api/2.0/preview/scim/v2/Me`` and, given Lakebase instances, the database API of
+:mod:`.workspace_api` (instance lookup, credentials) that Lakebase memory clients call.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ..identity import TokenIdentityProvider
 from .base import GenieSpace
 from .genie_faults import GenieFaults, MessageFault
 from .genie_messages import ApiError, Conversation, GenieService, MessageTrace, new_id, now_ms, user_id
+from .workspace_api import WorkspaceDatabases, database_routes
 
 __all__ = [
     "GenieApi",
@@ -173,10 +175,11 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
 class GenieApi:
     """The ASGI app of the Genie API server, with its :attr:`faults` and what it recorded."""
 
-    def __init__(self, service: GenieService) -> None:
+    def __init__(self, service: GenieService, databases: WorkspaceDatabases | None = None) -> None:
         self._service = service
+        self.databases = databases or WorkspaceDatabases({})
         self._app = Starlette(
-            routes=_routes(service),
+            routes=_routes(service) + database_routes(self.databases, service.identity),
             exception_handlers={ApiError: _api_error, 404: _not_found, 405: _not_found},
         )
 
@@ -212,20 +215,22 @@ def build_genie_api(
     result_ttl_s: float | None = None,
     max_messages: int = 10_000,
     seed: int | None = None,
+    lakebase_instances: Mapping[str, str] | None = None,
 ) -> GenieApi:
     """The Genie Conversation API over ``spaces`` (keyed by the space id clients use).
 
     ``latency_s`` maps a space id (or ``"*"``, any space) to the seconds a message takes from
     SUBMITTED to its end; ``latency_jitter`` spreads each message's latency by up to that
     fraction either way. ``result_ttl_s`` expires query results that long after completion.
-    The server keeps the last ``max_messages`` messages in memory.
+    The server keeps the last ``max_messages`` messages in memory. ``lakebase_instances`` maps
+    database instance names to the PostgreSQL host Lakebase clients are sent to.
     """
     if not 0 <= latency_jitter < 1:
         raise ValueError("latency_jitter must be in [0, 1)")
     service = GenieService(
         spaces, identities, latency_s or {}, latency_jitter, result_ttl_s, max_messages, seed
     )
-    return GenieApi(service)
+    return GenieApi(service, WorkspaceDatabases(lakebase_instances or {}))
 
 
 @contextmanager
