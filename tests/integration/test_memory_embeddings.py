@@ -265,6 +265,7 @@ def test_turn_is_answered_when_the_embedding_endpoint_is_down(
     assert down.memory_status.startswith("failed: ")
     assert "embeddings failed: The embedding endpoint" in down.memory_status
     assert "did not answer within 1 s" in down.memory_status
+    assert "'EUROPE'" in down.results[0].sql  # only the notes were lost: preferences still apply
     started = time.monotonic()
     again = agent.ask("How many orders are there?", user="ann")
     assert time.monotonic() - started < 3  # within memory_retry_s the endpoint is not waited for

@@ -97,6 +97,7 @@ class TurnMemory:
         if store is not None:
             try:
                 turn.recall = store.recall(user, extraction.question or message)
+                turn.failures.extend(turn.recall.failures)
             except Exception as exc:  # memory never fails a turn
                 turn.failures.append(_failure("recall memories", exc))
             turn.remembered = preferences_from(turn.recall.preferences)

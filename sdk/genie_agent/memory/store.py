@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from urllib.parse import quote, unquote
 
 from ..lexicon import tokenize
+from .errors import MemoryUnavailableError
 from .health import Health
 
 if TYPE_CHECKING:
@@ -129,6 +130,8 @@ class Recall:
     preferences: tuple[MemoryItem, ...] = ()
     notes: tuple[MemoryItem, ...] = ()
     domains: Mapping[str, int] = field(default_factory=dict)
+    failures: tuple[str, ...] = ()
+    """What could not be recalled while the rest was (the notes, when the embedding endpoint is down)."""
 
 
 @dataclass(frozen=True)
@@ -207,13 +210,18 @@ class MemoryStore(ABC):
                         GetOp(_namespace(user, "domains"), DOMAINS_ID, False),
                     ]
                 )
-                notes = self.search_notes(store, _namespace(user, "note"), question, terms, limit)
+                failures: tuple[str, ...] = ()
+                try:
+                    notes = self.search_notes(store, _namespace(user, "note"), question, terms, limit)
+                except MemoryUnavailableError as exc:  # the embedder, not the store: keep the rest
+                    notes, failures = [], (exc.message,)
             stats = cast("Item | None", domains)
             counts = stats.value.get("data", {}) if stats is not None else {}
             return Recall(
                 tuple(MemoryItem.from_item(i) for i in cast("list[Item]", prefs)),
                 tuple(notes),
                 {str(k): int(v) for k, v in dict(counts).items()},
+                failures,
             )
 
         return self._run("recall memories", op)
