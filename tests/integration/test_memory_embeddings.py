@@ -73,6 +73,9 @@ def _pg(url: str, schema: str, server: FakeOpenAIServer | None, **overrides: obj
     )
 
 
+HNSW_VALID = "SELECT indisvalid FROM pg_index WHERE indexrelid = 'genie_memory_vectors_hnsw_idx'::regclass"
+
+
 def _embedding_requests(server: FakeOpenAIServer) -> list[list[str]]:
     return [list(r.body["input"]) for r in server.requests if r.path.endswith("/embeddings")]
 
@@ -172,13 +175,25 @@ def test_pgvector_setup_creates_the_extension_and_is_idempotent(
                 "AND attname = 'embedding'"
             ).fetchone()
             indexes = conn.execute(
-                "SELECT count(*) FROM pg_indexes WHERE tablename = 'store_vectors' "
-                "AND indexname = 'store_vectors_embedding_idx'"
+                "SELECT array_agg(indexname ORDER BY indexname) FROM pg_indexes WHERE tablename = 'store_vectors' "
+                "AND indexdef LIKE '%USING hnsw%'"
             ).fetchone()
+            valid = conn.execute(HNSW_VALID).fetchone()
         assert ext == (1,)
-        assert versions is not None and versions[0] == [0, 1]  # the ANN index migration is skipped (flat)
+        assert versions is not None and versions[0] == [0, 1]  # LangGraph's own ANN index is skipped (flat)
         assert dims == (DIMS,)
-        assert indexes == (0,)
+        assert indexes == (["genie_memory_vectors_hnsw_idx"],)  # ours, once
+        assert valid == (True,)
+        # A build that was interrupted leaves the index invalid: the next setup builds it again.
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'genie_memory_vectors_hnsw_idx'::regclass"
+            )
+        backend = open_memory(settings)
+        backend.setup()
+        backend.close()
+        with psycopg.connect(url) as conn:
+            assert conn.execute(HNSW_VALID).fetchone() == (True,)
         # Another model's size is refused with what to do, not failed on each insert.
         other = open_memory(
             _settings(
@@ -195,6 +210,68 @@ def test_pgvector_setup_creates_the_extension_and_is_idempotent(
     finally:
         with psycopg.connect(pgvector_server.url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def test_pgvector_index_path_ranks_like_the_exact_search(
+    pgvector_server,  # noqa: F811
+    pg_schema,
+    embeddings_server,
+):
+    import random
+
+    import psycopg
+
+    from genie_agent.memory.health import Health
+    from genie_agent.memory.postgres import PostgresMemoryStore, backend_errors, make_pool, pgvector_index
+
+    embedder = EndpointEmbedder(base_url=embeddings_server.base_url, model="fake-embed", dims=DIMS)
+    pool = make_pool(pgvector_server.url, schema=pg_schema, max_size=1, also_search=("public",))
+    health = Health("Postgres", backend_errors())
+    # Above 10 notes a user is searched through the HNSW index; the other store ranks every note exactly.
+    indexed = PostgresMemoryStore(pool, health, index=pgvector_index(embedder), exact_max=10)
+    exact = PostgresMemoryStore(pool, health, index=pgvector_index(embedder), exact_max=10**9)
+    try:
+        indexed.setup()
+        exact.setup()
+        rng = random.Random(5)
+        words = "order customer nation region revenue shipment supplier priority discount market".split()
+        notes = [" ".join(rng.sample(words, rng.randint(2, 4))) for _ in range(60)]
+        indexed.apply("ann", [MemoryChange.note(t) for t in [*notes, NOTE]])
+        indexed.apply("bob", [MemoryChange.note(t) for t in notes[:4]])
+
+        def index_scans() -> int:
+            with pool.connection() as conn:  # the one connection that recalled: report its statistics now
+                conn.execute("SELECT pg_stat_force_next_flush()")
+            time.sleep(0.3)
+            with psycopg.connect(pgvector_server.url) as conn:
+                row = conn.execute(
+                    "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes "
+                    "WHERE schemaname = %s AND indexrelname = 'genie_memory_vectors_hnsw_idx'",
+                    (pg_schema,),
+                ).fetchone()
+                assert row is not None
+                return int(row[0])
+
+        before = index_scans()
+        questions = [*(" ".join(rng.sample(words, 2)) for _ in range(8)), "revenue by market", QUESTION]
+        for question in questions:
+            got = indexed.recall("ann", question).notes
+            want = exact.recall("ann", question).notes
+            assert len(want) == 5 or question == QUESTION
+            # The same scores in the same order (notes of equal score may come in either order).
+            assert [round(n.score or 0, 5) for n in got] == [round(n.score or 0, 5) for n in want], question
+        assert indexed.recall("ann", QUESTION).notes[0].text == NOTE
+        after = index_scans()
+        assert after > before  # the index served them
+
+        # A user of a few notes is ranked exactly, without the index.
+        small = indexed.recall("bob", "customer revenue").notes
+        assert small and [n.id for n in small] == [
+            n.id for n in exact.recall("bob", "customer revenue").notes
+        ]
+        assert index_scans() == after
+    finally:
+        pool.close()
 
 
 def test_pgvector_setup_embeds_notes_saved_without_embeddings(
@@ -325,6 +402,80 @@ def test_sqlite_recalls_by_meaning_isolates_users_and_forgets_vectors(tmp_path, 
     finally:
         backend.close()
         keyword.close()
+
+
+def test_sqlite_keeps_vectors_in_memory_and_sees_other_processes_changes(tmp_path, embeddings_server):
+    home = tmp_path / "home"
+    backend = open_memory(_settings(embeddings_server, home=home))
+    try:
+        memories = backend.memories
+        assert memories is not None
+        memories.apply("ann", [MemoryChange.note(UNRELATED)])
+        assert memories.recall("ann", QUESTION).notes == ()  # embeds the note, keeps the vectors
+
+        statements: list[str] = []
+        conn = memories._conn  # type: ignore[attr-defined]
+        conn.set_trace_callback(statements.append)
+        assert memories.recall("ann", QUESTION).notes == ()
+        assert statements and not any("genie_memory_vectors" in s for s in statements)  # from memory
+
+        def other_process(*args: str) -> str:
+            script = textwrap.dedent(
+                """
+                import sys
+                from genie_agent.config import load_settings
+                from genie_agent.memory import open_memory
+                from genie_agent.memory.store import MemoryChange
+                backend = open_memory(load_settings(home=sys.argv[1], tracing="off"))
+                if sys.argv[2] == "add":
+                    backend.memories.apply("ann", [MemoryChange.note(sys.argv[3])])
+                else:
+                    print(backend.memories.forget("ann", sys.argv[3]))
+                backend.close()
+                """
+            )
+            done = subprocess.run(
+                [sys.executable, "-c", script, str(home), *args], capture_output=True, text=True, timeout=60
+            )
+            assert done.returncode == 0, done.stderr[-2000:]
+            return done.stdout.strip()
+
+        other_process("add", NOTE)
+        assert [n.text for n in memories.recall("ann", QUESTION).notes] == [NOTE]
+        assert any("genie_memory_vectors" in s for s in statements)  # read again: the namespace changed
+        note_id = next(m.id for m in memories.list("ann") if m.text == NOTE)
+        assert other_process("forget", note_id) == "True"
+        assert memories.recall("ann", QUESTION).notes == ()
+        # This process's own change too.
+        memories.apply("ann", [MemoryChange.note("we sell to EMEA clients")])
+        assert [n.text for n in memories.recall("ann", QUESTION).notes] == ["we sell to EMEA clients"]
+        conn.set_trace_callback(None)
+    finally:
+        backend.close()
+
+
+def test_sqlite_vectors_in_memory_are_bounded(tmp_path, embeddings_server):
+    from genie_agent.memory.sqlite import SqliteMemoryStore
+
+    embedder = EndpointEmbedder(base_url=embeddings_server.base_url, model="fake-embed", dims=DIMS)
+    # Room for one user of one note (64 floats and a key), not two.
+    store = SqliteMemoryStore(tmp_path / "memory.sqlite", embedder=embedder, vector_cache_mb=400 / 2**20)
+    try:
+        store.apply("ann", [MemoryChange.note(NOTE)])
+        store.apply("bob", [MemoryChange.note(NOTE)])
+        statements: list[str] = []
+        store._conn.set_trace_callback(statements.append)
+
+        def reads_vectors(user: str) -> bool:
+            statements.clear()
+            assert [n.text for n in store.recall(user, QUESTION).notes] == [NOTE]
+            return any("genie_memory_vectors" in s for s in statements)
+
+        assert reads_vectors("ann") and not reads_vectors("ann")
+        assert reads_vectors("bob") and not reads_vectors("bob")
+        assert reads_vectors("ann")  # bob's vectors pushed ann's out
+    finally:
+        store.close()
 
 
 def test_sqlite_embeds_again_when_the_model_changes(tmp_path, embeddings_server):

@@ -210,9 +210,8 @@ ORDER BY score DESC, updated_at DESC LIMIT %s
 def pgvector_index(embedder: Embedder) -> dict[str, Any]:
     """The LangGraph ``PostgresIndexConfig`` for ``embedder``: the notes' text, cosine similarity.
 
-    No ANN index ("flat"): recall searches one user's notes (hundreds at most), which an exact scan
-    through the store's primary key does in milliseconds, while pgvector's HNSW index filters after
-    its approximate search and could return none of this user's notes.
+    LangGraph makes no ANN index ("flat"): :class:`PostgresMemoryStore` makes its own HNSW index
+    (pgvector 0.8 or later) and uses it only for users with many notes; the others are ranked exactly.
     """
     return {
         "dims": embedder.dims,
@@ -229,12 +228,51 @@ WHERE s.prefix LIKE 'genie\_agent.%.notes' AND s.value ? 'text' AND NOT EXISTS (
   SELECT 1 FROM store_vectors AS v WHERE v.prefix = s.prefix AND v.key = s.key)
 LIMIT 500
 """
-_PG_VECTOR_SEARCH = """
-SELECT s.key, s.value, s.created_at, s.updated_at, 1 - (v.embedding <=> %s::vector) AS score
-FROM store_vectors AS v JOIN store AS s ON s.prefix = v.prefix AND s.key = v.key
-WHERE v.prefix = %s
-ORDER BY v.embedding <=> %s::vector LIMIT %s
+_PG_VECTOR_COUNT = """
+SELECT count(*) AS n FROM (SELECT 1 FROM store_vectors WHERE prefix = %s LIMIT %s) AS mine
 """
+# Every note of the user ranked; OFFSET 0 keeps the subquery apart, so the ANN index cannot serve the
+# ORDER BY (without an iterative scan it would filter the index's first candidates by user).
+_PG_EXACT_SEARCH = """
+SELECT s.key, s.value, s.created_at, s.updated_at, 1 - top.distance AS score
+FROM (
+  SELECT key, distance FROM (
+    SELECT v.key, v.embedding <=> %(vector)s::vector AS distance
+    FROM store_vectors AS v WHERE v.prefix = %(prefix)s OFFSET 0
+  ) AS mine ORDER BY distance LIMIT %(limit)s
+) AS top JOIN store AS s ON s.prefix = %(prefix)s AND s.key = top.key
+ORDER BY top.distance
+"""
+_ANN_INDEX = "genie_memory_vectors_hnsw_idx"
+_PG_ANN_INDEX = f"""
+CREATE INDEX CONCURRENTLY IF NOT EXISTS {_ANN_INDEX} ON store_vectors USING hnsw (embedding vector_cosine_ops)
+"""
+_PG_ANN_INDEX_VALID = f"SELECT indisvalid AS ok FROM pg_index WHERE indexrelid = to_regclass('{_ANN_INDEX}')"
+# A sort is the only way the exact query could rank, so with sorts off the planner walks the HNSW
+# index; the iterative scan goes on past ef_search candidates until LIMIT notes of this user are found.
+_PG_ANN_SETTINGS = "SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = 100; SET LOCAL enable_sort = off"
+# The index's nearest notes, plus (up to 200) notes sharing a word with the question, all ranked by
+# their exact distance: a note the approximate search misses is still found by its words. The
+# ranking subquery is kept apart (OFFSET 0) so that it sorts its few candidates instead of walking the index.
+_PG_ANN_SEARCH = """
+WITH near AS (
+  SELECT v.key FROM store_vectors AS v WHERE v.prefix = %(prefix)s
+  ORDER BY v.embedding <=> %(vector)s::vector LIMIT %(limit)s
+), candidates AS (
+  SELECT key FROM near {words}
+), top AS MATERIALIZED (
+  SELECT key, distance FROM (
+    SELECT v.key, v.embedding <=> %(vector)s::vector AS distance
+    FROM candidates AS c JOIN store_vectors AS v ON v.prefix = %(prefix)s AND v.key = c.key OFFSET 0
+  ) AS scored ORDER BY distance LIMIT %(limit)s
+)
+SELECT s.key, s.value, s.created_at, s.updated_at, 1 - top.distance AS score
+FROM top JOIN store AS s ON s.prefix = %(prefix)s AND s.key = top.key
+ORDER BY top.distance
+"""
+_PG_ANN_WORDS = """
+  UNION (SELECT s.key FROM store AS s, to_tsquery('simple', %(terms)s) AS q
+  WHERE s.prefix = %(prefix)s AND to_tsvector('simple', s.value->>'terms') @@ q LIMIT 200)"""
 _VECTOR_DIMS = """
 SELECT a.atttypmod AS dims FROM pg_attribute AS a
 WHERE a.attrelid = to_regclass('store_vectors') AND a.attname = 'embedding'
@@ -246,8 +284,11 @@ class PostgresMemoryStore(MemoryStore):
     recall over an expression GIN index on the items' terms.
 
     ``index`` (a LangGraph ``PostgresIndexConfig``: dims, embed, fields; see :func:`pgvector_index`)
-    turns on pgvector semantic recall of notes instead: the store's own ``search(query=...)``, keeping
-    the notes at least ``min_score`` similar to the question. It needs the ``vector`` extension.
+    turns on pgvector semantic recall of notes instead, keeping the notes at least ``min_score``
+    similar to the question. It needs the ``vector`` extension. A user's notes are ranked exactly
+    while there are at most ``exact_max`` of them; beyond that (with pgvector 0.8 or later) through an
+    HNSW index with an iterative scan, which filters by user as it goes, plus the notes sharing a word
+    with the question, re-ranked exactly.
     """
 
     def __init__(
@@ -257,12 +298,15 @@ class PostgresMemoryStore(MemoryStore):
         *,
         index: Mapping[str, Any] | None = None,
         min_score: float = 0.0,
+        exact_max: int = 2000,
     ) -> None:
         super().__init__(health)
         self.pool = pool
         self._index = index
         self.min_score = min_score
+        self.exact_max = exact_max
         self._ready = False
+        self._ann = False  # the HNSW index exists and pgvector has iterative scans (set by setup)
 
     @contextmanager
     def store(self) -> Iterator[BaseStore]:
@@ -287,6 +331,7 @@ class PostgresMemoryStore(MemoryStore):
             if self._index:
                 self._check_dims(conn)
                 self._embed_missing(conn, store)
+                self._ann = self._ann_index(conn)
         self._ready = True
 
     def _check_pgvector(self, conn: Connection[Any]) -> None:
@@ -329,6 +374,22 @@ class PostgresMemoryStore(MemoryStore):
             seen |= keys
             store.batch([PutOp(tuple(r["prefix"].split(".")), r["key"], r["value"]) for r in rows])
 
+    def _ann_index(self, conn: Connection[Any]) -> bool:
+        """Create the HNSW index when pgvector has iterative scans (0.8); whether it can be used.
+
+        CONCURRENTLY: notes are saved while it is built. A build that was interrupted leaves an
+        invalid index, which ``IF NOT EXISTS`` would keep forever: it is dropped and built again.
+        """
+        row = conn.execute("SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'").fetchone()
+        version = tuple(int(p) for p in re.findall(r"\d+", str(_scalar(row))))[:2] if row else ()
+        if version < (0, 8):
+            return False
+        valid = conn.execute(_PG_ANN_INDEX_VALID).fetchone()
+        if valid is not None and not _scalar(valid):
+            conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {_ANN_INDEX}")
+        conn.execute(_PG_ANN_INDEX)
+        return True
+
     def _run(self, what: str, op: Callable[[], T]) -> T:
         with self.health.guard(what):
             if not self._ready:
@@ -346,11 +407,25 @@ class PostgresMemoryStore(MemoryStore):
         from psycopg.rows import dict_row
 
         # The store's own search(query=) matches the namespace with `prefix = .. OR prefix LIKE ..`,
-        # which scans every user's vectors; this reads one user's through store_vectors' primary key.
+        # which scans every user's vectors; these read one user's through store_vectors' primary key.
         vector = "[" + ",".join(repr(float(x)) for x in self._index["embed"]([question])[0]) + "]"
+        prefix = ".".join(namespace)
+        params = {
+            "vector": vector,
+            "prefix": prefix,
+            "limit": limit,
+            "terms": " | ".join(f"{t}:*" for t in terms),
+        }
         conn = cast(Any, store).conn
+        rows: list[dict[str, Any]] = []
         with conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(_PG_VECTOR_SEARCH, (vector, ".".join(namespace), vector, limit)).fetchall()
+            if self._ann and self._exceeds(cur, prefix, self.exact_max):
+                with conn.transaction():
+                    cur.execute(_PG_ANN_SETTINGS)
+                    sql = _PG_ANN_SEARCH.format(words=_PG_ANN_WORDS if terms else "")
+                    rows = cur.execute(sql, params).fetchall()
+            if len(rows) < limit:  # a small user, or the index scan gave up before finding enough
+                rows = cur.execute(_PG_EXACT_SEARCH, params).fetchall()
         return [
             MemoryItem.from_item(
                 Item(
@@ -365,6 +440,11 @@ class PostgresMemoryStore(MemoryStore):
             for r in rows
             if float(r["score"]) >= self.min_score
         ]
+
+    @staticmethod
+    def _exceeds(cur: Any, prefix: str, count: int) -> bool:
+        """Whether the namespace has more than ``count`` vectors (reads at most count + 1 index entries)."""
+        return int(cur.execute(_PG_VECTOR_COUNT, (prefix, count + 1)).fetchone()["n"]) > count
 
     def keyword_search(
         self, store: BaseStore, namespace: tuple[str, ...], terms: Sequence[str], limit: int

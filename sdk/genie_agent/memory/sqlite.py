@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,7 +151,26 @@ END""",
 WHEN old.value IS NOT new.value BEGIN
   DELETE FROM genie_memory_vectors WHERE prefix = old.prefix AND key = old.key;
 END""",
+    # A namespace's generation: bumped (by triggers, so in the writer's transaction, whichever
+    # process writes) whenever one of its items or vectors changes. A process keeps a namespace's
+    # vectors in memory while its generation stays the same: one indexed read per recall.
+    """CREATE TABLE IF NOT EXISTS genie_memory_generations (
+  prefix TEXT PRIMARY KEY, generation INTEGER NOT NULL) WITHOUT ROWID""",
+    *(
+        f"""CREATE TRIGGER IF NOT EXISTS genie_memory_generation_{name} AFTER {event} BEGIN
+  INSERT INTO genie_memory_generations (prefix, generation) VALUES ({row}.prefix, 1)
+  ON CONFLICT (prefix) DO UPDATE SET generation = generation + 1;
+END"""
+        for name, event, row in (
+            ("store_insert", "INSERT ON store", "new"),
+            ("store_delete", "DELETE ON store", "old"),
+            ("store_update", "UPDATE OF value ON store WHEN old.value IS NOT new.value", "new"),
+            ("vector_insert", "INSERT ON genie_memory_vectors", "new"),
+            ("vector_delete", "DELETE ON genie_memory_vectors", "old"),
+        )
+    ),
 )
+_GENERATION = "SELECT generation FROM genie_memory_generations WHERE prefix = ?"
 _NOTES_WITH_VECTORS = """
 SELECT s.key, v.model, v.embedding
 FROM store AS s LEFT JOIN genie_memory_vectors AS v ON v.prefix = s.prefix AND v.key = s.key
@@ -179,8 +200,10 @@ class SqliteMemoryStore(MemoryStore):
     delete trigger for the row an ``INSERT OR REPLACE`` replaces).
 
     With an ``embedder``, notes are recalled by meaning instead: their vectors live in a side table
-    (this Python's sqlite3 cannot load a vector extension) and a user's notes, hundreds at most, are
-    ranked by cosine similarity here; those at least ``min_score`` similar to the question are kept.
+    (this Python's sqlite3 cannot load a vector extension) and a user's notes are ranked by cosine
+    similarity here, exactly; those at least ``min_score`` similar to the question are kept. The
+    vectors of the users recalled last stay in memory (up to ``vector_cache_mb``; 0: none) while
+    their namespace's generation (see ``genie_memory_generations``) says no process changed them.
     """
 
     def __init__(
@@ -191,6 +214,7 @@ class SqliteMemoryStore(MemoryStore):
         timeout_s: float = 30.0,
         embedder: Embedder | None = None,
         min_score: float = 0.0,
+        vector_cache_mb: float = 64.0,
     ) -> None:
         super().__init__(health or Health("SQLite", (sqlite3.Error, OSError)))
         self.path = path
@@ -199,6 +223,7 @@ class SqliteMemoryStore(MemoryStore):
         self._timeout_s = timeout_s
         self._opened: tuple[sqlite3.Connection, SqliteStore] | None = None
         self._open_lock = threading.Lock()
+        self._vector_cache = _VectorCache(int(vector_cache_mb * 2**20))
         # A file that cannot be opened now does not stop the agent (see SqliteThreadStore).
         with suppress(MemoryUnavailableError):
             self._run("open memories", self._open)
@@ -265,34 +290,28 @@ class SqliteMemoryStore(MemoryStore):
 
         prefix = ".".join(namespace)
         model = f"{self.embedder.name}/{self.embedder.dims}"
-        with self._store.lock:
-            rows = self._conn.execute(_NOTES_WITH_VECTORS, (prefix,)).fetchall()
-            missing = [r[0] for r in rows if r[1] != model or r[2] is None]
-            texts = self._values(prefix, missing) if missing else {}
-        if not rows:
-            return []
-        vectors = self.embedder.embed_documents(  # one call, outside the lock
-            [question, *(str(json.loads(texts[k][0]).get("text") or "") for k in missing if k in texts)]
-        )
-        fresh = {
-            k: np.asarray(v, dtype=np.float32).tobytes()
-            for k, v in zip([k for k in missing if k in texts], vectors[1:], strict=True)
-        }
-        if fresh:
-            with self._store.lock:
-                self._conn.executemany(
-                    _SAVE_VECTOR, [(prefix, k, model, blob, prefix, k) for k, blob in fresh.items()]
-                )
-        stale = set(missing)
-        usable = [(r[0], fresh.get(r[0]) or r[2]) for r in rows if r[0] in fresh or r[0] not in stale]
-        if not usable:
-            return []
-        keys = [k for k, _ in usable]
-        matrix = np.frombuffer(b"".join(b for _, b in usable), dtype=np.float32).reshape(len(keys), -1)
-        query = np.asarray(vectors[0], dtype=np.float32)
-        norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
-        scores = matrix @ query / np.where(norms == 0, 1.0, norms)
-        top = [int(i) for i in np.argsort(-scores, kind="stable")[:limit] if scores[i] >= self.min_score]
+        vectors = self._cached_vectors(prefix, model)
+        if vectors is not None:
+            query = self.embedder.embed_documents([question])[0]
+        else:
+            generation, stored, texts = self._load_vectors(prefix, model)
+            if not stored and not texts:
+                return []
+            # The notes without a vector of this model are embedded with the question: one call, outside the lock.
+            embedded = self.embedder.embed_documents([question, *texts.values()])
+            query = embedded[0]
+            fresh = {
+                k: np.asarray(v, dtype=np.float32).tobytes() for k, v in zip(texts, embedded[1:], strict=True)
+            }
+            vectors = self._save_vectors(prefix, model, generation, [*stored, *fresh.items()], fresh)
+        q = np.asarray(query, dtype=np.float32)
+        scores = vectors.matrix @ (q / (np.linalg.norm(q) or 1.0))
+        keys = vectors.keys
+        candidates = np.arange(len(keys))
+        if len(keys) > limit:  # every note scoring at least the limit-th best (ties included), then in order
+            candidates = np.flatnonzero(scores >= np.partition(scores, len(keys) - limit)[len(keys) - limit])
+        ranked = candidates[np.argsort(-scores[candidates], kind="stable")][:limit]
+        top = [int(i) for i in ranked if scores[i] >= self.min_score]
         with self._store.lock:
             values = self._values(prefix, [keys[i] for i in top])
         return [
@@ -300,6 +319,74 @@ class SqliteMemoryStore(MemoryStore):
             for i in top
             if keys[i] in values
         ]
+
+    def _cached_vectors(self, prefix: str, model: str) -> _NoteVectors | None:
+        """The namespace's vectors kept by this process, when no process changed them since."""
+        entry = self._vector_cache.get((prefix, model))
+        if entry is None:
+            return None
+        with self._store.lock:
+            row = self._conn.execute(_GENERATION, (prefix,)).fetchone()
+        return entry if (row[0] if row else None) == entry.generation else None
+
+    def _load_vectors(
+        self, prefix: str, model: str
+    ) -> tuple[int | None, list[tuple[str, bytes]], dict[str, str]]:
+        """The namespace's generation, its notes' vectors of ``model`` and the text of the notes that
+        have none, read in one snapshot."""
+        with self._store.lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                row = conn.execute(_GENERATION, (prefix,)).fetchone()
+                rows = conn.execute(_NOTES_WITH_VECTORS, (prefix,)).fetchall()
+                missing = [r[0] for r in rows if r[1] != model or r[2] is None]
+                values = self._values(prefix, missing) if missing else {}
+            finally:
+                conn.execute("COMMIT")
+        stored = [(r[0], r[2]) for r in rows if r[1] == model and r[2] is not None]
+        texts = {k: str(json.loads(values[k][0]).get("text") or "") for k in missing if k in values}
+        return (row[0] if row else None), stored, texts
+
+    def _save_vectors(
+        self,
+        prefix: str,
+        model: str,
+        generation: int | None,
+        vectors: list[tuple[str, bytes]],
+        fresh: dict[str, bytes],
+    ) -> _NoteVectors:
+        """Save the ``fresh`` vectors; the namespace's vectors, kept for the next recall when nothing
+        else changed the namespace since ``generation`` was read."""
+        import numpy as np
+
+        unchanged = True
+        if fresh:
+            with self._store.lock:
+                conn = self._conn
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    row = conn.execute(_GENERATION, (prefix,)).fetchone()
+                    unchanged = (row[0] if row else None) == generation
+                    conn.executemany(
+                        _SAVE_VECTOR, [(prefix, k, model, blob, prefix, k) for k, blob in fresh.items()]
+                    )
+                    row = conn.execute(_GENERATION, (prefix,)).fetchone()
+                    generation = row[0] if row else None
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        matrix = np.frombuffer(b"".join(b for _, b in vectors), dtype=np.float32).reshape(len(vectors), -1)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        entry = _NoteVectors(
+            generation,
+            tuple(k for k, _ in vectors),
+            (matrix / np.where(norms == 0, 1.0, norms)).astype(np.float32),
+        )
+        if unchanged:
+            self._vector_cache.put((prefix, model), entry)
+        return entry
 
     def _values(self, prefix: str, keys: Sequence[str]) -> dict[str, tuple[str, str, str]]:
         """Value, created_at, updated_at of ``keys`` (those that still exist); hold the store's lock."""
@@ -351,3 +438,53 @@ class SqliteMemoryStore(MemoryStore):
                 with store.lock:
                     conn.close()
             self._opened = None
+        self._vector_cache.clear()
+
+
+@dataclass(frozen=True)
+class _NoteVectors:
+    """A namespace's note vectors as of its ``generation``: keys and their rows scaled to unit length."""
+
+    generation: int | None
+    keys: tuple[str, ...]
+    matrix: Any  # numpy float32, one row per key
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.matrix.nbytes) + sum(len(k) + 56 for k in self.keys)
+
+
+class _VectorCache:
+    """The note vectors of the namespaces recalled last, at most ``max_bytes`` of them: the least
+    recently used go first; a namespace larger than the whole budget is not kept."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[str, str], _NoteVectors] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> _NoteVectors | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple[str, str], entry: _NoteVectors) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            if entry.nbytes > self.max_bytes:
+                return
+            self._entries[key] = entry
+            self._bytes += entry.nbytes
+            while self._bytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
