@@ -264,11 +264,14 @@ def _deploy(
     from genie_agent.errors import BackendError, ConfigError
     from genie_agent.evaluation import check_gate, configure_mlflow, latest_outcome
 
-    if plan.registry != "unity-catalog":
+    # Model Serving serves the registered model from Unity Catalog; an App runs the wheel, so the
+    # local registry only keys its evaluation gate.
+    if target == "serving" and plan.registry != "unity-catalog":
         raise ConfigError(
-            f"{plan.model_name} is not a Unity Catalog model: nothing to deploy to a workspace.",
+            f"{plan.model_name} is not a Unity Catalog model: Model Serving cannot serve it.",
             "Set GENIE_AGENT_UC_CATALOG and GENIE_AGENT_UC_SCHEMA, run `genie-agent log`, evaluate it, "
-            "then deploy (`genie-agent deploy --dry-run` lists what is missing).",
+            "then deploy (`genie-agent deploy --dry-run` lists what is missing); or deploy a Databricks "
+            "App (--target apps), which needs no Unity Catalog model.",
         )
     if version is None:
         configure_mlflow(settings)

@@ -327,6 +327,12 @@ def _missing(settings: Settings) -> tuple[list[str], list[str]]:
             "memory_backend is sqlite: the served agent keeps threads and memories on its container's "
             "disk, lost on every restart. Set memory_backend: lakebase with lakebase_instance."
         )
+    if not settings.mlflow_experiment.startswith("/"):
+        notes.append(
+            f"mlflow_experiment is {settings.mlflow_experiment!r}: the served agent traces to the "
+            "workspace, where an experiment is a workspace path and this name is refused at start-up. "
+            "Set mlflow_experiment: /Shared/genie-agent (or /Users/<you>/genie-agent)."
+        )
     if settings.llm_api_key is not None and _is_databricks_endpoint(settings.llm_base_url):
         notes.append(
             "llm_api_key is set for a Databricks endpoint: it is passed as a secret reference; the "
