@@ -176,3 +176,37 @@ def test_listing_and_forgetting_through_the_sdk(make_test_agent):
     assert memories.forget("ann", "pref-filter-nation")
     assert "FRANCE" not in agent.ask("How many customers are there?", user="ann").results[0].sql
     assert memories.forget_all("ann") >= 2 and memories.list("ann") == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Drop the customer table.",
+        "Delete all rows from the orders table",
+        "please truncate the lineitem table",
+        "Remove the old records from the database",
+    ],
+)
+def test_requests_to_change_data_state_nothing_even_over_a_bare_vocabulary(message):
+    """A remote Genie space knows few words: "table" in "Drop the customer table" is then no longer
+    masked as data, and must still not become "tables instead of charts"."""
+    from genie_agent.memory.preferences import PreferenceExtractor, SpaceVocabulary
+
+    extraction = PreferenceExtractor(SpaceVocabulary()).extract(message)
+    assert not extraction.remembers
+    assert extraction.question == message  # left for the router, which refuses it
+
+
+@pytest.mark.parametrize(
+    ("message", "clears"),
+    [("Delete my preferences", "*"), ("Remove the filter on EUROPE", "filter:*")],
+)
+def test_memory_commands_with_write_verbs_are_still_understood(extractor, message, clears):
+    assert clears in extractor.extract(message).clears
+
+
+def test_a_write_request_is_refused_with_memory_on(make_test_agent):
+    agent = make_test_agent(memory_backend="sqlite")
+    result = agent.ask("Drop the customer table.", user="ann")
+    assert result.status == "refused"
+    assert agent.memories is not None and agent.memories.list("ann") == []  # nothing was remembered

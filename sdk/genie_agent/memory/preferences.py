@@ -152,6 +152,28 @@ _FORGET_ALL = re.compile(
     r"(?:preferences|settings|memories)|my (?:preferences|settings)|what i (?:told|said)|all of it)\b",
     re.IGNORECASE,
 )
+# A request to change data ("Drop the customer table", "delete all rows from orders") is refused by
+# the router; it states nothing to remember even when its object is a display word ("table").
+_DATA_OBJECT = re.compile(
+    r"\b(?:tables?|views?|schemas?|databases?|rows?|records?|columns?|data|dataset|entries)\b", re.IGNORECASE
+)
+_MEMORY_OBJECT = re.compile(
+    r"\b(?:preferences?|settings?|memor(?:y|ies)|filters?|defaults?|charts?|graphs?|remember(?:ed)?|"
+    r"what i (?:told|said)|my|me)\b",
+    re.IGNORECASE,
+)
+
+
+def _changes_data(sentence: str) -> bool:
+    from ..safety import write_intent
+
+    return (
+        write_intent(sentence) is not None
+        and bool(_DATA_OBJECT.search(sentence))
+        and not _MEMORY_OBJECT.search(sentence)
+    )
+
+
 _EVERY = {"all", "any", "every", "each"}
 _FILTER_WORD = re.compile(r"\b(?:filter|filters|filtering)\b", re.IGNORECASE)
 
@@ -281,7 +303,7 @@ class PreferenceExtractor:
         out = []
         for sentence in self._sentences(message):
             _, _, terms = self.vocabulary.matches(sentence)
-            if self._asks_data(sentence, terms):
+            if self._asks_data(sentence, terms) or _changes_data(sentence):
                 continue
             out.append((sentence, self._statement(sentence) is not None))
         return out
@@ -315,7 +337,7 @@ class PreferenceExtractor:
     def _statement(self, sentence: str) -> tuple[list[Preference], list[str], str | None] | None:
         """Preferences, clears and a note stated by ``sentence``; None when it is not a statement."""
         tokens, values, terms = self.vocabulary.matches(sentence)
-        if self._asks_data(sentence, terms):
+        if self._asks_data(sentence, terms) or _changes_data(sentence):
             return None
         remember = _REMEMBER.match(sentence)
         persist = bool(_PERSIST.search(sentence))
