@@ -25,6 +25,7 @@ from typing import Any
 from genie_agent.config import Settings
 from genie_agent.errors import ConfigError, GenieAgentError
 from genie_agent.identity import AuthenticationError, Identity, IdentityProvider
+from genie_agent.tracing import use_experiment
 
 __all__ = ["MAX_BODY_BYTES", "ServerState", "build_app", "check_bind_address", "run"]
 
@@ -232,7 +233,7 @@ def build_app(settings: Settings, responses_agent: Any | None = None) -> Any:
         uri = settings.tracking_uri()
         if uri:
             mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(settings.mlflow_experiment)
+        use_experiment(settings.mlflow_experiment)
     if responses_agent is None:
         from genie_agent.factory import make_agent
 

@@ -14,7 +14,27 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Literal, Protocol, TypeVar
 
-__all__ = ["MlflowTracer", "NoopTracer", "Span", "SpanKind", "Tracer", "make_tracer"]
+__all__ = ["MlflowTracer", "NoopTracer", "Span", "SpanKind", "Tracer", "make_tracer", "use_experiment"]
+
+
+def use_experiment(name: str) -> str:
+    """``mlflow.set_experiment(name)``, its id; a :class:`ConfigError` saying what to set when the
+    tracking server refuses it (a workspace takes only absolute paths such as ``/Shared/genie-agent``)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from .errors import ConfigError
+
+    try:
+        return str(mlflow.set_experiment(name).experiment_id)
+    except MlflowException as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(
+            f"MLflow at {mlflow.get_tracking_uri()} refused the experiment {name!r}: {first}",
+            "Set GENIE_AGENT_MLFLOW_EXPERIMENT to an experiment this tracking server accepts (on a "
+            "workspace an absolute path such as /Shared/genie-agent), or GENIE_AGENT_TRACING=off.",
+        ) from None
+
 
 SpanKind = Literal["AGENT", "CHAIN", "PARSER", "TOOL", "LLM", "RETRIEVER", "MEMORY", "GUARDRAIL"]
 T = TypeVar("T")
@@ -91,7 +111,7 @@ class MlflowTracer:
                 current = mlflow.get_experiment_by_name(self.experiment)
                 active = mlflow.tracking.fluent._get_experiment_id()
                 if current is None or current.experiment_id != active:
-                    mlflow.set_experiment(self.experiment)
+                    use_experiment(self.experiment)
             self._configured = True
 
     def _mlflow(self) -> Any:

@@ -188,3 +188,22 @@ def test_serving_beyond_loopback_needs_users(tmp_path):
         timeout=60,
     )
     assert proc.returncode == 2 and "without users" in proc.stderr
+
+
+def test_an_experiment_the_tracking_server_refuses_is_a_clear_startup_error(tmp_path):
+    """A deleted experiment (on a workspace: a name that is not an absolute path) stops serve with
+    what to set, not a traceback."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.delete_experiment(mlflow.create_experiment("gone"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENIE_AGENT_")}
+    env |= {"GENIE_AGENT_HOME": str(tmp_path), "MLFLOW_TRACKING_URI": uri}
+    env |= {"GENIE_AGENT_MLFLOW_TRACKING_URI": uri, "GENIE_AGENT_MLFLOW_EXPERIMENT": "gone"}
+    proc = subprocess.run(
+        [CLI, "serve", "--port", str(free_port())], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert "refused the experiment 'gone'" in proc.stderr and "GENIE_AGENT_MLFLOW_EXPERIMENT" in proc.stderr
