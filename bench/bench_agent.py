@@ -2,11 +2,12 @@
 
 Prints figures only (nothing is asserted on timings). Run from the repo root:
 
-    .venv/bin/python bench/bench_agent.py [--home DIR] [--turns N] [--sessions N]
+    .venv/bin/python bench/bench_agent.py [--home DIR] [--turns N] [--sessions N] [--long-term-memory off]
 
 1. Agent overhead per turn: turn wall time minus the time spent inside space calls (and LLM calls, for
-   the LLM variant), measured by timing wrappers around the spaces, the thread store and the LLM client,
-   with a per-phase breakdown. Baseline: the same spaces' ``ask`` called directly in sequence.
+   the LLM variant), measured by timing wrappers around the spaces, the thread store, the memory store
+   and the LLM client, with a per-phase breakdown. Baseline: the same spaces' ``ask`` called directly
+   in sequence.
 2. Cross-domain wall time / slowest space, with delays injected into three spaces.
 3. Time to the first SSE event of ``genie-agent serve``; baseline: a GET /health round trip.
 4. Concurrent streamed sessions against the same server.
@@ -106,6 +107,13 @@ def ratio(a: float, b: float) -> str:
 
 def now_ms() -> float:
     return time.perf_counter_ns() / 1e6
+
+
+def _overlap(interval: tuple[float, float], others: Sequence[tuple[float, float]]) -> float:
+    """How much of ``interval`` the union of ``others`` covers."""
+    start, end = interval
+    clipped = [(max(s, start), min(e, end)) for s, e in others if s < end and e > start]
+    return union_ms(clipped)
 
 
 def union_ms(intervals: Sequence[tuple[float, float]]) -> float:
@@ -223,6 +231,38 @@ class TimedStore:
             self.append_ms.append(now_ms() - t0)
 
 
+class TimedMemories:
+    """A MemoryStore that times ``recall`` and records the intervals of ``apply`` (the writes:
+    statements, domain counts), which the agent may make while a space call is still running."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.recall_ms: list[float] = []
+        self.writes: list[tuple[float, float]] = []
+
+    def take(self) -> tuple[float, list[tuple[float, float]]]:
+        out = (sum(self.recall_ms), self.writes)
+        self.recall_ms, self.writes = [], []
+        return out
+
+    def recall(self, user: str, question: str, **kwargs: Any) -> Any:
+        t0 = now_ms()
+        try:
+            return self._inner.recall(user, question, **kwargs)
+        finally:
+            self.recall_ms.append(now_ms() - t0)
+
+    def apply(self, user: str, changes: Any) -> None:
+        t0 = now_ms()
+        try:
+            self._inner.apply(user, changes)
+        finally:
+            self.writes.append((t0, now_ms()))
+
+    def __getattr__(self, name: str) -> Any:  # forget_all, health, ...
+        return getattr(self._inner, name)
+
+
 class TimedChat:
     """An OpenAICompatibleChat whose streamed reply records the time spent inside each ``next()``:
     the request, the wait for each chunk and the client's parsing. Time between chunks (the agent
@@ -262,17 +302,20 @@ class TimedChat:
 def wrap_agent(
     base: Any, recorder: Recorder, delays: dict[str, float] | None = None, synthesizer: Any = None
 ) -> Any:
-    """A new Agent over timed wrappers of ``base``'s spaces and thread store (same limits and tracer)."""
+    """A new Agent over timed wrappers of ``base``'s spaces, thread store and memory store (same limits,
+    tracer and memory extractor): memory on, as ``make_agent`` configures it."""
     from genie_agent.agent import Agent
 
     spaces = {k: TimedSpace(s, recorder, (delays or {}).get(k, 0.0)) for k, s in base.spaces.items()}
     return Agent(
         spaces,
         TimedStore(base.threads),
+        memories=TimedMemories(base.memories) if base.memories is not None else None,
         limits=base.limits,
         source=base.source,
         synthesizer=synthesizer or base.synthesizer,
         tracer=base.tracer,
+        memory_llm=base.memory_llm,
     )
 
 
@@ -286,6 +329,7 @@ class TurnSample:
     llm: float
     overhead: float
     first_event: float
+    to_text: float  # overhead up to the last TextDelta: the user has the whole answer
     status: str
     domains: tuple[str, ...]
     phases: dict[str, float]  # an exact partition of ``overhead``
@@ -295,41 +339,59 @@ class TurnSample:
 def run_turn(
     agent: Any, recorder: Recorder, question: str, identity: Any, thread_id: str | None, chat: Any = None
 ) -> tuple[TurnSample, Any, list[SpaceCall]]:
-    from genie_agent.turn import TurnDone
+    from genie_agent.turn import RouteDecided, TextDelta, TurnDone
 
     recorder.take()
     agent.threads.take()
+    if agent.memories is not None:
+        agent.memories.take()
     if chat is not None:
         chat.take()
     result = None
-    first = float("nan")
+    first = routed = last_text = float("nan")
     t0 = now_ms()
     for event in agent.stream(question, identity=identity, thread_id=thread_id):
         if first != first:
             first = now_ms() - t0
-        if isinstance(event, TurnDone):
+        if isinstance(event, RouteDecided):
+            routed = now_ms()  # the fan-out starts right after this event
+        elif isinstance(event, TextDelta):
+            last_text = now_ms()
+        elif isinstance(event, TurnDone):
             result = event.result
     wall = now_ms() - t0
     assert result is not None
     calls = recorder.take()
     load_ms, append_ms = agent.threads.take()
+    recall_ms, writes = agent.memories.take() if agent.memories is not None else (0.0, [])
     llm_intervals = chat.take() if chat is not None else []
-    spaces = union_ms([(c.start, c.end) for c in calls])
+    intervals = [(c.start, c.end) for c in calls]
+    spaces = union_ms(intervals)
     llm = sum(e - s for s, e in llm_intervals)  # sequential, after the fan-out: never overlaps a space call
     t = result.timings_ms
     route, fan, synth, total = t.get("route", 0.0), t.get("spaces", 0.0), t.get("synthesis", 0.0), t["total"]
+    # A memory write the agent makes while a space call runs is hidden by it (it is in the union above);
+    # the rest counts in the phase it started in: route (a statement-only turn), fan-out, or after.
+    writes_in: dict[str, float] = defaultdict(float)
+    for start, end in writes:
+        shown = (end - start) - _overlap((start, end), intervals)
+        phase = "route" if start < routed else "fan" if start <= routed + fan else "late"
+        writes_in[phase] += shown
     phases = {
         "outside the turn (validate, generator, TurnDone)": wall - total,
         "thread load": load_ms,
-        "route (router, tags, span)": route - load_ms,
-        "fan-out bookkeeping (pool, futures, ResultTable)": fan - spaces,
+        "memory recall": recall_ms,
+        "route (router, tags, span)": route - load_ms - recall_ms - writes_in["route"],
+        "fan-out bookkeeping (pool, futures, ResultTable)": fan - spaces - writes_in["fan"],
         "synthesis + grounding" + (" (minus LLM)" if chat is not None else ""): synth - llm,
-        "viz + result assembly": total - route - fan - synth - append_ms,
+        "viz + result assembly": total - route - fan - synth - append_ms - writes_in["late"],
         "thread save": append_ms,
+        "memory writes (not hidden by a space call)": sum(writes_in.values()),
     }
     overhead = wall - spaces - llm
+    to_text = (last_text - t0) - spaces - llm
     sample = TurnSample(
-        wall, spaces, llm, overhead, first, result.status, tuple(result.route.domains), phases
+        wall, spaces, llm, overhead, first, to_text, result.status, tuple(result.route.domains), phases
     )
     return sample, result, calls
 
@@ -479,6 +541,7 @@ def overhead_section(
         "LLM p50",
         "overhead p50",
         "overhead p95",
+        "to last text p50",
         "baseline p50",
         "overhead/baseline",
         "wall/baseline",
@@ -498,6 +561,7 @@ def overhead_section(
             fmt_ms(p50([x.llm for x in s])) if "LLM" in f.label else "-",
             fmt_ms(p50(f.overhead)),
             fmt_ms(p95(f.overhead)),
+            fmt_ms(p50([x.to_text for x in s])),
             fmt_ms(b),
             ratio(p50(f.overhead), b),
             ratio(p50([x.wall for x in s]), b),
@@ -509,7 +573,9 @@ def overhead_section(
     console.print(
         f"  Each turn passes an identity (one of {USERS} users) and a thread id: a thread is continued for "
         f"{SESSION_TURNS} turns, then a new one starts. The spaces' time is the union of their ask() intervals "
-        "(parallel calls of a cross-space turn count once: the wall time of the parallel section)."
+        "(parallel calls of a cross-space turn count once: the wall time of the parallel section). "
+        "'to last text' is the overhead up to the last TextDelta, when the whole answer is on screen; "
+        "the thread save and the result follow it."
     )
 
     # The breakdown: an exact partition of the overhead from in-turn timings, then re-runs on the same inputs.
@@ -994,6 +1060,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="bound on the concurrent section, in s (default 120)"
     )
+    parser.add_argument(
+        "--long-term-memory",
+        choices=("on", "off"),
+        default="on",
+        help="user memories in the in-process sections 1-2, as make_agent configures them (default on); "
+        "threads are saved either way",
+    )
     args = parser.parse_args(argv)
 
     from rich.console import Console
@@ -1020,12 +1093,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from genie_agent.factory import database_path, make_agent
     from genie_agent.spaces.catalog import load_catalog
 
-    settings = load_settings(home=home, tracing="off", verified_queries=False, tpch_scale_factor=SCALE_FACTOR)
+    settings = load_settings(
+        home=home,
+        tracing="off",
+        verified_queries=False,
+        tpch_scale_factor=SCALE_FACTOR,
+        long_term_memory=args.long_term_memory == "on",
+    )
     started = time.perf_counter()
     console.rule("genie-agent agent benchmark")
     console.print(
         f"home {home}{' (temporary)' if temporary else ''}; python {sys.version.split()[0]}; "
-        f"{os.cpu_count()} CPUs; tracing off; verified queries off; deterministic synthesis unless noted"
+        f"{os.cpu_count()} CPUs; tracing off; verified queries off; deterministic synthesis unless noted; "
+        f"long-term memory {args.long_term_memory} in-process"
     )
     serve_home = Path(tempfile.mkdtemp(prefix="serve-", dir=home))
     procs: list[subprocess.Popen[Any]] = []

@@ -8,9 +8,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from queue import Empty, SimpleQueue
 
 from .errors import (
     BackendTimeoutError,
@@ -101,6 +103,11 @@ class Agent:
         return self._extractor
 
     @property
+    def _traced(self) -> bool:
+        """Spans are kept: build their costlier outputs only then."""
+        return type(self.tracer) is not NoopTracer
+
+    @property
     def router(self) -> Router:
         if self._router is None:
             self._router = Router([(s.info, s.routing_terms()) for s in self.spaces.values()])
@@ -179,8 +186,10 @@ class Agent:
             span.set_outputs({"turns": state.turns, "last_domains": list(state.last_domains)})
         with self.tracer.span("memory.recall", "RETRIEVER", {"user": user, "question": text}) as span:
             memory = TurnMemory.begin(self.memories, self.extractor, user, text, self.memory_llm)
-            memory.remember(self.memories, user)
-            span.set_outputs(memory.trace())
+            if self._traced:
+                span.set_outputs(memory.trace())
+        if memory.statement_only:  # the answer is whether this worked
+            self._save_memories(memory, user, ())
         question = memory.question or text  # statements taken out: what the spaces answer
         self.tracer.tag_trace(
             user=user, session_id=state.thread_id, metadata={"genie_agent.source": self.source}
@@ -236,7 +245,10 @@ class Agent:
             ]
         else:
             spaces_started = time.perf_counter()
-            for event in self._fan_out(decision, conv_ids, who):
+            # While the spaces work: the domain counts (taken back at the end if none answered) and
+            # what the message stated, in one store call.
+            writes = partial(self._save_memories, memory, user, decision.domains)
+            for event in self._fan_out(decision, conv_ids, who, None if self.memories is None else writes):
                 yield event
                 if isinstance(event, SpaceAnswered):
                     results.append(ResultTable.from_answer(event.answer))
@@ -259,6 +271,8 @@ class Agent:
                 asked = f"{question}\n\n{context}" if context else question
                 chunks = self.synthesizer.stream(asked, results, failures, titles)
 
+        if memory.stated_pending:  # no space answered: what the message stated, before the answer
+            self._save_memories(memory, user, ())
         # Before the text: the answer says when a remembered chart preference changed the hint.
         primary_rows = next((len(r.rows) for r in results if r.error is None and r.columns), 0)
         hint = memory.visualization(self._visualization(question, results), primary_rows)
@@ -305,8 +319,8 @@ class Agent:
             yield VisualizationReady(hint)
         with self.tracer.span("memory.save_thread", "MEMORY", {"thread_id": state.thread_id}) as span:
             self._save(state, text, status, answer_text, decision, conv_ids, results, memory_failures)
-            if status in ("ok", "partial"):
-                memory.count_domains(self.memories, user, decision.domains)
+            if status not in ("ok", "partial"):  # only answered turns count
+                memory.uncount(self.memories, user)
             memory_status = self._memory_status([*memory_failures, *memory.failures])
             span.set_outputs(memory_status)
         timings["total"] = (time.perf_counter() - started) * 1000
@@ -325,6 +339,13 @@ class Agent:
             data_rows=self.limits.data_rows,
             timings_ms=timings,
         )
+
+    def _save_memories(self, memory: TurnMemory, user: str, domains: Sequence[str]) -> None:
+        """What the message stated and the domain counts, in one store call (failures go to
+        ``memory_status`` through the save_thread span, so this span's outputs never say "failed")."""
+        with self.tracer.span("memory.save_memories", "MEMORY", {"user": user}) as span:
+            memory.save(self.memories, user, domains)
+            span.set_outputs({"domains": list(domains), "stated": memory.saved})
 
     @staticmethod
     def _visualization(question: str, results: Sequence[ResultTable]) -> dict[str, object] | None:
@@ -357,23 +378,32 @@ class Agent:
         return RouteDecision(kind, kept, decision.confidence, reason, questions, denied)
 
     def _fan_out(
-        self, decision: RouteDecision, conv_ids: Mapping[str, str], who: Identity
+        self,
+        decision: RouteDecision,
+        conv_ids: Mapping[str, str],
+        who: Identity,
+        while_waiting: Callable[[], None] | None = None,
     ) -> Iterator[TurnEvent]:
-        """Ask every routed space at once; emit each answer the moment it lands."""
+        """Ask every routed space at once; emit each answer the moment it lands. ``while_waiting``
+        runs once every space has been asked, before the first answer is awaited."""
         pool = self._pool()
+        landed: SimpleQueue[Future[SpaceAnswer]] = SimpleQueue()
         pending: dict[Future[SpaceAnswer], str] = {}
         for domain in decision.domains:
             question = decision.questions.get(domain, "")
             yield SpaceQueryStarted(domain, question)
             call = in_context(self._ask_space)
-            pending[pool.submit(call, domain, question, conv_ids.get(domain), who)] = domain
+            future = pool.submit(call, domain, question, conv_ids.get(domain), who)
+            pending[future] = domain
+            future.add_done_callback(landed.put)  # one wake-up per answer, in the order they land
         deadline = time.monotonic() + self.limits.space_timeout_s
         try:
+            if while_waiting is not None:
+                while_waiting()
             while pending:
-                done, _ = wait(
-                    pending, timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED
-                )
-                if not done:
+                try:
+                    future = landed.get(timeout=max(0.0, deadline - time.monotonic()))
+                except Empty:
                     for domain in pending.values():
                         exc = BackendTimeoutError(
                             f"The {domain} space did not answer within {self.limits.space_timeout_s:g} s.",
@@ -381,18 +411,17 @@ class Agent:
                         )
                         yield SpaceFailed(domain, exc.message, exc.hint, True)
                     return
-                for future in done:
-                    domain = pending.pop(future)
-                    try:
-                        yield SpaceAnswered(domain, future.result())
-                    except UnsafeRequestError as exc:
-                        yield SpaceFailed(domain, exc.message, "refused", False)
-                    except GenieAgentError as exc:
-                        yield SpaceFailed(domain, exc.message, exc.hint, getattr(exc, "retryable", False))
-                    except Exception as exc:  # a bug in a backend must not lose the other answers
-                        yield SpaceFailed(
-                            domain, f"{type(exc).__name__}: {exc}", "This is a bug; please report it.", False
-                        )
+                domain = pending.pop(future)
+                try:
+                    yield SpaceAnswered(domain, future.result())
+                except UnsafeRequestError as exc:
+                    yield SpaceFailed(domain, exc.message, "refused", False)
+                except GenieAgentError as exc:
+                    yield SpaceFailed(domain, exc.message, exc.hint, getattr(exc, "retryable", False))
+                except Exception as exc:  # a bug in a backend must not lose the other answers
+                    yield SpaceFailed(
+                        domain, f"{type(exc).__name__}: {exc}", "This is a bug; please report it.", False
+                    )
         finally:
             for future in pending:  # timed out or abandoned: drop what has not started
                 future.cancel()

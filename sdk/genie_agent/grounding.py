@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -13,14 +15,26 @@ __all__ = ["check_grounding"]
 
 _DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?\b")
 _NUMBER = re.compile(
-    r"(?<![\w#.])-?\d[\d,]*(?:\.\d+)?(?:\s?(%|[KMB]n?\b|million\b|billion\b|thousand\b))?", re.IGNORECASE
+    r"(?<![\w#.])(-?\d[\d,]*(?:\.\d+)?)(?:\s?(%|[KMB]n?\b|million\b|billion\b|thousand\b))?", re.IGNORECASE
 )
 _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9}
 
 
-def _close(shown: float, decimals: int, scale: float, candidates: Iterable[float]) -> bool:
+def _close(shown: float, decimals: int, scale: float, candidates: Sequence[float]) -> bool:
+    """Some candidate (sorted, finite) equals ``shown`` x ``scale`` to the decimals shown."""
+    target = shown * scale
+    if not math.isfinite(target):
+        return False
     tolerance = 0.5 * 10**-decimals * scale + 1e-9
-    return any(abs(shown * scale - c) <= tolerance for c in candidates)
+    # Only the candidates near the target can match; the window is wider than the tolerance, so
+    # rounding at its edges drops none, and the test itself is the exact one.
+    slack = 2 * tolerance + abs(target) * 1e-12
+    for c in candidates[bisect_left(candidates, target - slack) :]:
+        if c > target + slack:
+            return False
+        if abs(target - c) <= tolerance:
+            return True
+    return False
 
 
 def check_grounding(
@@ -40,10 +54,10 @@ def check_grounding(
                     numbers.append(float(cell))
                 elif cell is not None:
                     strings.add(str(cell))
+    numbers = sorted(n for n in numbers if math.isfinite(n))
     body = text
-    for s in sorted(strings, key=len, reverse=True):
-        if any(ch.isdigit() for ch in s):
-            body = body.replace(s, " ")
+    for s in sorted((s for s in strings if any(ch.isdigit() for ch in s)), key=len, reverse=True):
+        body = body.replace(s, " ")
     unsupported: list[str] = []
     for m in _DATE.finditer(body):
         if not any(s.startswith(m.group(0)) for s in strings) and m.group(0) not in question:
@@ -52,14 +66,13 @@ def check_grounding(
     for q in re.findall(r"[\w#-]*\d[\w#.-]*", question):
         body = re.sub(rf"(?<![\w#.]){re.escape(q)}(?![\w#])", " ", body)
     for m in _NUMBER.finditer(body):
-        raw = m.group(0).strip()
-        digits = raw.rstrip("%").split()[0] if " " in raw else re.sub(r"[^\d.,-]+$", "", raw)
+        raw, digits = m.group(0), m.group(1)
         try:
             shown = float(digits.replace(",", ""))
         except ValueError:
             continue
         decimals = len(digits.split(".")[1]) if "." in digits else 0
-        suffix = (m.group(1) or "").lower()
+        suffix = (m.group(2) or "").lower()
         if suffix == "%":
             ok = _close(shown, decimals, 0.01, numbers) or _close(shown, decimals, 1, numbers)
         else:

@@ -78,6 +78,9 @@ class _Hit:
     kind: str
 
 
+_Parsed = tuple[list[Token], list[Match[_Hit]]]
+
+
 class Router:
     """Deterministic router over the spaces' routing terms."""
 
@@ -90,23 +93,35 @@ class Router:
             self._lexicon.add(info.id, _Hit(info.id, "topic"))
             self._lexicon.add(info.title, _Hit(info.id, "topic"))
 
-    def _scores(
-        self, text: str, matches: list[Match[_Hit]] | None = None
-    ) -> tuple[dict[str, float], dict[str, list[str]], set[str]]:
+    def _parsed(self, text: str, memo: dict[str, _Parsed]) -> _Parsed:
+        """Tokens and matches of ``text``, once per route: clauses and sub-questions often repeat."""
+        found = memo.get(text)
+        if found is None:
+            tokens = tokenize(text)
+            found = memo[text] = (tokens, self._lexicon.match(tokens, text))
+        return found
+
+    @staticmethod
+    def _scores(matches: list[Match[_Hit]]) -> tuple[dict[str, float], set[str]]:
         scores: dict[str, float] = defaultdict(float)
-        why: dict[str, list[str]] = defaultdict(list)
         measure_spaces: set[str] = set()
-        if matches is None:
-            matches = self._lexicon.match(tokenize(text), text)
         for m in matches:
+            shared = len({h.space for h in m.entries}) ** 0.5
             for hit in m.entries:
-                weight = _WEIGHTS[hit.kind] / len({h.space for h in m.entries}) ** 0.5
-                scores[hit.space] += weight
-                kind = hit.kind.replace("_", " ")
-                why[hit.space].append(f"'{m.text}' ({kind})")
+                scores[hit.space] += _WEIGHTS[hit.kind] / shared
                 if hit.kind == "measure":
                     measure_spaces.add(hit.space)
-        return scores, why, measure_spaces
+        return scores, measure_spaces
+
+    def _reason(self, space: str, matches: list[Match[_Hit]]) -> str:
+        """The reason for ``space``: its title and the phrases of the question that point at it."""
+        why = [
+            f"'{m.text}' ({hit.kind.replace('_', ' ')})"
+            for m in matches
+            for hit in m.entries
+            if hit.space == space
+        ]
+        return f"{self.spaces[space].title}: " + ", ".join(dict.fromkeys(why))
 
     def _unknown_names(self, question: str, tokens: list[Token], matches: list[Match[_Hit]]) -> list[str]:
         """Capitalized words no space knows ("Apple", "Paris"): the question is about something else."""
@@ -126,10 +141,10 @@ class Router:
         verb = write_intent(question)
         if verb:
             return RouteDecision("refused", (), 1.0, f"a request to {verb} data; the spaces are read-only")
-        tokens = tokenize(question)
-        matches = self._lexicon.match(tokens, question)
+        memo: dict[str, _Parsed] = {}
+        tokens, matches = self._parsed(question, memo)
         unknown = self._unknown_names(question, tokens, matches)
-        scores, why, measure_spaces = self._scores(question, matches)
+        scores, measure_spaces = self._scores(matches)
         previous = tuple(d for d in previous_domains if d in self.spaces)
         if unknown and not measure_spaces:
             return RouteDecision("out_of_scope", (), 0.9, f"no space knows {', '.join(unknown)}")
@@ -146,28 +161,24 @@ class Router:
         if unknown:
             return RouteDecision("out_of_scope", (), 0.7, f"no space knows {', '.join(unknown)}")
 
-        owners = self._clause_owners(question)
+        owners = self._clause_owners(question, memo)
         domains = tuple(dict.fromkeys(space for space, _ in owners))
         if len(domains) <= 1:
             best = domains[0] if domains else max(scores, key=lambda s: scores[s])
             total = sum(scores.values())
             confidence = round(scores[best] / total, 2) if total else 0.0
-            reason = f"{self.spaces[best].title}: " + ", ".join(dict.fromkeys(why[best]))
-            return RouteDecision("single", (best,), confidence, reason, {best: question})
+            return RouteDecision("single", (best,), confidence, self._reason(best, matches), {best: question})
 
-        questions = self._sub_questions(question, owners, domains)
-        reasons = [
-            f"{self.spaces[d].title}: " + ", ".join(dict.fromkeys(self._scores(questions[d])[1][d]))
-            for d in domains
-        ]
+        questions = self._sub_questions(question, owners, domains, memo)
+        reasons = [self._reason(d, self._parsed(questions[d], memo)[1]) for d in domains]
         return RouteDecision("cross_domain", domains, 0.9, "; ".join(reasons), questions)
 
-    def _clause_owners(self, question: str) -> list[tuple[str, str]]:
+    def _clause_owners(self, question: str, memo: dict[str, _Parsed]) -> list[tuple[str, str]]:
         """Clauses of the question with the space that owns each (by the measures it names)."""
         clauses = [c.strip(" ,?.") for c in _SPLIT.split(question) if c and c.strip(" ,?.")]
         owned: list[tuple[str | None, str]] = []
         for clause in clauses:
-            scores, _, measure_spaces = self._scores(clause)
+            scores, measure_spaces = self._scores(self._parsed(clause, memo)[1])
             owner = max(measure_spaces, key=lambda s: scores[s]) if measure_spaces else None
             if owner is not None:
                 tied = [s for s in measure_spaces if scores[s] == scores[owner]]
@@ -191,7 +202,11 @@ class Router:
         return merged
 
     def _sub_questions(
-        self, question: str, owners: list[tuple[str, str]], domains: tuple[str, ...]
+        self,
+        question: str,
+        owners: list[tuple[str, str]],
+        domains: tuple[str, ...],
+        memo: dict[str, _Parsed],
     ) -> dict[str, str]:
         # Groupings asked of the whole question ("... in each nation") apply to every space that has them.
         grouping_phrases = []
@@ -199,14 +214,17 @@ class Router:
             words = g.group(1)
             for m in self._lexicon.match(tokenize(words), words):
                 if any(h.kind == "dimension" for h in m.entries):
-                    grouping_phrases.append((m.text, {h.space for h in m.entries if h.kind == "dimension"}))
+                    stems = {t.stem for t in tokenize(m.text)}
+                    grouping_phrases.append(
+                        (m.text, stems, {h.space for h in m.entries if h.kind == "dimension"})
+                    )
                     break
         out: dict[str, str] = {}
         for domain in domains:
             text = " and ".join(clause for owner, clause in owners if owner == domain)
-            have = {t.stem for t in tokenize(text)}
-            for phrase, spaces in grouping_phrases:
-                if domain in spaces and not {t.stem for t in tokenize(phrase)} <= have:
+            have = {t.stem for t in self._parsed(text, memo)[0]}
+            for phrase, stems, spaces in grouping_phrases:
+                if domain in spaces and not stems <= have:
                     text += f" by {phrase}"
             out[domain] = text
         return out

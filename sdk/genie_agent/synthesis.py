@@ -129,10 +129,14 @@ class DeterministicSynthesizer:
     ) -> Iterator[str]:
         text = synthesize(results, failures, titles)
         start = 0
-        for i, ch in enumerate(text):
-            if ch == "\n" or (ch == " " and i - start > 60):
-                yield text[start : i + 1]
-                start = i + 1
+        while True:  # a chunk ends at a line break, or at the first space 61+ characters in
+            line_end, space = text.find("\n", start), text.find(" ", start + 61)
+            ends = [i for i in (line_end, space) if i >= 0]
+            if not ends:
+                break
+            end = min(ends) + 1
+            yield text[start:end]
+            start = end
         if start < len(text):
             yield text[start:]
 

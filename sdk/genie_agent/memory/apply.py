@@ -77,6 +77,10 @@ class TurnMemory:
 
     llm: LlmExtraction | None = None
     """What an LLM extractor added (None when none is configured or memory is off)."""
+    stated_pending: bool = False
+    """The message stated something that :meth:`save` has not tried to write yet."""
+    counted: bool = False
+    """:meth:`save` wrote this turn's domain counts (:meth:`uncount` takes them back)."""
 
     @classmethod
     def begin(
@@ -94,6 +98,7 @@ class TurnMemory:
         if llm is not None and store is not None:
             extraction, report = llm.extend(message, extraction, extractor)  # never raises
         turn = cls(extraction, enabled=store is not None, llm=report)
+        turn.stated_pending = store is not None and extraction.remembers
         if store is not None:
             try:
                 turn.recall = store.recall(user, extraction.question or message)
@@ -197,6 +202,8 @@ class TurnMemory:
 
     def relevant_notes(self, limit: int = 1) -> list[str]:
         """Notes that share at least two words with the question, to mention in the answer."""
+        if not self.recall.notes:
+            return []
         asked = set(search_terms(self.question))
         out = []
         for note in self.recall.notes:
@@ -254,40 +261,55 @@ class TurnMemory:
 
     # --- writes ---------------------------------------------------------------------------------------
 
-    def remember(self, store: MemoryStore | None, user: str) -> None:
-        """Save what the message stated (before the answer is written, so it can say whether it worked)."""
-        if store is None or not self.extraction.remembers:
+    def save(self, store: MemoryStore | None, user: str, domains: Sequence[str] = ()) -> None:
+        """Write in one store call what the message stated (once a turn; the answer says whether it
+        worked, so this runs before its text) and, given the domains a space answered for, this
+        turn's domain counts (added to those read with the recall)."""
+        if store is None:
+            return
+        stating, self.stated_pending = self.stated_pending, False
+        changes = self._stated_changes() if stating else []
+        counting = bool(domains) and not any(f.startswith("recall") for f in self.failures)
+        if counting:
+            counts = dict(self.recall.domains)
+            for d in domains:
+                counts[d] = counts.get(d, 0) + 1
+            changes.append(_domain_counts(counts))
+        if not stating and not counting:
             return
         try:
-            if CLEAR_ALL in self.extraction.clears:
+            if stating and CLEAR_ALL in self.extraction.clears:
                 store.forget_all(user)
-            changes = [p.to_change() for p in self.extraction.preferences]
-            changes += [MemoryChange.note(n) for n in self.extraction.notes]
-            stated = {p.slot for p in self.extraction.preferences}
-            for slot, pref in self.remembered.items():
-                if slot in stated or CLEAR_ALL in self.extraction.clears:
-                    continue
-                clears = self.extraction.clears
-                if slot in clears or (CLEAR_FILTERS in clears and slot.startswith("filter:")):
-                    changes.append(MemoryChange("preference", pref.key))
             store.apply(user, changes)
-            self.saved = True
+            self.saved = self.saved or stating
+            self.counted = self.counted or counting
         except Exception as exc:  # memory never fails a turn
             self.failures.append(_failure("save memories", exc))
 
-    def count_domains(self, store: MemoryStore | None, user: str, domains: Sequence[str]) -> None:
-        """Frequently asked domains: add this turn's (read with the recall, so one write)."""
-        if store is None or not domains or any(f.startswith("recall") for f in self.failures):
+    def uncount(self, store: MemoryStore | None, user: str) -> None:
+        """Take back the domain counts :meth:`save` wrote (they were written while the spaces worked,
+        and then none of them answered): the counts go back to what the recall read."""
+        if store is None or not self.counted:
             return
-        counts = dict(self.recall.domains)
-        for d in domains:
-            counts[d] = counts.get(d, 0) + 1
-        top = sorted(counts.items(), key=lambda kv: -kv[1])
-        text = "Most asked: " + ", ".join(f"{d} ({n})" for d, n in top[:5])
+        self.counted = False
+        recalled = dict(self.recall.domains)
+        change = _domain_counts(recalled) if recalled else MemoryChange("domains", DOMAINS_ID)
         try:
-            store.apply(user, [MemoryChange("domains", DOMAINS_ID, text, counts, " ".join(counts))])
+            store.apply(user, [change])
         except Exception as exc:  # memory never fails a turn
             self.failures.append(_failure("save memories", exc))
+
+    def _stated_changes(self) -> list[MemoryChange]:
+        changes = [p.to_change() for p in self.extraction.preferences]
+        changes += [MemoryChange.note(n) for n in self.extraction.notes]
+        stated = {p.slot for p in self.extraction.preferences}
+        clears = self.extraction.clears
+        for slot, pref in self.remembered.items():
+            if slot in stated or CLEAR_ALL in clears:
+                continue
+            if slot in clears or (CLEAR_FILTERS in clears and slot.startswith("filter:")):
+                changes.append(MemoryChange("preference", pref.key))
+        return changes
 
     def trace(self) -> Mapping[str, Any]:
         return {
@@ -297,6 +319,13 @@ class TurnMemory:
             "cleared": list(self.extraction.clears),
             **({"llm_extraction": self.llm.trace()} if self.llm is not None else {}),
         }
+
+
+def _domain_counts(counts: Mapping[str, int]) -> MemoryChange:
+    """The item that says how often the user asked each domain."""
+    top = sorted(counts.items(), key=lambda kv: -kv[1])
+    text = "Most asked: " + ", ".join(f"{d} ({n})" for d, n in top[:5])
+    return MemoryChange("domains", DOMAINS_ID, text, dict(counts), " ".join(counts))
 
 
 def frequent_domains(recall: Recall) -> list[str]:

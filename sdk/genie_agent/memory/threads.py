@@ -146,14 +146,16 @@ class ThreadState:
 
 
 _JSON_CHANNELS = ("turn", "genie_conversation_ids", "last_domains")
+_STATE_CHANNELS = ("genie_conversation_ids", "last_domains")
+"""What the next turn needs: the last turn itself (its answer and results) is not decoded for that."""
 
 
-def _values(latest: CheckpointTuple | None) -> dict[str, Any]:
-    """A checkpoint's channel values, decoded."""
+def _values(latest: CheckpointTuple | None, decode: Sequence[str] = _JSON_CHANNELS) -> dict[str, Any]:
+    """A checkpoint's channel values, those in ``decode`` decoded."""
     if latest is None:
         return {}
     values = dict(latest.checkpoint["channel_values"])
-    for k in _JSON_CHANNELS:
+    for k in decode:
         if isinstance(values.get(k), str):
             values[k] = json.loads(values[k])
     return values
@@ -163,7 +165,18 @@ def _encoded(values: Mapping[str, Any]) -> dict[str, Any]:
     # Structured values go in as JSON text: savers keep strings inline in the checkpoint row
     # (PostgresSaver writes other values to a blob table and joins every blob of the thread on
     # load), so a turn is one row and loading a long thread stays as fast as a short one.
-    return {k: json.dumps(v, default=str) if k in _JSON_CHANNELS else v for k, v in values.items()}
+    return {k: _JSON.encode(v) if k in _JSON_CHANNELS else v for k, v in values.items()}
+
+
+_JSON = json.JSONEncoder(default=str)  # json.dumps(v, default=str) without a new encoder per value
+
+
+def _turn_id(latest: CheckpointTuple) -> str | None:
+    """The id of the checkpoint's turn: from its metadata, else from the turn itself."""
+    found = (latest.metadata or {}).get("turn_id")
+    if found is None:
+        found = (_values(latest, ("turn",)).get("turn") or {}).get("turn_id")
+    return cast("str | None", found)
 
 
 def _config(thread_id: str) -> RunnableConfig:
@@ -245,7 +258,7 @@ class ThreadStore(ABC):
         latest = self._run("load thread", op)
         if latest is None:
             return ThreadState(thread_id, user)
-        values = _values(latest)
+        values = _values(latest, _STATE_CHANNELS)
         if values.get("owner") != user:
             raise ThreadNotAvailableError(thread_id, user)
         return ThreadState(
@@ -270,11 +283,11 @@ class ThreadStore(ABC):
 
     def _append(self, saver: BaseCheckpointSaver[Any], state: ThreadState, turn: TurnRecord) -> int:
         latest = self._latest(saver, state.thread_id)
-        values = _values(latest)
+        values = _values(latest, _STATE_CHANNELS)
         if latest is not None and values.get("owner") != state.user:
             raise ThreadNotAvailableError(state.thread_id, state.user)
         seq = int(values.get("seq") or 0)
-        if (values.get("turn") or {}).get("turn_id") == turn.turn_id:
+        if latest is not None and _turn_id(latest) == turn.turn_id:
             return seq  # a retried save that had committed
         seq += 1
         new_values: dict[str, Any] = {
