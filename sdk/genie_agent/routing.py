@@ -4,6 +4,11 @@ Each space contributes routing terms (measures, dimensions, indexed values, syno
 question is split into clauses at conjunctions; a clause that names a measure belongs to the
 space owning it. Clauses owned by different spaces make a cross-domain turn: each space is
 asked its own part, plus the groupings ("by region") the whole question asked for.
+
+A local space's terms include every indexed value (closed world), so a name none of them knows
+("Apple") means the question is about something else. A remote Genie space's terms are a few
+configured words (open world, ``SpaceInfo.knows_values`` False): a question naming a value goes to
+the open-world space it points at, which answers or says it has no such data.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ _SPLIT = re.compile(
 _GROUPING = re.compile(
     r"\b(?:by|per|for each|in each|each|across|for every)\s+((?:[\w#-]+\s?){1,3})", re.IGNORECASE
 )
+_AFTER_GROUPING = frozenset("have has had do does did is are was were there".split())
 _NOT_PROPER = frozenset(
     {
         "i",
@@ -123,8 +129,11 @@ class Router:
         ]
         return f"{self.spaces[space].title}: " + ", ".join(dict.fromkeys(why))
 
+    def _open_world(self, space: str) -> bool:
+        return not self.spaces[space].knows_values
+
     def _unknown_names(self, question: str, tokens: list[Token], matches: list[Match[_Hit]]) -> list[str]:
-        """Capitalized words no space knows ("Apple", "Paris"): the question is about something else."""
+        """Capitalized words no routing term knows ("Apple", "Paris"): in no closed-world space's data."""
         known = {i for m in matches for i in range(m.start, m.end)}
         names = []
         for i, t in enumerate(tokens):
@@ -146,8 +155,15 @@ class Router:
         unknown = self._unknown_names(question, tokens, matches)
         scores, measure_spaces = self._scores(matches)
         previous = tuple(d for d in previous_domains if d in self.spaces)
-        if unknown and not measure_spaces:
-            return RouteDecision("out_of_scope", (), 0.9, f"no space knows {', '.join(unknown)}")
+        if unknown:
+            # A name no term knows is in none of the closed-world spaces. An open-world space the question
+            # points at, or the one it follows up, may hold it: it is asked, and says so when it does not.
+            scores = {s: v for s, v in scores.items() if self._open_world(s)}
+            previous = tuple(d for d in previous if self._open_world(d))
+            if not scores and not previous:
+                confidence = 0.7 if measure_spaces else 0.9
+                return RouteDecision("out_of_scope", (), confidence, f"no space knows {', '.join(unknown)}")
+            measure_spaces &= scores.keys()
         if previous and not measure_spaces:
             return RouteDecision(
                 "follow_up",
@@ -158,8 +174,6 @@ class Router:
             )
         if not scores:
             return RouteDecision("out_of_scope", (), 0.9, "nothing in the question matches any space's data")
-        if unknown:
-            return RouteDecision("out_of_scope", (), 0.7, f"no space knows {', '.join(unknown)}")
 
         owners = self._clause_owners(question, memo)
         domains = tuple(dict.fromkeys(space for space, _ in owners))
@@ -178,7 +192,10 @@ class Router:
         clauses = [c.strip(" ,?.") for c in _SPLIT.split(question) if c and c.strip(" ,?.")]
         owned: list[tuple[str | None, str]] = []
         for clause in clauses:
-            scores, measure_spaces = self._scores(self._parsed(clause, memo)[1])
+            tokens, matches = self._parsed(clause, memo)
+            scores, measure_spaces = self._scores(matches)
+            if self._unknown_names(clause, tokens, matches):
+                measure_spaces = {s for s in measure_spaces if self._open_world(s)}
             owner = max(measure_spaces, key=lambda s: scores[s]) if measure_spaces else None
             if owner is not None:
                 tied = [s for s in measure_spaces if scores[s] == scores[owner]]
@@ -219,6 +236,7 @@ class Router:
                         (m.text, stems, {h.space for h in m.entries if h.kind == "dimension"})
                     )
                     break
+        trailing = self._trailing_grouping(question)
         out: dict[str, str] = {}
         for domain in domains:
             text = " and ".join(clause for owner, clause in owners if owner == domain)
@@ -226,5 +244,24 @@ class Router:
             for phrase, stems, spaces in grouping_phrases:
                 if domain in spaces and not stems <= have:
                     text += f" by {phrase}"
+            if trailing is not None and self._open_world(domain) and not trailing[1] <= have:
+                text += " " + trailing[0]
             out[domain] = text
         return out
+
+    def _trailing_grouping(self, question: str) -> tuple[str, set[str]] | None:
+        """The grouping that ends the question ("... in each nation"), as asked, and the stems naming it.
+
+        An open-world space claims no dimension, so this is what it gets of the whole question's grouping.
+        """
+        found = [g for g in _GROUPING.finditer(question) if not question[g.end() :].strip(" ?.!")]
+        if not found:
+            return None
+        g = found[-1]
+        tokens = tokenize(g.group(1))
+        # "does each region have": the grouping is "each region".
+        cut = next((i for i, t in enumerate(tokens) if t.lower in _AFTER_GROUPING), len(tokens))
+        if cut == 0:
+            return None
+        text = question[g.start() : g.start(1) + tokens[cut - 1].end]
+        return ("for " if text[:5].lower() == "each " else "") + text, {t.stem for t in tokens[:cut]}

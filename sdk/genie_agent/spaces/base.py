@@ -24,6 +24,10 @@ class SpaceInfo:
     title: str
     description: str
     sample_questions: tuple[str, ...] = ()
+    knows_values: bool = True
+    """The routing terms name every value the space holds (closed world, the local engine): a name
+    they do not know is not in its data. False for a space whose values the router never sees (a
+    remote Genie space, open world): a question naming one goes to the space, which decides."""
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,8 @@ class DatabricksGenieSpace:
     @property
     def info(self) -> SpaceInfo:
         c = self.config
-        return SpaceInfo(self.domain, c.title or self.domain.title(), c.description, c.sample_questions)
+        title = c.title or self.domain.title()
+        return SpaceInfo(self.domain, title, c.description, c.sample_questions, knows_values=False)
 
     def routing_terms(self) -> Sequence[RoutingTerm]:
         """Configured keywords as measures; content words of the description and sample questions as topics."""
