@@ -6,8 +6,10 @@ Prints figures only (nothing is asserted). Run from the repo root:
 
 1. Load + save per turn (``ThreadStore.load`` then ``ThreadStore.append``, as a turn does), on SQLite and on
    PostgreSQL through the pool, each beside the same store opening a new connection for every call. A thread
-   is continued for 5 turns, then a new one starts; users rotate over 10. Targets: <= 10 ms p50 per turn on
-   Postgres, and pooled >= 10x faster than connect-per-call.
+   is continued for 5 turns, then a new one starts; users rotate over 10. Postgres runs twice: without TLS
+   (``sslmode=disable``) and with it (``sslmode=require``, as production servers and Lakebase always do), each
+   pooled beside connect-per-call. Targets: <= 10 ms p50 per turn on Postgres, and pooled >= 10x faster than
+   connect-per-call. ``--parts 1`` runs this part alone.
 2. Recall over ``--memories`` notes of one user (plus 3 preferences): ``MemoryStore.recall`` for questions
    that share words with a few planted notes, on SQLite (FTS5) and Postgres (full text, GIN). Target: <= 20 ms
    p50. The report also says whether the planted note came first.
@@ -41,7 +43,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "sdk"))
@@ -50,6 +52,11 @@ TARGET_TURN_MS = 10.0
 TARGET_POOL_SPEEDUP = 10.0
 TARGET_RECALL_MS = 20.0
 SESSION_TURNS = 5
+LABELS = {
+    "sqlite": "sqlite",
+    "postgres": "postgres (no TLS)",
+    "postgres-tls": "postgres (TLS, sslmode=require)",
+}
 USERS = 10
 QUESTIONS = (
     "What was revenue by region in 1995?",
@@ -108,6 +115,17 @@ def _record(i: int) -> Any:
     )
 
 
+def with_sslmode(url: str, mode: str) -> str:
+    """``url`` (a URL or a ``key=value`` string) with ``sslmode`` set to ``mode``."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    if "://" not in url:
+        return f"{url} sslmode={mode}"
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "sslmode"] + [("sslmode", mode)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 def time_turns_same_user(threads: Any, turns: int) -> Figure:
     samples: list[float] = []
     for start in range(0, turns, SESSION_TURNS):
@@ -126,39 +144,31 @@ def time_turns_same_user(threads: Any, turns: int) -> Figure:
 
 
 def postgres_per_call_store(url: str, schema: str) -> Any:
-    from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg import Connection
     from psycopg.rows import dict_row
 
     from genie_agent.memory.health import Health
-    from genie_agent.memory.postgres import backend_errors
-    from genie_agent.memory.threads import ThreadStore
+    from genie_agent.memory.postgres import PostgresThreadStore, backend_errors
 
-    def connect() -> Any:
-        # The pool's own connection settings, so the only difference is the new connection per call.
-        return Connection.connect(
-            url,
-            autocommit=True,
-            row_factory=dict_row,
-            options=f"-c synchronous_commit=off -c search_path={schema}",
-        )
-
-    class ConnectPerCall(ThreadStore):
-        @contextmanager
-        def reader(self) -> Iterator[Any]:
-            with connect() as conn:
-                yield PostgresSaver(conn)
+    class ConnectPerCall:
+        """Stands in for the pool: a new connection for every call, closed after it."""
 
         @contextmanager
-        def writer(self, thread_id: str) -> Iterator[Any]:
-            with connect() as conn, conn.transaction():
-                conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                    (f"genie_agent.thread:{thread_id}",),
-                )
-                yield PostgresSaver(conn)
+        def connection(self) -> Iterator[Any]:
+            # The pool's own connection settings, so the only difference is the new connection per call.
+            with Connection.connect(
+                url,
+                autocommit=True,
+                row_factory=dict_row,
+                options=f"-c synchronous_commit=off -c search_path={schema}",
+            ) as conn:
+                yield conn
 
-    return ConnectPerCall(Health("Postgres", backend_errors()))
+        def check(self) -> None:
+            pass
+
+    # The same store class and statements as pooled (load, then lock + conditional insert).
+    return PostgresThreadStore(cast(Any, ConnectPerCall()), Health("Postgres", backend_errors()))
 
 
 def sqlite_per_call_store(path: Path) -> Any:
@@ -424,12 +434,24 @@ def main() -> None:
     backends: dict[str, Any] = {
         "sqlite": open_memory(load_settings(home=tmp / "sqlite", memory_backend="sqlite", tracing="off"))
     }
-    if pg_ok:
-        backends["postgres"] = open_memory(
+    # Postgres without TLS, and over TLS (part 1 only): the same server and schema. libpq's default
+    # sslmode=prefer would use TLS whenever the server offers it, so both are explicit.
+    pg_urls = {"postgres": with_sslmode(args.postgres_url, "disable")}
+    if pg_ok and 1 in parts:
+        try:
+            with psycopg.connect(with_sslmode(args.postgres_url, "require"), connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            pg_urls["postgres-tls"] = with_sslmode(args.postgres_url, "require")
+        except Exception as exc:
+            console.print(
+                f"[yellow]PostgreSQL at {args.postgres_url} refuses TLS: {exc}; TLS rows skipped[/]"
+            )
+    for name, url in pg_urls.items() if pg_ok else ():
+        backends[name] = open_memory(
             load_settings(
-                home=tmp / "pg",
+                home=tmp / name,
                 memory_backend="postgres",
-                memory_postgres_url=args.postgres_url,
+                memory_postgres_url=url,
                 memory_postgres_schema=schema,
                 memory_pool_min_size=2,
                 tracing="off",
@@ -446,8 +468,8 @@ def main() -> None:
             time_turns_same_user(backend.threads, 20)  # warm-up
             results[name] = time_turns_same_user(backend.threads, args.turns)
             per_call = (
-                postgres_per_call_store(args.postgres_url, schema)
-                if name == "postgres"
+                postgres_per_call_store(pg_urls[name], schema)
+                if name in pg_urls
                 else sqlite_per_call_store(tmp / "sqlite" / "memory.sqlite")
             )
             time_turns_same_user(per_call, 5)
@@ -456,7 +478,7 @@ def main() -> None:
                 f = results[label]
                 pooled = "pooled (one shared connection)" if name == "sqlite" else "pooled"
                 turn_table.add_row(
-                    f"{name}, {'connect per call' if label.endswith('per-call') else pooled}",
+                    f"{LABELS[name]}, {'connect per call' if label.endswith('per-call') else pooled}",
                     fmt(f.p50),
                     fmt(f.p95),
                     str(len(f.samples_ms)),
@@ -469,7 +491,9 @@ def main() -> None:
             )
         recall_table = Table("backend", "seed", "p50", "p95", "planted note first")
         recalls: dict[str, Figure] = {}
-        for name, backend in backends.items() if 2 in parts else ():
+        for name, backend in (
+            [(n, b) for n, b in backends.items() if n != "postgres-tls"] if 2 in parts else ()
+        ):
             backend.setup()
             user = f"bench-{uuid.uuid4().hex[:6]}"
             t0 = time.perf_counter()
@@ -490,18 +514,18 @@ def main() -> None:
                 continue
             f = results[name]
             summary.add_row(
-                f"load+save per turn, {name}",
+                f"load+save per turn, {LABELS[name]}",
                 f"p50 {fmt(f.p50)}",
-                f"<= {TARGET_TURN_MS:g} ms" if name == "postgres" else "-",
+                f"<= {TARGET_TURN_MS:g} ms" if name in pg_urls else "-",
                 f"{results[f'{name}-per-call'].p50 / f.p50:.1f}x faster than per call",
                 ("[green]met[/]" if f.p50 <= TARGET_TURN_MS else "[red]NOT met[/]")
-                if name == "postgres"
+                if name in pg_urls
                 else "",
             )
-        if "postgres" in results:
-            speedup = results["postgres-per-call"].p50 / results["postgres"].p50
+        for name in [n for n in pg_urls if n in results]:
+            speedup = results[f"{name}-per-call"].p50 / results[name].p50
             summary.add_row(
-                "pooled vs connect-per-call, postgres",
+                f"pooled vs connect-per-call, {LABELS[name]}",
                 f"{speedup:.1f}x",
                 f">= {TARGET_POOL_SPEEDUP:g}x",
                 "",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .health import Health
 from .store import MemoryItem, MemoryStore
-from .threads import ThreadStore
+from .threads import ThreadState, ThreadStore, TurnRecord, next_turn
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -146,6 +146,22 @@ def retry_stale(pool: ConnectionPool[Any], op: Callable[[], T]) -> T:
         return op()
 
 
+_PG_LOCK_THREAD = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+# The row PostgresSaver.put writes for a checkpoint whose channel values are all inline (a thread's
+# are), inserted only while the thread still ends at the parent (NULL: the thread has no checkpoint).
+_PG_APPEND_IF_HEAD = """
+INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
+SELECT %(thread_id)s, '', %(id)s, %(parent)s, %(checkpoint)s, %(metadata)s
+WHERE (SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = %(thread_id)s AND checkpoint_ns = '')
+  IS NOT DISTINCT FROM %(parent)s
+RETURNING checkpoint_id
+"""
+
+
+def _lock_key(thread_id: str) -> str:
+    return f"genie_agent.thread:{thread_id}"
+
+
 class PostgresThreadStore(ThreadStore):
     """Threads in Postgres (LangGraph's ``PostgresSaver``) through a connection pool.
 
@@ -153,6 +169,11 @@ class PostgresThreadStore(ThreadStore):
     microseconds), so calls of different threads run at once instead of queueing on one shared
     saver's lock. The writer runs in a transaction holding a transaction-level advisory lock on the
     thread id: writers of one thread, in any process, take turns.
+
+    A turn costs two round trips: loading reads the latest checkpoint, and saving sends the lock and
+    a conditional insert of the next checkpoint together (see :meth:`append`). Only when the thread
+    moved on since it was loaded (another process's turn, a retried save) does the save take the
+    writer's way: lock, read the latest, put, commit.
     """
 
     def __init__(self, pool: ConnectionPool[Any], health: Health) -> None:
@@ -172,10 +193,40 @@ class PostgresThreadStore(ThreadStore):
         from langgraph.checkpoint.postgres import PostgresSaver
 
         with self.pool.connection() as conn, conn.transaction():
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"genie_agent.thread:{thread_id}",)
-            )
+            conn.execute(_PG_LOCK_THREAD, (_lock_key(thread_id),))
             yield PostgresSaver(conn)
+
+    def append(self, state: ThreadState, turn: TurnRecord) -> int:
+        if state.head is not None:
+            seq = self._run("save thread", lambda: self._append_if_head(state, turn))
+            if seq is not None:
+                return seq
+        return super().append(state, turn)
+
+    def _append_if_head(self, state: ThreadState, turn: TurnRecord) -> int | None:
+        """Save ``turn`` in one round trip if the thread still ends where ``state`` was loaded; its
+        number, or None when the thread moved on (nothing written)."""
+        from langgraph.checkpoint.base import get_serializable_checkpoint_metadata
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.types.json import Jsonb
+
+        assert state.head is not None
+        with self.pool.connection() as conn:
+            parent, checkpoint, metadata = next_turn(state, turn, PostgresSaver(conn).get_next_version)
+            params = {
+                "thread_id": state.thread_id,
+                "id": checkpoint["id"],
+                "parent": state.head.checkpoint_id,
+                "checkpoint": Jsonb(checkpoint),
+                "metadata": Jsonb(get_serializable_checkpoint_metadata(parent, metadata)),
+            }
+            # Pipelined without BEGIN, the two statements run in one implicit transaction that ends
+            # at the pipeline's one Sync: the lock is held until the insert commits, and an error
+            # rolls both back (PostgreSQL's pipeline mode; the connection is in autocommit).
+            with conn.pipeline():
+                conn.execute(_PG_LOCK_THREAD, (_lock_key(state.thread_id),))
+                inserted = conn.execute(_PG_APPEND_IF_HEAD, params)
+            return state.turns + 1 if inserted.fetchone() is not None else None
 
     def setup(self) -> None:
         with self.health.guard("set up threads"):

@@ -40,10 +40,12 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "InMemoryThreadStore",
     "ResultSummary",
+    "ThreadHead",
     "ThreadState",
     "ThreadStore",
     "TurnLocks",
     "TurnRecord",
+    "next_turn",
     "summarize_results",
 ]
 
@@ -135,6 +137,16 @@ class TurnRecord:
 
 
 @dataclass(frozen=True)
+class ThreadHead:
+    """The checkpoint a :class:`ThreadState` was loaded from: a store may save the next turn in one
+    statement that checks the thread still ends there (see ``PostgresThreadStore.append``)."""
+
+    checkpoint_id: str | None
+    """None: the thread had no turn."""
+    versions: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ThreadState:
     """What a turn needs from the turns before it."""
 
@@ -143,6 +155,8 @@ class ThreadState:
     last_domains: tuple[str, ...] = ()
     genie_conversation_ids: dict[str, str] = field(default_factory=dict)
     turns: int = 0
+    head: ThreadHead | None = field(default=None, compare=False, repr=False)
+    """Where the thread ended when loaded; None when unknown (the state was not loaded from the store)."""
 
 
 _JSON_CHANNELS = ("turn", "genie_conversation_ids", "last_domains")
@@ -192,6 +206,38 @@ def _next_id(after: str | None, seq: int) -> str:
         if after is None or new > after:
             return new
     raise RuntimeError("the clock went backwards: no checkpoint id after the latest")  # pragma: no cover
+
+
+def next_turn(
+    state: ThreadState, turn: TurnRecord, next_version: Callable[[Any, None], Any]
+) -> tuple[RunnableConfig, Checkpoint, CheckpointMetadata]:
+    """The checkpoint of ``turn`` after ``state`` (whose ``head`` must be set), its parent config and
+    metadata: what ``BaseCheckpointSaver.put`` takes. ``next_version``: the saver's ``get_next_version``."""
+    assert state.head is not None
+    seq = state.turns + 1
+    new_values: dict[str, Any] = {
+        "owner": state.user,
+        "seq": seq,
+        "turn": turn.to_dict(),
+        "genie_conversation_ids": {**state.genie_conversation_ids, **turn.genie_conversation_ids},
+        "last_domains": list(turn.domains) or list(state.last_domains),
+    }
+    versions = state.head.versions
+    new_versions = {k: next_version(versions.get(k), None) for k in new_values}
+    checkpoint: Checkpoint = {
+        "v": _CHECKPOINT_FORMAT,
+        "id": _next_id(state.head.checkpoint_id, seq),
+        "ts": datetime.now(UTC).isoformat(),
+        "channel_values": _encoded(new_values),
+        "channel_versions": new_versions,
+        "versions_seen": {},
+        "updated_channels": list(new_values),
+    }
+    parent = _config(state.thread_id)
+    if state.head.checkpoint_id is not None:
+        parent["configurable"]["checkpoint_id"] = state.head.checkpoint_id
+    metadata = {"source": "input", "step": seq, "user": state.user, "turn_id": turn.turn_id}
+    return parent, checkpoint, cast("CheckpointMetadata", metadata)
 
 
 class ThreadStore(ABC):
@@ -248,7 +294,7 @@ class ThreadStore(ABC):
         Raises :class:`ThreadNotAvailableError` when the thread belongs to another user.
         """
         if thread_id is None:
-            return ThreadState(uuid.uuid4().hex, user)
+            return ThreadState(uuid.uuid4().hex, user, head=ThreadHead(None))
         tid = thread_id
 
         def op() -> CheckpointTuple | None:
@@ -257,7 +303,7 @@ class ThreadStore(ABC):
 
         latest = self._run("load thread", op)
         if latest is None:
-            return ThreadState(thread_id, user)
+            return ThreadState(thread_id, user, head=ThreadHead(None))
         values = _values(latest, _STATE_CHANNELS)
         if values.get("owner") != user:
             raise ThreadNotAvailableError(thread_id, user)
@@ -267,6 +313,7 @@ class ThreadStore(ABC):
             tuple(values.get("last_domains") or ()),
             dict(values.get("genie_conversation_ids") or {}),
             int(values.get("seq") or 0),
+            ThreadHead(latest.checkpoint["id"], dict(latest.checkpoint["channel_versions"])),
         )
 
     def append(self, state: ThreadState, turn: TurnRecord) -> int:
@@ -289,32 +336,19 @@ class ThreadStore(ABC):
         seq = int(values.get("seq") or 0)
         if latest is not None and _turn_id(latest) == turn.turn_id:
             return seq  # a retried save that had committed
-        seq += 1
-        new_values: dict[str, Any] = {
-            "owner": state.user,
-            "seq": seq,
-            "turn": turn.to_dict(),
-            "genie_conversation_ids": {
-                **(values.get("genie_conversation_ids") or {}),
-                **turn.genie_conversation_ids,
-            },
-            "last_domains": list(turn.domains) or list(values.get("last_domains") or ()),
-        }
-        versions = latest.checkpoint["channel_versions"] if latest else {}
-        new_versions = {k: saver.get_next_version(versions.get(k), None) for k in new_values}
-        checkpoint: Checkpoint = {
-            "v": _CHECKPOINT_FORMAT,
-            "id": _next_id(latest.checkpoint["id"] if latest else None, seq),
-            "ts": datetime.now(UTC).isoformat(),
-            "channel_values": _encoded(new_values),
-            "channel_versions": new_versions,
-            "versions_seen": {},
-            "updated_channels": list(new_values),
-        }
-        parent = latest.config if latest is not None else _config(state.thread_id)
-        metadata = {"source": "input", "step": seq, "user": state.user, "turn_id": turn.turn_id}
-        saver.put(parent, checkpoint, cast("CheckpointMetadata", metadata), new_versions)
-        return seq
+        now = ThreadState(  # the thread as it ends now, whatever other writers added since it was loaded
+            state.thread_id,
+            state.user,
+            tuple(values.get("last_domains") or ()),
+            dict(values.get("genie_conversation_ids") or {}),
+            seq,
+            ThreadHead(latest.checkpoint["id"], latest.checkpoint["channel_versions"])
+            if latest
+            else ThreadHead(None),
+        )
+        parent, checkpoint, metadata = next_turn(now, turn, saver.get_next_version)
+        saver.put(parent, checkpoint, metadata, checkpoint["channel_versions"])
+        return seq + 1
 
     def history(self, thread_id: str, user: str, *, limit: int | None = None) -> list[TurnRecord]:
         """The thread's turns, oldest first (the last ``limit`` when given). Another user's thread raises."""
