@@ -133,14 +133,24 @@ def _lakebase_backend(settings: Settings) -> MemoryBackend:
         check_installed,
         open_lakebase,
     )
-    from .postgres import PostgresThreadStore, backend_errors
+    from .postgres import PostgresThreadStore, backend_errors, pgvector_index
 
     check_installed()
+    embedder = embedder_from_settings(settings)  # before the pool: a ConfigError leaves nothing open
 
     lakebase = open_lakebase(LakebaseOptions.from_settings(settings))
     health = Health(
         "Lakebase", (*backend_errors(), LakebaseUnavailableError), retry_s=settings.memory_retry_s
     )
-    memories = LakebaseMemoryStore(lakebase, health) if settings.long_term_memory else None
+    memories = (
+        LakebaseMemoryStore(
+            lakebase,
+            health,
+            index=pgvector_index(embedder) if embedder is not None else None,
+            min_score=settings.memory_embedding_min_score,
+        )
+        if settings.long_term_memory
+        else None
+    )
     threads = PostgresThreadStore(lakebase, health)  # type: ignore[arg-type]  # duck-typed pool
     return MemoryBackend("lakebase", threads, memories, lakebase)

@@ -19,9 +19,10 @@ every thread of the process (see :class:`~.postgres.PostgresThreadStore`).
 
 from __future__ import annotations
 
+import copy
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -175,8 +176,9 @@ class LakebaseMemory:
             except (ValueError, ConnectionError) as exc:  # lookup of the instance or of the user failed
                 raise LakebaseUnavailableError(f"Lakebase instance '{o.instance}': {_cause(exc)}") from exc
             try:
-                # No embedding endpoint: recall is our full text search (pgvector is not required).
-                # Its own pool opens empty (min_size 0, no credential) and is swapped for the saver's.
+                # No index here: each LakebaseMemoryStore gives its own view of this store the
+                # embedder of its settings (see LakebaseMemoryStore.store). Its own pool opens empty
+                # (min_size 0, no credential) and is swapped for the saver's.
                 store = DatabricksStore(**common, min_size=0, max_size=1, timeout=o.timeout_s)
             except (ValueError, ConnectionError) as exc:
                 saver._lakebase.close()
@@ -242,15 +244,40 @@ class LakebaseMemory:
 
 class LakebaseMemoryStore(PostgresMemoryStore):
     """User memories through ``DatabricksStore`` (its batches borrow the shared pool), with the same
-    tables, full text index and keyword recall as :class:`~.postgres.PostgresMemoryStore`."""
+    tables, full text index, keyword recall and, given ``index`` (:func:`~.postgres.pgvector_index`),
+    pgvector recall by meaning as :class:`~.postgres.PostgresMemoryStore`."""
 
-    def __init__(self, lakebase: LakebaseMemory, health: Health) -> None:
-        super().__init__(lakebase, health)  # type: ignore[arg-type]  # duck-typed pool
+    def __init__(
+        self,
+        lakebase: LakebaseMemory,
+        health: Health,
+        *,
+        index: Mapping[str, Any] | None = None,
+        min_score: float = 0.0,
+    ) -> None:
+        super().__init__(lakebase, health, index=index, min_score=min_score)  # type: ignore[arg-type]  # duck-typed pool
         self.lakebase = lakebase
 
     @contextmanager
     def store(self) -> Iterator[BaseStore]:
-        yield self.lakebase.store
+        store = self.lakebase.store
+        if self._index:
+            # DatabricksStore would build {dims, embed, fields} from a DatabricksEmbeddings; ours also
+            # sets cosine distance and no LangGraph ANN index, as setup made the tables. A shallow
+            # copy: agents of the process share the instance's store (and pool), not its embedder.
+            store = copy.copy(store)
+            store.index_config = dict(self._index)
+        yield store
+
+    def search_notes(
+        self, store: BaseStore, namespace: tuple[str, ...], question: str, terms: Sequence[str], limit: int
+    ) -> list[MemoryItem]:
+        if not self._index:
+            return super().search_notes(store, namespace, question, terms, limit)
+        from langgraph.store.postgres import PostgresStore
+
+        with self.lakebase.connection() as conn:  # our vector queries need a connection of their own
+            return super().search_notes(PostgresStore(conn), namespace, question, terms, limit)
 
     def keyword_search(
         self, store: BaseStore, namespace: tuple[str, ...], terms: Sequence[str], limit: int
