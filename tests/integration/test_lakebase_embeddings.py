@@ -220,8 +220,8 @@ def test_setup_memory_is_idempotent(
     workspace,
     schema,
     embeddings_server,
-    lakebase_pgvector_server,
-    cli_home,  # noqa: F811
+    lakebase_pgvector_server,  # noqa: F811
+    cli_home,
 ):
     env = {
         "DATABRICKS_HOST": workspace[0],
