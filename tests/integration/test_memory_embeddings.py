@@ -635,3 +635,30 @@ def test_local_minilm_ranks_by_meaning(minilm_site):
     assert out["dims"] == 384
     assert out["offline"] == "1"
     assert out["near"] > out["far"] + 0.2, out
+
+
+def test_a_role_that_may_not_install_pgvector_gets_a_config_error_with_a_hint(
+    pgvector_server,  # noqa: F811
+    embeddings_server,
+):
+    """pgvector is available on the server but not installed in the database, and the app's role is
+    no superuser (as on Lakebase): setup says who must install it, instead of a raw psycopg error."""
+    import psycopg
+
+    name = f"genie_novec_{uuid.uuid4().hex[:8]}"
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pgvector_server.url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        admin.execute(f'GRANT CREATE, CONNECT ON DATABASE "{name}" TO "{role}"')
+    url = pgvector_server.url.replace("postgres@", f"{role}@").rsplit("/", 1)[0] + f"/{name}"
+    backend = open_memory(_pg(url, "memories", embeddings_server))
+    try:
+        with pytest.raises(ConfigError, match="not installed in database") as err:
+            backend.setup()
+        assert "CREATE EXTENSION vector" in err.value.hint and role in err.value.message
+    finally:
+        backend.close()
+        with psycopg.connect(pgvector_server.url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            admin.execute(f'DROP ROLE "{role}"')

@@ -389,14 +389,32 @@ class PostgresMemoryStore(MemoryStore):
         row = conn.execute(
             "SELECT count(*) AS n FROM pg_available_extensions WHERE name = 'vector'"
         ).fetchone()
-        if not _scalar(row):
-            from ..errors import ConfigError
+        from ..errors import ConfigError
 
+        if not _scalar(row):
             raise ConfigError(
                 "memory_embeddings needs the pgvector extension, which this Postgres server does not have.",
                 "Install pgvector on the server (Lakebase and most managed Postgres have it), or set "
                 "GENIE_AGENT_MEMORY_EMBEDDINGS=off for keyword recall.",
             )
+        if _scalar(
+            conn.execute("SELECT count(*) AS n FROM pg_extension WHERE extname = 'vector'").fetchone()
+        ):
+            return
+        import psycopg
+
+        try:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except psycopg.errors.InsufficientPrivilege:
+            database = _scalar(conn.execute("SELECT current_database() AS d").fetchone())
+            role = _scalar(conn.execute("SELECT current_user AS u").fetchone())
+            raise ConfigError(
+                f"The pgvector extension is not installed in database {database!r}, and role {role!r} "
+                "may not install it.",
+                f"Ask an administrator to run `CREATE EXTENSION vector;` in {database!r} (on Lakebase, as "
+                "the instance's owner), then run `genie-agent setup-memory` again; or set "
+                "GENIE_AGENT_MEMORY_EMBEDDINGS=off for keyword recall.",
+            ) from None
 
     def _check_dims(self, conn: Connection[Any]) -> None:
         assert self._index is not None
