@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -279,7 +282,8 @@ def _deploy(
     gate_target = _gate_target(plan, version)
     if alias and latest_outcome(gate_target, settings.home) is None:
         gate_target = f"models:/{plan.model_name}@{alias}"  # evaluated by alias, e.g. in the release job
-    decision = check_gate(gate_target, settings.home, skip_gate=skip_gate)
+    with _quiet("genie_agent.evaluation"):  # the SDK logs a skipped gate; here it is said once, in red
+        decision = check_gate(gate_target, settings.home, skip_gate=skip_gate)
     if decision.skipped:
         click.secho(decision.message, fg="red", bold=True, err=True)
     else:
@@ -317,3 +321,14 @@ def _deploy(
     endpoint = getattr(deployment, "endpoint_name", plan.endpoint_name)
     click.echo(f"Deployed: endpoint {endpoint} (it takes several minutes to become ready).", err=True)
     return {"target": "serving", "version": version, "endpoint_name": endpoint, "deploy_kwargs": kwargs}
+
+
+@contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)

@@ -328,6 +328,7 @@ def test_skip_gate_is_loud_and_goes_on(tmp_path, workspace):
         env=workspace.env(), cwd=tmp_path,
     )  # fmt: skip
     assert "EVALUATION GATE SKIPPED (--skip-gate)" in done.stderr and "never been evaluated" in done.stderr
+    assert done.stderr.count("EVALUATION GATE SKIPPED") == 1  # said once, not echoed from the log too
     assert any("unity-catalog" in path for _, path, _ in workspace.requests)
 
 
