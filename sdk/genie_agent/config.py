@@ -108,7 +108,11 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(
         default=None, description="Model or serving-endpoint name for LLM synthesis."
     )
-    llm_api_key: SecretStr | None = Field(default=None, description="API key or token for the LLM endpoint.")
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        description="API key or token for the LLM endpoint. Unset on a https://HOST/serving-endpoints base URL: "
+        "databricks-sdk's unified-auth credentials for HOST, fetched per request; elsewhere: no key.",
+    )
     llm_timeout_s: float = Field(default=60.0, gt=0, le=600, description="Time limit of one LLM call.")
     tracing: Literal["auto", "on", "off"] = Field(
         default="auto",
@@ -229,7 +233,9 @@ class Settings(BaseSettings):
         description="OpenAI-compatible embeddings endpoint, e.g. https://HOST/serving-endpoints. Unset: llm_base_url.",
     )
     memory_embedding_api_key: SecretStr | None = Field(
-        default=None, description="API key or token for the embeddings endpoint. Unset: llm_api_key."
+        default=None,
+        description="API key or token for the embeddings endpoint. Unset: llm_api_key; neither set on a "
+        ".../serving-endpoints base URL: the workspace's unified-auth credentials, as for the LLM.",
     )
     memory_embedding_dims: int | None = Field(
         default=None,

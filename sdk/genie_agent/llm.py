@@ -1,7 +1,8 @@
 """The LLM boundary: any OpenAI-compatible chat endpoint, streamed.
 
 Databricks Foundation Model (and other Model Serving) endpoints are one: base URL
-``https://HOST/serving-endpoints``, model = the serving endpoint's name, key = a Databricks token.
+``https://HOST/serving-endpoints``, model = the serving endpoint's name, key = a Databricks token, or
+no key: then each request carries the workspace's credentials (:mod:`.workspace_auth`).
 The official ``openai`` client does the HTTP; it is imported on the first call, never at import
 time. Every failure leaves this module as :class:`BackendError` (or :class:`BackendTimeoutError`)
 with a hint naming the endpoint and what to check; no ``openai`` or ``httpx`` exception escapes.
@@ -18,6 +19,7 @@ from .errors import BackendError, BackendTimeoutError, ConfigError
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .workspace_auth import WorkspaceAuth
 
 __all__ = ["NO_API_KEY", "OpenAICompatibleChat", "from_settings"]
 
@@ -25,7 +27,10 @@ NO_API_KEY = "unused"
 """Sent as the key when none is configured: the ``openai`` client refuses to run without one and would
 otherwise read ``OPENAI_API_KEY`` from the environment (and send that key to this endpoint)."""
 
-_KEY_HINT = "check GENIE_AGENT_LLM_API_KEY (the API key or Databricks token for this endpoint)"
+_KEY_HINT = (
+    "check GENIE_AGENT_LLM_API_KEY (the API key or Databricks token for this endpoint; unset, a "
+    ".../serving-endpoints URL gets the workspace credentials of DATABRICKS_HOST/DATABRICKS_TOKEN or a profile)"
+)
 _URL_HINT = (
     "check GENIE_AGENT_LLM_BASE_URL (the API root the client appends /chat/completions to, e.g. "
     "https://HOST/serving-endpoints or http://localhost:8000/v1)"
@@ -37,6 +42,8 @@ class OpenAICompatibleChat:
     """A chat-completions endpoint. Constructing one makes no network call.
 
     ``api_key`` None sends the placeholder :data:`NO_API_KEY` (for local servers that need no key).
+    ``auth`` (a :class:`~genie_agent.workspace_auth.WorkspaceAuth`) sets each request's credentials
+    instead, over the placeholder.
     ``timeout_s`` bounds the call: each read waits at most ``timeout_s``, and a stream still running
     after ``timeout_s`` is cut when its next chunk arrives (so at worst about twice ``timeout_s``). ``max_retries`` is the openai client's own retries of
     connection errors, 408/409/429 and 5xx before the first byte; 0 by default, so a failure
@@ -51,6 +58,7 @@ class OpenAICompatibleChat:
         api_key: str | None,
         timeout_s: float,
         max_retries: int = 0,
+        auth: WorkspaceAuth | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"LLM base URL {base_url!r} is not an http(s) URL.", _URL_HINT)
@@ -65,12 +73,16 @@ class OpenAICompatibleChat:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self._api_key = api_key or NO_API_KEY
+        self.auth = auth
         self._client: Any = None
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAICompatibleChat | None:
-        """The configured endpoint, or None when ``llm_base_url`` is unset (deterministic synthesis)."""
+        """The configured endpoint, or None when ``llm_base_url`` is unset (deterministic synthesis).
+        With no ``llm_api_key``, a ``.../serving-endpoints`` base URL gets the workspace's credentials."""
+        from .workspace_auth import workspace_auth_for
+
         if not settings.llm_base_url:
             return None
         if not settings.llm_model:
@@ -84,6 +96,7 @@ class OpenAICompatibleChat:
             model=settings.llm_model,
             api_key=key,
             timeout_s=settings.llm_timeout_s,
+            auth=workspace_auth_for(settings.llm_base_url, key, key_setting="GENIE_AGENT_LLM_API_KEY"),
         )
 
     def __repr__(self) -> str:
@@ -104,6 +117,8 @@ class OpenAICompatibleChat:
                     api_key=self._api_key,
                     timeout=self.timeout_s,
                     max_retries=self.max_retries,
+                    # httpx runs the auth flow after openai set its headers: the flow's Authorization wins.
+                    http_client=openai.DefaultHttpxClient(auth=self.auth) if self.auth else None,
                 )
             return self._client
 
@@ -149,6 +164,8 @@ class OpenAICompatibleChat:
         import httpx
         import openai
 
+        if isinstance(exc.__cause__, BackendError):  # the workspace auth failed; openai wrapped it
+            return exc.__cause__
         if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
             return self._timeout()
         where = f"The LLM endpoint ({self.endpoint})"

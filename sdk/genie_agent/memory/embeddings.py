@@ -9,7 +9,8 @@ same object serves the pgvector store (:mod:`.postgres`) and the SQLite side tab
   weights are never downloaded at run time.
 - :class:`EndpointEmbedder`: any OpenAI-compatible embeddings endpoint through the official
   ``openai`` client. A Databricks embedding endpoint is one: base URL ``https://HOST/serving-endpoints``,
-  model = the endpoint's name (``databricks-gte-large-en``, 1024 dims).
+  model = the endpoint's name (``databricks-gte-large-en``, 1024 dims); with no key it is called
+  with the workspace's credentials (:mod:`genie_agent.workspace_auth`).
 
 Every failure leaves an embedder as :class:`~genie_agent.errors.BackendError` (or
 :class:`~genie_agent.errors.BackendTimeoutError`) with a hint; :class:`GuardedEmbedder` turns those
@@ -31,6 +32,7 @@ from .errors import MemoryUnavailableError
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from ..workspace_auth import WorkspaceAuth
 
 __all__ = [
     "KNOWN_DIMS",
@@ -159,7 +161,10 @@ _URL_HINT = (
     "check GENIE_AGENT_MEMORY_EMBEDDING_BASE_URL (the API root the client appends /embeddings to, e.g. "
     "https://HOST/serving-endpoints)"
 )
-_KEY_HINT = "check GENIE_AGENT_MEMORY_EMBEDDING_API_KEY (the API key or Databricks token)"
+_KEY_HINT = (
+    "check GENIE_AGENT_MEMORY_EMBEDDING_API_KEY (the API key or Databricks token; unset, a "
+    ".../serving-endpoints URL gets the workspace credentials of DATABRICKS_HOST/DATABRICKS_TOKEN or a profile)"
+)
 _MODEL_HINT = "check GENIE_AGENT_MEMORY_EMBEDDING_MODEL (the model or serving-endpoint name)"
 
 
@@ -167,7 +172,8 @@ class EndpointEmbedder:
     """An OpenAI-compatible ``/embeddings`` endpoint. Constructing one makes no network call.
 
     Texts go in batches of ``batch_size`` per request; each request waits at most ``timeout_s``.
-    ``max_retries`` is the openai client's own retries (0: a failure surfaces at once).
+    ``max_retries`` is the openai client's own retries (0: a failure surfaces at once). ``auth`` (a
+    :class:`~genie_agent.workspace_auth.WorkspaceAuth`) sets each request's credentials instead of a key.
     """
 
     def __init__(
@@ -180,6 +186,7 @@ class EndpointEmbedder:
         timeout_s: float = 10.0,
         batch_size: int = 64,
         max_retries: int = 0,
+        auth: WorkspaceAuth | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"Embedding base URL {base_url!r} is not an http(s) URL.", _URL_HINT)
@@ -192,6 +199,7 @@ class EndpointEmbedder:
         self.batch_size = max(1, batch_size)
         self.max_retries = max_retries
         self._api_key = api_key or _NO_API_KEY
+        self.auth = auth
         self._client: Any = None
         self._lock = threading.Lock()
 
@@ -220,6 +228,8 @@ class EndpointEmbedder:
                     api_key=self._api_key,
                     timeout=self.timeout_s,
                     max_retries=self.max_retries,
+                    # httpx runs the auth flow after openai set its headers: the flow's Authorization wins.
+                    http_client=openai.DefaultHttpxClient(auth=self.auth) if self.auth else None,
                 )
             return self._client
 
@@ -254,6 +264,8 @@ class EndpointEmbedder:
     def _translate(self, exc: Exception) -> BackendError:
         import openai
 
+        if isinstance(exc.__cause__, BackendError):  # the workspace auth failed; openai wrapped it
+            return exc.__cause__
         where = f"The embedding endpoint ({self.endpoint})"
         if isinstance(exc, openai.APITimeoutError):
             return BackendTimeoutError(
@@ -357,12 +369,16 @@ def embedder_from_settings(settings: Settings) -> GuardedEmbedder | None:
                 f"The dimensions of embedding model {model!r} are not known.",
                 "Set GENIE_AGENT_MEMORY_EMBEDDING_DIMS to the size of the vectors it returns.",
             )
+        from ..workspace_auth import workspace_auth_for
+
         key = settings.memory_embedding_api_key or settings.llm_api_key
+        api_key = key.get_secret_value() if key is not None else None
         inner = EndpointEmbedder(
             base_url=base_url,
             model=model,
             dims=dims,
-            api_key=key.get_secret_value() if key is not None else None,
+            api_key=api_key,
             timeout_s=settings.memory_embedding_timeout_s,
+            auth=workspace_auth_for(base_url, api_key, key_setting="GENIE_AGENT_MEMORY_EMBEDDING_API_KEY"),
         )
     return GuardedEmbedder(inner, retry_s=settings.memory_retry_s)
