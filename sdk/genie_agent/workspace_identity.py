@@ -23,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import BackendError, ConfigError
 from .identity import (
@@ -147,6 +147,34 @@ def _credentials_digest(client: WorkspaceClient) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _pinned_to_request(strategy: Any) -> Any:
+    """``strategy`` with the headers it gives on the request's thread kept for the request's other
+    threads. The Genie questions run on worker threads, and the serving runtime's lookup of the
+    invoker's token may be tied to the thread that received the request: there it would find none
+    (databricks-ai-bridge then sends ``Bearer None``). Where a thread finds the token, it is used."""
+    from databricks.sdk.credentials_provider import CredentialsStrategy
+
+    class PinnedToRequest(CredentialsStrategy):
+        def auth_type(self) -> str:
+            return str(strategy.auth_type())
+
+        def __call__(self, cfg: Any) -> Any:
+            provider = strategy(cfg)
+            pinned = dict(provider())  # now, on the request's thread
+
+            def headers() -> dict[str, str]:
+                try:
+                    fresh = dict(provider())
+                except Exception:  # no token on this thread
+                    return dict(pinned)
+                auth = fresh.get("Authorization", "")
+                return fresh if auth and not auth.endswith(" None") else dict(pinned)
+
+            return headers
+
+    return PinnedToRequest()
+
+
 class ModelServingIdentityProvider(_WorkspaceIdentities):
     """On-behalf-of-user credentials in Model Serving (headers are not used: the runtime holds the token)."""
 
@@ -157,7 +185,7 @@ class ModelServingIdentityProvider(_WorkspaceIdentities):
 
         try:
             config = Config(
-                credentials_strategy=ModelServingUserCredentials(),
+                credentials_strategy=_pinned_to_request(ModelServingUserCredentials()),
                 retry_timeout_seconds=self._retry_timeout_s,
             )
         except ValueError:  # databricks-ai-bridge has logged why, at WARNING

@@ -202,6 +202,29 @@ def test_the_user_name_is_asked_once_per_token(workspace, serving):
     assert recorder.count(ANN, me=True) == before + 4
 
 
+def test_worker_threads_act_as_the_invoker_when_the_token_is_tied_to_the_request_thread(
+    workspace, serving, monkeypatch
+):
+    """If the runtime's token lookup only works on the thread that received the request, the Genie
+    questions on worker threads still carry the invoker's token (not databricks-ai-bridge's
+    "Bearer None")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from databricks_ai_bridge import model_serving_obo_credential_strategy as obo
+
+    local = threading.local()
+    monkeypatch.setattr(obo, "_get_invokers_token", lambda: getattr(local, "token", None))
+    local.token = BOB
+    identity = ModelServingIdentityProvider().identify({})
+    assert identity.user == BOB_NAME and identity.workspace_client is not None
+    config = identity.workspace_client.config
+    with ThreadPoolExecutor(1) as pool:
+        headers = pool.submit(config.authenticate).result()
+        me = pool.submit(identity.workspace_client.current_user.me).result()
+    assert headers["Authorization"] == f"Bearer {BOB}"
+    assert me.user_name == BOB_NAME
+
+
 def test_an_invalid_or_missing_invoker_token_gets_an_auth_error_and_no_answer(
     workspace, serving, served_agent
 ):
