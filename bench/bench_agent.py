@@ -232,17 +232,19 @@ class TimedStore:
 
 
 class TimedMemories:
-    """A MemoryStore that times ``recall`` and records the intervals of ``apply`` (the writes:
-    statements, domain counts), which the agent may make while a space call is still running."""
+    """A MemoryStore that times ``recall`` / ``recall_preferences`` and records the intervals of
+    ``recall_notes`` and ``apply`` (the writes: statements, domain counts), which the agent may
+    make while a space call is still running."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self.recall_ms: list[float] = []
+        self.notes: list[tuple[float, float]] = []
         self.writes: list[tuple[float, float]] = []
 
-    def take(self) -> tuple[float, list[tuple[float, float]]]:
-        out = (sum(self.recall_ms), self.writes)
-        self.recall_ms, self.writes = [], []
+    def take(self) -> tuple[float, list[tuple[float, float]], list[tuple[float, float]]]:
+        out = (sum(self.recall_ms), self.notes, self.writes)
+        self.recall_ms, self.notes, self.writes = [], [], []
         return out
 
     def recall(self, user: str, question: str, **kwargs: Any) -> Any:
@@ -251,6 +253,20 @@ class TimedMemories:
             return self._inner.recall(user, question, **kwargs)
         finally:
             self.recall_ms.append(now_ms() - t0)
+
+    def recall_preferences(self, user: str) -> Any:
+        t0 = now_ms()
+        try:
+            return self._inner.recall_preferences(user)
+        finally:
+            self.recall_ms.append(now_ms() - t0)
+
+    def recall_notes(self, user: str, question: str, **kwargs: Any) -> Any:
+        t0 = now_ms()
+        try:
+            return self._inner.recall_notes(user, question, **kwargs)
+        finally:
+            self.notes.append((t0, now_ms()))
 
     def apply(self, user: str, changes: Any) -> None:
         t0 = now_ms()
@@ -363,30 +379,35 @@ def run_turn(
     assert result is not None
     calls = recorder.take()
     load_ms, append_ms = agent.threads.take()
-    recall_ms, writes = agent.memories.take() if agent.memories is not None else (0.0, [])
+    recall_ms, notes, writes = agent.memories.take() if agent.memories is not None else (0.0, [], [])
     llm_intervals = chat.take() if chat is not None else []
     intervals = [(c.start, c.end) for c in calls]
     spaces = union_ms(intervals)
     llm = sum(e - s for s, e in llm_intervals)  # sequential, after the fan-out: never overlaps a space call
     t = result.timings_ms
     route, fan, synth, total = t.get("route", 0.0), t.get("spaces", 0.0), t.get("synthesis", 0.0), t["total"]
-    # A memory write the agent makes while a space call runs is hidden by it (it is in the union above);
-    # the rest counts in the phase it started in: route (a statement-only turn), fan-out, or after.
+    # A notes search or memory write the agent makes while a space call runs is hidden by it (it is in
+    # the union above); the rest counts in the phase it started in: route (a statement-only turn),
+    # fan-out, or after.
     writes_in: dict[str, float] = defaultdict(float)
-    for start, end in writes:
+    notes_shown = 0.0
+    for kind, (start, end) in [*(("write", w) for w in writes), *(("notes", n) for n in notes)]:
         shown = (end - start) - _overlap((start, end), intervals)
         phase = "route" if start < routed else "fan" if start <= routed + fan else "late"
         writes_in[phase] += shown
+        if kind == "notes":
+            notes_shown += shown
     phases = {
         "outside the turn (validate, generator, TurnDone)": wall - total,
         "thread load": load_ms,
-        "memory recall": recall_ms,
+        "memory recall (preferences, domain counts)": recall_ms,
+        "notes search (not hidden by a space call)": notes_shown,
         "route (router, tags, span)": route - load_ms - recall_ms - writes_in["route"],
         "fan-out bookkeeping (pool, futures, ResultTable)": fan - spaces - writes_in["fan"],
         "synthesis + grounding" + (" (minus LLM)" if chat is not None else ""): synth - llm,
         "viz + result assembly": total - route - fan - synth - append_ms - writes_in["late"],
         "thread save": append_ms,
-        "memory writes (not hidden by a space call)": sum(writes_in.values()),
+        "memory writes (not hidden by a space call)": sum(writes_in.values()) - notes_shown,
     }
     overhead = wall - spaces - llm
     to_text = (last_text - t0) - spaces - llm

@@ -185,7 +185,11 @@ class Agent:
             state = self._load(thread_id, user, memory_failures)
             span.set_outputs({"turns": state.turns, "last_domains": list(state.last_domains)})
         with self.tracer.span("memory.recall", "RETRIEVER", {"user": user, "question": text}) as span:
-            memory = TurnMemory.begin(self.memories, self.extractor, user, text, self.memory_llm)
+            # The notes only matter to the answer's text: searched while the spaces work, unless
+            # the span shows them or a statement is written first (a note stated now is not recalled now).
+            memory = TurnMemory.begin(self.memories, self.extractor, user, text, self.memory_llm, notes=False)
+            if self._traced or memory.statement_only:
+                memory.recall_notes(self.memories, user)
             if self._traced:
                 span.set_outputs(memory.trace())
         if memory.statement_only:  # the answer is whether this worked
@@ -247,7 +251,7 @@ class Agent:
             spaces_started = time.perf_counter()
             # While the spaces work: the domain counts (taken back at the end if none answered) and
             # what the message stated, in one store call.
-            writes = partial(self._save_memories, memory, user, decision.domains)
+            writes = partial(self._while_spaces_work, memory, user, decision.domains)
             for event in self._fan_out(decision, conv_ids, who, None if self.memories is None else writes):
                 yield event
                 if isinstance(event, SpaceAnswered):
@@ -271,6 +275,7 @@ class Agent:
                 asked = f"{question}\n\n{context}" if context else question
                 chunks = self.synthesizer.stream(asked, results, failures, titles)
 
+        memory.recall_notes(self.memories, user)  # when no space was asked
         if memory.stated_pending:  # no space answered: what the message stated, before the answer
             self._save_memories(memory, user, ())
         # Before the text: the answer says when a remembered chart preference changed the hint.
@@ -339,6 +344,10 @@ class Agent:
             data_rows=self.limits.data_rows,
             timings_ms=timings,
         )
+
+    def _while_spaces_work(self, memory: TurnMemory, user: str, domains: Sequence[str]) -> None:
+        memory.recall_notes(self.memories, user)  # before the writes, as a recall before the turn
+        self._save_memories(memory, user, domains)
 
     def _save_memories(self, memory: TurnMemory, user: str, domains: Sequence[str]) -> None:
         """What the message stated and the domain counts, in one store call (failures go to

@@ -50,9 +50,20 @@ class Token:
         return self.text.lower()
 
 
+_MEMO_MAX_CHARS = 4000
+
+
 def tokenize(text: str) -> list[Token]:
     """Split text into word tokens with their stems and character offsets."""
-    return [Token(m.group(0), stem(m.group(0)), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    # A turn tokenizes its question several times (preferences, recall, routing): memoized.
+    if len(text) <= _MEMO_MAX_CHARS:
+        return list(_tokens(text))
+    return list(_tokens.__wrapped__(text))
+
+
+@lru_cache(maxsize=1024)
+def _tokens(text: str) -> tuple[Token, ...]:
+    return tuple(Token(m.group(0), stem(m.group(0)), m.start(), m.end()) for m in _TOKEN.finditer(text))
 
 
 def phrase_key(phrase: str) -> tuple[str, ...]:

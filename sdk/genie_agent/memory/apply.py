@@ -81,6 +81,8 @@ class TurnMemory:
     """The message stated something that :meth:`save` has not tried to write yet."""
     counted: bool = False
     """:meth:`save` wrote this turn's domain counts (:meth:`uncount` takes them back)."""
+    notes_for: str | None = None
+    """The question whose notes :meth:`recall_notes` has yet to search (None: searched or skipped)."""
 
     @classmethod
     def begin(
@@ -90,9 +92,13 @@ class TurnMemory:
         user: str,
         message: str,
         llm: LlmMemoryExtractor | None = None,
+        *,
+        notes: bool = True,
     ) -> TurnMemory:
         """Extract statements from ``message`` (also with ``llm``, when given and memory is on) and
-        recall the user's memories (one store call)."""
+        recall the user's memories (one store call). ``notes=False`` recalls the preferences and
+        domain counts only: :meth:`recall_notes` searches the notes later (they only matter to
+        the answer's text), e.g. while the spaces work."""
         extraction = extractor.extract(message)
         report = None
         if llm is not None and store is not None:
@@ -100,13 +106,32 @@ class TurnMemory:
         turn = cls(extraction, enabled=store is not None, llm=report)
         turn.stated_pending = store is not None and extraction.remembers
         if store is not None:
+            question = extraction.question or message
             try:
-                turn.recall = store.recall(user, extraction.question or message)
-                turn.failures.extend(turn.recall.failures)
+                if notes:
+                    turn.recall = store.recall(user, question)
+                    turn.failures.extend(turn.recall.failures)
+                else:
+                    turn.recall = store.recall_preferences(user)
+                    turn.notes_for = question
             except Exception as exc:  # memory never fails a turn
                 turn.failures.append(_failure("recall memories", exc))
             turn.remembered = preferences_from(turn.recall.preferences)
         return turn
+
+    def recall_notes(self, store: MemoryStore | None, user: str) -> None:
+        """Search the notes :meth:`begin` left out (once; nothing when the preferences could not be
+        recalled, whose failure already says memory is down)."""
+        question, self.notes_for = self.notes_for, None
+        if store is None or question is None:
+            return
+        try:
+            found = store.recall_notes(user, question)
+        except Exception as exc:  # memory never fails a turn
+            self.failures.append(_failure("recall memories", exc))
+            return
+        self.failures.extend(found.failures)
+        self.recall = replace(self.recall, notes=found.notes, failures=found.failures)
 
     # --- what applies ---------------------------------------------------------------------------------
 

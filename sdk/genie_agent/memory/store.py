@@ -80,7 +80,9 @@ def search_terms(text: str, *, limit: int = 32) -> list[str]:
     """The stems recall matches on: words of ``text`` without stop words, each once."""
     out: dict[str, None] = {}
     for t in tokenize(text):
-        term = "".join(ch for ch in t.stem.lower() if ch.isalnum())
+        term = t.stem.lower()
+        if not term.isalnum():
+            term = "".join(ch for ch in term if ch.isalnum())
         if len(term) >= 2 and term not in _STOPWORDS:
             out[term] = None
     return list(out)[:limit]
@@ -198,33 +200,62 @@ class MemoryStore(ABC):
 
     def recall(self, user: str, question: str, *, limit: int = 5) -> Recall:
         """Every preference of ``user``, the notes most relevant to ``question``, the domain counts."""
-        from langgraph.store.base import GetOp, SearchOp
-
-        terms = search_terms(question)
 
         def op() -> Recall:
             with self.store() as store:
-                prefs, domains = store.batch(
-                    [
-                        SearchOp(_namespace(user, "preference"), None, 100, 0, None, False),
-                        GetOp(_namespace(user, "domains"), DOMAINS_ID, False),
-                    ]
-                )
-                failures: tuple[str, ...] = ()
-                try:
-                    notes = self.search_notes(store, _namespace(user, "note"), question, terms, limit)
-                except MemoryUnavailableError as exc:  # the embedder, not the store: keep the rest
-                    notes, failures = [], (exc.message,)
-            stats = cast("Item | None", domains)
-            counts = stats.value.get("data", {}) if stats is not None else {}
-            return Recall(
-                tuple(MemoryItem.from_item(i) for i in cast("list[Item]", prefs)),
-                tuple(notes),
-                {str(k): int(v) for k, v in dict(counts).items()},
-                failures,
-            )
+                prefs, counts = self._preferences(store, user)
+                notes, failures = self._notes(store, user, question, limit)
+            return Recall(prefs, notes, counts, failures)
 
         return self._run("recall memories", op)
+
+    def recall_preferences(self, user: str) -> Recall:
+        """Every preference of ``user`` and the domain counts, without notes (:meth:`recall_notes`):
+        what a turn needs before its spaces are asked."""
+
+        def op() -> Recall:
+            with self.store() as store:
+                prefs, counts = self._preferences(store, user)
+            return Recall(prefs, (), counts)
+
+        return self._run("recall memories", op)
+
+    def recall_notes(self, user: str, question: str, *, limit: int = 5) -> Recall:
+        """Only the notes of :meth:`recall` (an embedder's failure in ``failures``)."""
+
+        def op() -> Recall:
+            with self.store() as store:
+                notes, failures = self._notes(store, user, question, limit)
+            return Recall(notes=notes, failures=failures)
+
+        return self._run("recall memories", op)
+
+    def _preferences(self, store: BaseStore, user: str) -> tuple[tuple[MemoryItem, ...], dict[str, int]]:
+        from langgraph.store.base import GetOp, SearchOp
+
+        prefs, domains = store.batch(
+            [
+                SearchOp(_namespace(user, "preference"), None, 100, 0, None, False),
+                GetOp(_namespace(user, "domains"), DOMAINS_ID, False),
+            ]
+        )
+        stats = cast("Item | None", domains)
+        counts = stats.value.get("data", {}) if stats is not None else {}
+        return (
+            tuple(MemoryItem.from_item(i) for i in cast("list[Item]", prefs)),
+            {str(k): int(v) for k, v in dict(counts).items()},
+        )
+
+    def _notes(
+        self, store: BaseStore, user: str, question: str, limit: int
+    ) -> tuple[tuple[MemoryItem, ...], tuple[str, ...]]:
+        try:
+            notes = self.search_notes(
+                store, _namespace(user, "note"), question, search_terms(question), limit
+            )
+        except MemoryUnavailableError as exc:  # the embedder, not the store: keep the rest
+            return (), (exc.message,)
+        return tuple(notes), ()
 
     def apply(self, user: str, changes: Iterable[MemoryChange]) -> None:
         """Write several changes in one batch (one transaction where the backend has them)."""
