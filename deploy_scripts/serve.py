@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from genie_agent.aio import iterate_in_thread
 from genie_agent.config import Settings
 from genie_agent.errors import ConfigError, GenieAgentError
 from genie_agent.identity import AuthenticationError, Identity, IdentityProvider
@@ -70,48 +71,12 @@ def _register_handlers() -> None:
         @stream()
         async def genie_agent_stream(request: Any) -> AsyncIterator[Any]:
             state, identity = _current.get()
-            async for event in _in_thread(lambda: state.responses_agent.stream_events(request, identity)):
+            async for event in iterate_in_thread(
+                lambda: state.responses_agent.stream_events(request, identity)
+            ):
                 yield event
 
         _registered_once.append(True)
-
-
-async def _in_thread(make: Callable[[], Any]) -> AsyncIterator[Any]:
-    """Run a sync generator in one thread of its own (spans opened in it close in it), yielding its items.
-
-    When the client goes away the generator is closed between items.
-    """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    stop = threading.Event()
-
-    def produce() -> None:
-        gen = make()
-        try:
-            for item in gen:
-                if stop.is_set():
-                    break
-                loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
-            return
-        finally:
-            gen.close()
-        loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
-
-    ctx = contextvars.copy_context()
-    threading.Thread(target=ctx.run, args=(produce,), name="genie-agent-turn", daemon=True).start()
-    try:
-        while True:
-            kind, value = await queue.get()
-            if kind == "item":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
 
 
 async def _send_json(

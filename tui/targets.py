@@ -27,7 +27,6 @@ A data line of the stream that is not a JSON object is yielded as
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import threading
 from abc import ABC, abstractmethod
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
+from genie_agent.aio import iterate_in_thread
 from genie_agent.errors import GenieAgentError
 
 if TYPE_CHECKING:
@@ -227,52 +227,8 @@ class InProcessTarget(ChatTarget):
 
     async def stream(self, body: RequestBody) -> AsyncIterator[StreamEvent]:
         await self.connect()
-        async for event in _iterate_in_thread(lambda: self._events(body)):
+        async for event in iterate_in_thread(lambda: self._events(body), name="genie-agent-tui-turn"):
             yield event
-
-
-async def _iterate_in_thread(make: Callable[[], Generator[StreamEvent]]) -> AsyncIterator[StreamEvent]:
-    """Run a sync generator in a thread of its own and yield its items here.
-
-    When the consumer stops early (a cancelled turn) the generator is closed after its next item.
-    """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    stop = threading.Event()
-
-    def put(kind: str, value: Any) -> None:
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
-        except RuntimeError:  # the loop is closed: the app has exited
-            stop.set()
-
-    def produce() -> None:
-        gen = make()
-        try:
-            for item in gen:
-                if stop.is_set():
-                    break
-                put("item", item)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            put("error", exc)
-            return
-        finally:
-            gen.close()
-        put("done", None)
-
-    ctx = contextvars.copy_context()
-    threading.Thread(target=ctx.run, args=(produce,), name="genie-agent-tui-turn", daemon=True).start()
-    try:
-        while True:
-            kind, value = await queue.get()
-            if kind == "item":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
 
 
 # --- HTTP (SSE) ---------------------------------------------------------------------------------------
