@@ -16,6 +16,7 @@ from ...lexicon import tokenize
 from ...safety import write_intent
 from ..base import RoutingTerm, SpaceAnswer, SpaceInfo
 from ..semantic_model import SpaceDefinition, referenced_aliases
+from .chat_history import ask_with_history, user_questions
 from .conversations import ConversationStore
 from .executor import ReadOnlyExecutor
 from .parser import merge_followup, parse_question
@@ -137,6 +138,9 @@ class LocalGenieSpace:
     def ask(
         self, question: str, conversation_id: str | None = None, *, identity: Identity | None = None
     ) -> SpaceAnswer:
+        history = user_questions(question)  # databricks-langchain GenieAgent's chat-history message
+        if history is not None:
+            return ask_with_history(self, history, identity=identity)
         user = identity.user if identity is not None else LOCAL_USER
         row_filters = dict(identity.filters_for(self.definition.id)) if identity is not None else {}
         if not question.strip():
