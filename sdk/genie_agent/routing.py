@@ -196,7 +196,14 @@ class Router:
             scores, measure_spaces = self._scores(matches)
             if self._unknown_names(clause, tokens, matches):
                 measure_spaces = {s for s in measure_spaces if self._open_world(s)}
-            owner = max(measure_spaces, key=lambda s: scores[s]) if measure_spaces else None
+            # Ties go to the space whose measure the clause names first, not to the set's hash order.
+            named = [
+                h.space
+                for m in matches
+                for h in m.entries
+                if h.kind == "measure" and h.space in measure_spaces
+            ]
+            owner = max(dict.fromkeys(named), key=lambda s: scores[s]) if named else None
             if owner is not None:
                 tied = [s for s in measure_spaces if scores[s] == scores[owner]]
                 owner = owned[-1][0] if len(tied) > 1 and owned and owned[-1][0] in tied else owner
