@@ -148,6 +148,7 @@ def build_database(path: Path, scale_factor: float = SCALE_FACTOR) -> None:
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
     )
     try:
+        connection.execute("SET enable_progress_bar = false")  # dsdgen's bar would go to stdout
         connection.execute(f"LOAD '{_sql_string(str(_find_tpcds_extension()))}'")
         connection.execute("ATTACH ':memory:' AS gen")
         connection.execute("USE gen")
