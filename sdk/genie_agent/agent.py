@@ -369,6 +369,7 @@ class Agent:
             question=question,
             title=primary.text,
             column_types=primary.column_types,
+            column_formats=primary.column_formats,
         )
         return hint.to_dict() if hint is not None else None
 

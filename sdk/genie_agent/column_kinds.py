@@ -2,6 +2,11 @@
 
 Genie returns every cell as a string (``'3.336E8'``, ``'1995-03-01T00:00:00.000Z'``) or ``None``; the local
 engine returns typed Python values. Both are read here; a type name (DuckDB's or Genie's) wins.
+
+A column also has a display *format* (:func:`column_formats`): ``key`` for grouping keys and time buckets
+(written as they are, never ``1,992``), ``date``, or a measure's number format (``percent``, ``currency``,
+``integer``, ``number``). The result's column metadata declares it where the source knows it (the local
+engine's semantic model); otherwise the column's name and values decide, or nothing does (``None``).
 """
 
 from __future__ import annotations
@@ -11,11 +16,32 @@ import decimal
 import math
 import re
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-__all__ = ["ColumnKind", "infer_column_kind", "is_integral", "parse_number"]
+__all__ = [
+    "COLUMN_FORMATS",
+    "MEASURE_FORMATS",
+    "YEAR_RANGE",
+    "ColumnFormat",
+    "ColumnKind",
+    "column_format",
+    "column_formats",
+    "infer_column_kind",
+    "is_integral",
+    "name_tokens",
+    "names_a_percent",
+    "names_a_year",
+    "names_an_identifier",
+    "parse_number",
+]
 
 ColumnKind = Literal["number", "date", "category", "empty"]
+ColumnFormat = Literal["key", "date", "percent", "currency", "integer", "number"]
+COLUMN_FORMATS: frozenset[str] = frozenset(get_args(ColumnFormat))
+MEASURE_FORMATS: frozenset[str] = frozenset({"percent", "currency", "integer", "number"})
+"""The formats of a measure; ``key`` and ``date`` columns label rows and are never measures."""
+YEAR_RANGE = (1900, 2100)
+"""Integral values in this range, in a column whose name says year, are years."""
 
 
 _NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -148,3 +174,80 @@ def infer_column_kind(values: Sequence[Any], column_type: str | None = None) -> 
 
 
 # --- column roles --------------------------------------------------------------------------------------
+
+_YEAR_TOKENS = frozenset({"year", "yr", "yyyy", "fy"})
+_ID_TOKENS = frozenset({"id", "key", "code", "zip", "zipcode", "postcode"})
+
+
+def name_tokens(name: str) -> list[str]:
+    """``'o_orderYear'`` -> ``['o', 'order', 'year']``: split on non-alphanumerics and camelCase."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
+
+
+def names_a_year(name: str) -> bool:
+    """A token ``year``, ``yr``, ``yyyy`` or ``fy``, or one ending in ``year`` (``o_year``, ``orderYear``)."""
+    return any(t in _YEAR_TOKENS or t.endswith("year") for t in name_tokens(name))
+
+
+def names_an_identifier(name: str) -> bool:
+    """A token ``id``, ``key``, ``code``, ``zip``, or one ending in ``key`` (TPC-H's ``c_custkey``)."""
+    return any(t in _ID_TOKENS or (t.endswith("key") and len(t) > 3) for t in name_tokens(name))
+
+
+def names_a_percent(name: str) -> bool:
+    """A share or percentage column by its name: ``share of revenue``, ``% revenue``, ``revenue %``,
+    ``revenue percent change`` (case and spacing aside). Such a column holds fractions (0.05 is 5%)."""
+    text = " ".join(name.lower().split())
+    return text == "%" or text.startswith(("share of ", "% ")) or text.endswith((" %", "percent change"))
+
+
+# --- column formats ------------------------------------------------------------------------------------
+
+
+def _is_year(name: str, present: Sequence[Any]) -> bool:
+    if not names_a_year(name) or not all(is_integral(v) for v in present):
+        return False
+    low, high = YEAR_RANGE
+    return all((n := parse_number(v)) is not None and low <= n <= high for v in present)
+
+
+def column_format(
+    name: str, values: Sequence[Any], column_type: str | None = None, declared: str | None = None
+) -> ColumnFormat | None:
+    """The display format of one column, or None when neither its metadata nor its name decides.
+
+    In order: the ``declared`` format when it is one of :data:`COLUMN_FORMATS` (the result's column
+    metadata: ``key`` for a grouping column, the measure's format from the semantic model); ``percent``
+    when the name says share/percentage (:func:`names_a_percent`); ``date`` for a date column; ``key``
+    for whole numbers in a column named like a year (1900..2100) or an identifier. None otherwise: the
+    column's place in the result decides (a column before the first measure is a grouping key).
+    """
+    if declared in COLUMN_FORMATS:
+        return declared  # type: ignore[return-value]
+    if names_a_percent(name):
+        return "percent"
+    kind = infer_column_kind(values, column_type)
+    if kind == "date":
+        return "date"
+    if kind == "number":
+        present = [v for v in values if v is not None]
+        if _is_year(name, present) or (names_an_identifier(name) and all(is_integral(v) for v in present)):
+            return "key"
+    return None
+
+
+def column_formats(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    column_types: Sequence[str] = (),
+    declared: Sequence[str] = (),
+) -> tuple[ColumnFormat | None, ...]:
+    """:func:`column_format` of every column of a result (``declared`` and ``column_types`` may be
+    empty or shorter than ``columns``; an empty string declares nothing)."""
+    out: list[ColumnFormat | None] = []
+    for i, name in enumerate(columns):
+        values = [row[i] if i < len(row) else None for row in rows]
+        column_type = column_types[i] if i < len(column_types) else None
+        out.append(column_format(name, values, column_type, declared[i] if i < len(declared) else None))
+    return tuple(out)

@@ -9,7 +9,18 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["SCALES", "format_measure", "format_value", "is_number", "number_scale"]
+from .column_kinds import is_integral, parse_number
+
+__all__ = [
+    "SCALES",
+    "format_cell",
+    "format_key",
+    "format_measure",
+    "format_percent",
+    "format_value",
+    "is_number",
+    "number_scale",
+]
 
 SCALES: dict[str, tuple[float, str]] = {
     "thousands": (1e3, "K"),
@@ -48,6 +59,39 @@ def format_measure(value: Any) -> str:
         if abs(float(value)) >= unit:
             return f"{float(value) / unit:,.2f}{suffix}"
     return format_value(value)
+
+
+def format_key(value: Any) -> str:
+    """A grouping key or time bucket (a year, an id, a size, a month): as it is, never ``1,992``.
+
+    Whole numbers are plain integers, dates ISO (``1996-03-01``), anything else its own text.
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if is_number(value) and is_integral(value) and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def format_percent(value: Any) -> str:
+    """A fraction as a percent with one decimal: 0.05 -> ``5.0%``, -0.125 -> ``-12.5%`` (grounding reads
+    ``5.0%`` back as 0.05). Number text (Genie's ``'0.05'``) too; anything else as :func:`format_value`."""
+    number = parse_number(value)
+    if number is None:
+        return format_value(value)
+    return f"{round(number * 100, 1) + 0.0:,.1f}%"  # + 0.0: no "-0.0%"
+
+
+def format_cell(value: Any, column_format: str | None) -> str:
+    """A cell in its column's format (:func:`genie_agent.column_kinds.column_format`): ``key`` and
+    ``date`` as keys, ``percent`` as a percent, any other (or None) as a measure."""
+    if column_format in ("key", "date"):
+        return format_key(value)
+    if column_format == "percent":
+        return format_percent(value)
+    return format_measure(value)
 
 
 @contextmanager

@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
-from .formatting import format_measure, format_value, is_number
+from .column_kinds import MEASURE_FORMATS, ColumnFormat, column_formats
+from .formatting import format_cell, format_key, is_number
 from .turn import ResultTable
 
 __all__ = ["DeterministicSynthesizer", "Synthesizer", "failure_sentence", "summarize_result", "synthesize"]
@@ -17,40 +18,58 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def _label(row: Sequence[object], measure_index: int) -> str:
-    return ", ".join(format_value(v) for i, v in enumerate(row) if i < measure_index)
+    """The grouping keys of a row: every column before the first measure, written as keys."""
+    return ", ".join(format_key(v) for v in row[:measure_index])
+
+
+def _measure_index(first: Sequence[object], formats: Sequence[ColumnFormat | None]) -> int | None:
+    """The first measure column: one whose format is a measure's, or a number in a column no format
+    makes a key (past the first column, which labels the rows); None when there is none."""
+    for i, (value, fmt) in enumerate(zip(first, formats, strict=False)):
+        if fmt in MEASURE_FORMATS or (fmt is None and i > 0 and is_number(value)):
+            return i
+    if formats and formats[0] is None and (len(first) == 1 or all(is_number(v) for v in first)):
+        return 0
+    return None
 
 
 def summarize_result(result: ResultTable, title: str) -> str:
-    """One paragraph about one space's result. Every number in it is a cell of ``result``."""
+    """One paragraph about one space's result. Every number in it is a cell of ``result``.
+
+    Columns before the first measure are grouping keys (and so are years, ids and dates wherever they
+    stand): written as keys (``1992``, ``1996-03-01``), never ``1,992``. Measures are written in their
+    column's format (:func:`~genie_agent.column_kinds.column_formats`: declared by the result's
+    ``column_formats``, else from the column's name): a percent as ``5.0%``, others as numbers.
+    """
     if result.error is not None:
         return f"**{title}**: {result.error}"
     head = f"**{title}** — {result.text}" if result.text else f"**{title}**"
     rows, cols = result.rows, result.columns
     if not rows:
         return f"{head}: the query returned no rows."
-    measure_index = next((i for i, v in enumerate(rows[0]) if is_number(v) and i > 0), None)
-    if (measure_index is None and len(cols) == 1) or (
-        measure_index is None and all(is_number(v) for v in rows[0])
-    ):
-        measure_index = 0
+    formats = column_formats(cols, rows, result.column_types, result.column_formats)
+    measure_index = _measure_index(rows[0], formats)
     if len(rows) == 1 and measure_index == 0:
-        values = "; ".join(f"{c}: {format_measure(v)}" for c, v in zip(cols, rows[0], strict=False))
+        values = "; ".join(
+            f"{c}: {format_cell(v, f)}" for c, v, f in zip(cols, rows[0], formats, strict=False)
+        )
         return f"{head}: {values}."
     if measure_index is None:
-        listed = "; ".join(", ".join(format_value(v) for v in row) for row in rows[:MAX_LISTED])
+        listed = "; ".join(", ".join(format_key(v) for v in row) for row in rows[:MAX_LISTED])
         return f"{head}: {listed}."
-    measure = cols[measure_index]
+    measure, fmt = cols[measure_index], formats[measure_index]
     if measure_index == 1 and len(rows) > MAX_LISTED and all(_is_date(r[0]) for r in rows):
-        return f"{head}: " + _trend(rows, measure) + "."
+        return f"{head}: " + _trend(rows, measure, fmt) + "."
     extra = len(cols) - measure_index - 1
     parts = []
     for row in rows[:MAX_LISTED]:
-        shown = format_measure(row[measure_index])
+        shown = format_cell(row[measure_index], fmt)
         if extra:
             shown += (
                 " ("
                 + ", ".join(
-                    f"{cols[j]} {format_measure(row[j])}" for j in range(measure_index + 1, len(cols))
+                    f"{cols[j]} {format_cell(row[j], formats[j])}"
+                    for j in range(measure_index + 1, len(cols))
                 )
                 + ")"
             )
@@ -68,17 +87,18 @@ def _is_date(value: object) -> bool:
     return isinstance(value, dt.date) or (isinstance(value, str) and bool(_ISO_DATE.match(value)))
 
 
-def _trend(rows: Sequence[Sequence[object]], measure: str) -> str:
+def _trend(rows: Sequence[Sequence[object]], measure: str, fmt: ColumnFormat | None = None) -> str:
     """A time series in a sentence: first, last, highest and lowest points."""
     points = [(str(r[0])[:10], r[1]) for r in rows if is_number(r[1])]
     if not points:
         return f"{len(rows)} rows"
     hi = max(points, key=lambda p: float(p[1]))  # type: ignore[arg-type]
     lo = min(points, key=lambda p: float(p[1]))  # type: ignore[arg-type]
+    first, last = points[0], points[-1]
     return (
-        f"{measure} went from {format_measure(points[0][1])} ({points[0][0]}) to "
-        f"{format_measure(points[-1][1])} ({points[-1][0]}) over {len(rows)} periods; "
-        f"highest {format_measure(hi[1])} ({hi[0]}), lowest {format_measure(lo[1])} ({lo[0]})"
+        f"{measure} went from {format_cell(first[1], fmt)} ({first[0]}) to "
+        f"{format_cell(last[1], fmt)} ({last[0]}) over {len(rows)} periods; "
+        f"highest {format_cell(hi[1], fmt)} ({hi[0]}), lowest {format_cell(lo[1], fmt)} ({lo[0]})"
     )
 
 

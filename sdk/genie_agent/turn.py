@@ -63,6 +63,8 @@ class ResultTable:
     error: str | None = None
     column_types: tuple[str, ...] = ()
     text: str = ""
+    column_formats: tuple[str, ...] = ()
+    """Per column, its display format where the space said it (:attr:`SpaceAnswer.column_formats`)."""
 
     @classmethod
     def from_answer(cls, answer: SpaceAnswer) -> ResultTable:
@@ -79,6 +81,7 @@ class ResultTable:
             error,
             answer.column_types,
             answer.text,
+            answer.column_formats,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -31,7 +31,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast, get_args
 
-from .column_kinds import ColumnKind, infer_column_kind, is_integral, parse_number
+from .column_kinds import (
+    MEASURE_FORMATS,
+    YEAR_RANGE,
+    ColumnKind,
+    infer_column_kind,
+    is_integral,
+    names_a_percent,
+    parse_number,
+)
+from .column_kinds import name_tokens as _name_tokens
+from .column_kinds import names_a_year as _names_a_year
+from .column_kinds import names_an_identifier as _names_an_identifier
 
 __all__ = [
     "MAX_BAR_ROWS",
@@ -91,27 +102,10 @@ class VisualizationHint:
 
 # --- value sniffing ------------------------------------------------------------------------------------
 
-# Plain or scientific decimal notation, as Genie writes numbers ('1234.5', '-0.25', '3.336E8').
-_YEAR_TOKENS = frozenset({"year", "yr", "yyyy", "fy"})
-_ID_TOKENS = frozenset({"id", "key", "code", "zip", "zipcode", "postcode"})
 _PERCENT_TOKENS = frozenset({"share", "shares", "rate", "rates", "discount", "discounts"})
 _CURRENCY_WORDS = ("revenue", "price", "cost", "value", "balance", "sales", "amount", "fare", "spend")
 _COUNT_TOKENS = frozenset({"count", "counts", "qty", "quantity", "num", "number", "cnt"})
-_YEAR_RANGE = (1900, 2100)
-
-
-def _name_tokens(name: str) -> list[str]:
-    """``'o_orderYear'`` -> ``['o', 'order', 'year']``: split on non-alphanumerics and camelCase."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
-    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
-
-
-def _names_a_year(name: str) -> bool:
-    return any(t in _YEAR_TOKENS or t.endswith("year") for t in _name_tokens(name))
-
-
-def _names_an_identifier(name: str) -> bool:
-    return any(t in _ID_TOKENS or (t.endswith("key") and len(t) > 3) for t in _name_tokens(name))
+_YEAR_RANGE = YEAR_RANGE
 
 
 @dataclass(frozen=True)
@@ -160,10 +154,19 @@ def _columns(
 # --- number format -------------------------------------------------------------------------------------
 
 
-def _infer_format(column: _Column | None) -> NumberFormat:
-    """The number format of the measure: percent, currency, integer or number (never date)."""
+def _infer_format(column: _Column | None, declared: str | None = None) -> NumberFormat:
+    """The number format of the measure: percent, currency, integer or number (never date).
+
+    A measure format ``declared`` by the result's column metadata wins; then a share/percentage name
+    (``share of …``, ``% …``, ``… %``, ``… percent change``: fractions, so any value); then the name
+    and values.
+    """
+    if declared in MEASURE_FORMATS:
+        return cast(NumberFormat, declared)
     if column is None:
         return "number"
+    if names_a_percent(column.name):
+        return "percent"
     numbers = [n for n in (parse_number(v) for v in column.present) if n is not None]
     tokens = _name_tokens(column.name)
     lowered = column.name.lower()
@@ -234,6 +237,7 @@ def suggest_visualization(
     title: str = "",
     column_types: Sequence[str] | None = None,
     number_format: str | None = None,
+    column_formats: Sequence[str] | None = None,
 ) -> VisualizationHint | None:
     """Suggest how to chart a result, or None when there is nothing to show (no columns or no rows).
 
@@ -256,8 +260,12 @@ def suggest_visualization(
        smallest). With two category columns ``series`` is the second when the ``x`` values repeat.
     5. ``table`` otherwise, with the reason (no numeric column, too many rows, ...).
 
-    ``format`` is ``number_format`` when given, else inferred from the ``y`` column (for a table: the
-    first measure, if any): ``percent`` when its name says percent/pct/share/rate/discount and every
+    ``format`` is ``number_format`` when given, else the ``y`` column's (for a table: the first
+    measure's, if any) measure format in ``column_formats`` (the result's per-column metadata, as
+    :class:`~genie_agent.turn.ResultTable` carries it: the semantic model's ``percent``, ``currency``,
+    ``integer`` or ``number``), else inferred from that column: ``percent`` when its name is a share
+    or percentage (``share of …``, ``% …``, ``… %``, ``… percent change``; values are fractions), or
+    when it says percent/pct/share/rate/discount and every
     value lies in [0, 1] or in [0, 100]; ``currency`` when its name contains revenue/price/cost/value/
     balance/sales/amount/fare/spend (and no count word such as count/qty/number); ``integer`` when
     every value is whole; ``number`` otherwise. Inference never yields ``date``.
@@ -273,6 +281,7 @@ def suggest_visualization(
         return None
 
     cols = _columns(columns, rows, column_types)
+    declared = dict(zip(columns, column_formats or (), strict=False))
     times = [c for c in cols if c.role == "time"]
     measures = [c for c in cols if c.role == "measure"]
     true_categories = [c for c in cols if c.role == "category"]
@@ -291,7 +300,9 @@ def suggest_visualization(
         sort: SortOrder | None = None,
     ) -> VisualizationHint:
         fmt_column = y if y is not None else (measures[0] if measures else None)
-        fmt = given_format if given_format is not None else _infer_format(fmt_column)
+        fmt = given_format
+        if fmt is None:
+            fmt = _infer_format(fmt_column, declared.get(fmt_column.name) if fmt_column else None)
         x_name, y_name = (x.name if x else None), (y.name if y else None)
         series_name = series.name if series else None
         return VisualizationHint(

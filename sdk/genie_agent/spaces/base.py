@@ -56,6 +56,9 @@ class SpaceAnswer:
     truncated: bool = False
     suggested_questions: tuple[str, ...] = ()
     elapsed_ms: dict[str, float] = field(default_factory=dict)
+    column_formats: tuple[str, ...] = ()
+    """Per column, its display format where the space knows it: ``key`` for a grouping column, else a
+    measure's format (``percent``, ``currency``, ``integer``, ``number``); ``""`` or none: not known."""
 
 
 @runtime_checkable

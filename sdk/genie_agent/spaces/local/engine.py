@@ -239,7 +239,15 @@ class LocalGenieSpace:
             truncated=result.truncated,
             suggested_questions=(),
             elapsed_ms={"query": result.elapsed_ms, "total": (time.perf_counter() - started) * 1000},
+            column_formats=self._column_formats(plan, result.columns),
         )
+
+    def _column_formats(self, plan: QueryPlan | None, columns: Sequence[str]) -> tuple[str, ...]:
+        """``key`` for a column the plan groups by, a measure's format for a column named as the
+        measure; ``""`` for any other (the answer's writer then reads the column's name and values)."""
+        keys = {*plan.group_by, plan.time_grain} if plan is not None else set()
+        formats = {m.name: m.format for m in self.definition.measures}
+        return tuple("key" if c in keys else formats.get(c, "") for c in columns)
 
     def _no_answer(self, conv_id: str, question: str, text: str, user: str) -> SpaceAnswer:
         message_id = self._conversations.add(conv_id, self.definition.id, question, None, None, user)
