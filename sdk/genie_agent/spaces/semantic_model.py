@@ -89,6 +89,10 @@ class Dimension(_Named):
 
     expr: str
     index_values: bool = True
+    entity: bool = Field(
+        default=False,
+        description="Names individual things (customer, supplier): 'revenue per customer' divides by their count.",
+    )
     value_synonyms: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="Extra phrases for a value, e.g. {'1-URGENT': ['urgent']}."
     )
@@ -116,6 +120,18 @@ class Measure(_Named):
     time_dimension: str | None = Field(default=None, description="Default date for time filters.")
     format: NumberFormat = "number"
     fanout_safe: bool = False
+    filter_column: str | None = Field(
+        default=None,
+        description="Row-level column a condition on this measure's noun filters ('balance over "
+        "5000'); defaults to `column`.",
+    )
+    superlatives: dict[str, Literal["desc", "asc"]] = Field(
+        default_factory=dict,
+        description="Words that rank by this measure: {busiest: desc} for orders, {cheapest: asc} for price.",
+    )
+    divisible: bool = Field(
+        default=True, description="May be divided by another measure or an entity count ('revenue per order')."
+    )
 
     @model_validator(mode="after")
     def _one_definition(self) -> Measure:
@@ -132,6 +148,11 @@ class Measure(_Named):
         if chosen == "count_distinct":
             return f"COUNT(DISTINCT {self.column})"
         return f"{chosen.upper()}({self.column})"
+
+    @property
+    def row_column(self) -> str | None:
+        """The column a row-level condition on this measure's noun filters, if any."""
+        return self.filter_column or self.column
 
 
 class NamedFilter(_Named):
@@ -184,6 +205,8 @@ class SpaceDefinition(_Model):
         exprs += [(f"filter {f.name!r}", f.expr) for f in self.filters]
         for m in self.measures:
             exprs.append((f"measure {m.name!r}", m.expr or m.column or ""))
+            if m.filter_column:
+                exprs.append((f"measure {m.name!r} filter_column", m.filter_column))
             if m.table not in aliases:
                 problems.append(f"measure {m.name!r}: unknown table {m.table!r}")
             if m.time_dimension and m.time_dimension not in {t.name for t in self.time_dimensions}:

@@ -21,7 +21,7 @@ from .conversations import ConversationStore
 from .executor import ReadOnlyExecutor
 from .parser import merge_followup, parse_question
 from .plan import QueryPlan
-from .sqlgen import PlanError, compile_plan, quote_ident
+from .sqlgen import PlanError, compile_plan, describe, quote_ident
 from .vocabulary import MAX_INDEXED_VALUES, Vocabulary
 
 __all__ = ["LocalGenieSpace"]
@@ -195,6 +195,25 @@ class LocalGenieSpace:
                 question,
                 f"The {self.definition.title} space has nothing called {words} to break "
                 f"results down by. It can group by: {known}, or by month, quarter or year.",
+                user,
+            )
+        if parsed.unplaced:
+            words = ", ".join(repr(w) for w in parsed.unplaced)
+            understood = describe(self.definition, plan) if plan.measures else "no measure"
+            return self._no_answer(
+                conv_id,
+                question,
+                f"I could not tell what {words} means in this question, so I won't guess. "
+                f"What I understood: {understood}.",
+                user,
+            )
+        if parsed.problems:
+            return self._no_answer(
+                conv_id,
+                question,
+                "I can't answer that as asked: I could not tell "
+                + "; ".join(parsed.problems)
+                + ". Please rephrase.",
                 user,
             )
         try:

@@ -1,77 +1,64 @@
 """Deterministic question -> query plan, over a space's vocabulary. No LLM, no space-specific code.
 
 The vocabulary (:mod:`.vocabulary`) matches measures, dimensions, dimension values, time
-dimensions and named filters; this module reads the words around them: time expressions
-("in Q2 1996", "between 1994 and 1996", "monthly"), ranking ("top 5", "which 3 ... the most"),
-aggregations ("average", "total") and grouping cues ("by", "per", "each").
+dimensions and named filters; readers place the words around them — time (:mod:`.time_reader`),
+ranking, exclusions, numeric conditions, shares and changes (:mod:`.shapes`) — and the terms are
+then read in their context. Every word must end up placed: a word no reader understood and that is
+not filler is reported in ``unplaced``, and the engine declines naming it rather than answer a
+different question.
 """
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import Literal
 
 from ...lexicon import Match, stem, tokenize
-from ..semantic_model import Aggregation
-from .plan import MeasureRef, QueryPlan, TimeGrain, TimeRange
+from .plan import Condition, MeasureRef, QueryPlan, Ratio
+from .reading import YEAR, Reading, read_numbers
+from .shapes import (
+    Ranking,
+    condition_on,
+    contradictory,
+    credible_matches,
+    read_change,
+    read_conditions,
+    read_exclusions,
+    read_ranking,
+    read_share,
+)
+from .time_reader import TimeReading, read_time
 from .vocabulary import Term, Vocabulary
+from .words import (
+    AGG_WORDS,
+    ASC_WORDS,
+    CHANGE_WORDS,
+    COMPARE_WORDS,
+    COUNT_CUES,
+    DESC_WORDS,
+    EXCLUSION_WORDS,
+    FILLER,
+    FOLLOWUP_OPENERS,
+    GRAIN_WORDS,
+    GROUPING_CUES,
+    MONTHS,
+    PREPOSITIONS,
+    SHARE_WORDS,
+    TOTAL_WORDS,
+)
 
 __all__ = ["ParsedQuestion", "merge_followup", "parse_question"]
 
-Order = Literal["desc", "asc"]
-MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
-MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
-MONTHS.pop("may", None)  # "may" is more often a verb; "May 1995" is handled below
-NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "fifty": 50,
-}  # fmt: skip
-ORDINAL_QUARTERS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
-GRAIN_WORDS: dict[str, TimeGrain] = {
-    "monthly": "month", "month": "month", "months": "month",
-    "quarterly": "quarter", "quarter": "quarter", "quarters": "quarter",
-    "yearly": "year", "annual": "year", "annually": "year", "year": "year", "years": "year",
-    "weekly": "week", "week": "week", "weeks": "week", "daily": "day", "day": "day", "days": "day",
-}  # fmt: skip
-TIME_WORDS = frozenset({"since", "until", "through", "thru", "after", "before", "may", "between"})
-GROUPING_CUES = frozenset(
-    {"by", "per", "each", "every", "across", "which", "what", "top", "bottom", "compare", "list"}
-)
-PREPOSITIONS = frozenset({"for", "of", "from", "with", "among", "in", "to", "on", "at"})
-DESC_WORDS = frozenset({"highest", "most", "largest", "biggest", "best", "greatest", "top", "maximum"})
-ASC_WORDS = frozenset({"lowest", "least", "fewest", "smallest", "worst", "bottom", "minimum"})
-AGG_WORDS: dict[str, Aggregation] = {
-    "average": "avg", "avg": "avg", "mean": "avg", "total": "sum", "sum": "sum", "overall": "sum",
-    "maximum": "max", "max": "max", "minimum": "min", "min": "min",
-}  # fmt: skip
-COUNT_CUES = frozenset({"many", "number", "count", "total"})
-FOLLOWUP_OPENERS = ("and", "what about", "how about", "now", "only", "just", "then", "also", "same",
-                    "instead", "break", "split", "but", "ok", "okay", "and what", "what if")  # fmt: skip
-# Words a question may contain without naming anything in the data. Any other word the vocabulary
-# does not know means the question asks about something the space lacks ("mood of the team").
-FUNCTION_WORDS = frozenset(
-    """
-a about above across after all along also am among an and any are as at be been before being below
-between both but by can could did do does doing done during each either else ever every few for from
-further had has have having he her here hers him his how i if in into is it its itself just me more
-most my no nor not now of off on once only or other our ours out over own per please same she should
-so some such than that the their theirs them then there these they this those through to too under
-until up us very was we were what when where which while who whom whose why will with within would
-you your yours let lets show shown give gave given tell list display get got find see want need like
-break broken split down grouped group grouping compare compared versus vs much many number count
-total figure figures value values amount amounts overall across whole entire data result results
-report number numbers happen happened made make did placed recorded sold shipped generated earned
-brought time period date dates range ranked rank ranking order ordered sort sorted breakdown trend
-trends within including include includes exclude excluding only just instead again what's whats
-how's s t ok okay thanks thank hi hello yes no per cent percent versus
-""".split()
-)
-_YEAR = re.compile(r"^(19|20)\d\d$")
-_YEAR_SPAN = re.compile(r"^((?:19|20)\d\d)-((?:19|20)\d\d)$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Words that change an answer: a space's own prose never excuses them (see words.FILLER).
+_OPERATORS = (
+    DESC_WORDS | ASC_WORDS | EXCLUSION_WORDS | SHARE_WORDS | CHANGE_WORDS | COMPARE_WORDS
+    | GRAIN_WORDS.keys() | MONTHS.keys()
+    | {"between", "since", "before", "after", "until", "through", "within", "than", "more", "less", "fewer",
+       "over", "under", "above", "below", "first", "last", "second", "half", "next", "previous", "only",
+       "other", "ratio", "rate", "median", "distinct", "unique", "cumulative", "running", "rolling",
+       "including", "include", "includes", "except", "each", "per", "top", "bottom"}
+)  # fmt: skip
+_SCENE_AFTER = frozenset({"placed", "shipped", "ordered", "made", "that", "which", "where", "with"})
 
 
 @dataclass
@@ -83,165 +70,181 @@ class ParsedQuestion:
     matched: list[Match[Term]] = field(default_factory=list)
     grain_given: bool = False
     unknown_words: tuple[str, ...] = ()
+    """Words the space has no data about ("mood"): the space cannot answer."""
+    unplaced: tuple[str, ...] = ()
+    """Words the engine read but could not place in the plan ("excluding", "600"): not guessed past."""
+    problems: tuple[str, ...] = ()
+    """Bad input: a reversed range, contradictory conditions, a doubtful value."""
+    measure_is_context: bool = False
+    """The only measure named is the scene of a follow-up ("only for orders placed in 1996")."""
 
     @property
     def has_measure(self) -> bool:
         return bool(self.plan.measures)
 
 
-def _number(token: str) -> int | None:
-    if token.isdigit() and not _YEAR.match(token):
-        value = int(token)
-        return value if 0 < value <= 10_000 else None
-    return NUMBER_WORDS.get(token)
-
-
-def _year_start(year: int) -> date:
-    return date(year, 1, 1)
-
-
-def _month_range(year: int, month: int) -> TimeRange:
-    end = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
-    return TimeRange(date(year, month, 1), end, f"{calendar.month_name[month]} {year}")
-
-
-def _quarter_range(year: int, quarter: int) -> TimeRange:
-    start = date(year, 3 * quarter - 2, 1)
-    end = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
-    return TimeRange(start, end, f"Q{quarter} {year}")
-
-
-def _parse_time(words: list[str], free: list[bool]) -> tuple[TimeRange | None, TimeGrain | None]:
-    """Find a date range and a time grain among the words not taken by the vocabulary."""
-    n = len(words)
-    years = [i for i, w in enumerate(words) if free[i] and _YEAR.match(w)]
-    dates = [i for i, w in enumerate(words) if free[i] and _ISO_DATE.match(w)]
-    before = lambda i, *ws: i > 0 and words[i - 1] in ws  # noqa: E731
-    grain: TimeGrain | None = None
-    for i, w in enumerate(words):
-        if not free[i] or w not in GRAIN_WORDS:
-            continue
-        if w in ("monthly", "quarterly", "yearly", "annual", "annually", "weekly", "daily") or before(
-            i, "by", "per", "each", "every", "a", "month", "year", "quarter", "week", "day", "over"
-        ):
-            grain = GRAIN_WORDS[w]
-
-    if len(dates) >= 2:
-        d1, d2 = sorted(date.fromisoformat(words[i]) for i in dates[:2])
-        return TimeRange(d1, d2 + timedelta(days=1), f"{d1} to {d2}"), grain
-    if len(dates) == 1:
-        i = dates[0]
-        d = date.fromisoformat(words[i])
-        if before(i, "since", "after", "from"):
-            start = d + timedelta(days=1) if before(i, "after") else d
-            return TimeRange(start, None, f"{words[i - 1]} {d}"), grain
-        if before(i, "before", "until"):
-            end = d + timedelta(days=1) if before(i, "until") else d
-            return TimeRange(None, end, f"{words[i - 1]} {d}"), grain
-        return TimeRange(d, d + timedelta(days=1), str(d)), grain
-
-    for i, w in enumerate(words):
-        m = _YEAR_SPAN.match(w)
-        if free[i] and m:
-            y1, y2 = sorted((int(m.group(1)), int(m.group(2))))
-            return TimeRange(_year_start(y1), _year_start(y2 + 1), f"{y1}-{y2}"), grain
-    if not years:
-        return None, grain
-    if len(years) >= 2:
-        # "between 1994 and 1996", "from 1994 to 1996", "1995 and 1996": the span of the years named.
-        y1, y2 = min(int(words[i]) for i in years), max(int(words[i]) for i in years)
-        return TimeRange(_year_start(y1), _year_start(y2 + 1), f"{y1}-{y2}"), grain
-    i = years[0]
-    year = int(words[i])
-    # Month or quarter next to the year: "March 1995", "March of 1995", "Q2 1996", "second quarter of 1996".
-    for k in (i - 1, i - 2):
-        if k < 0:
-            continue
-        w = words[k]
-        if k == i - 2 and words[i - 1] not in ("of", "in", ","):
-            continue
-        if w in MONTHS or (w == "may" and k == i - 1):
-            return _month_range(year, MONTHS.get(w, 5)), grain
-        if re.fullmatch(r"q[1-4]", w):
-            return _quarter_range(year, int(w[1])), grain
-        if w == "quarter" and k >= 1 and words[k - 1] in ORDINAL_QUARTERS:
-            return _quarter_range(year, ORDINAL_QUARTERS[words[k - 1]]), grain
-        if w in ("quarter", "q") and k + 1 < n and words[k + 1].isdigit() and 1 <= int(words[k + 1]) <= 4:
-            return _quarter_range(year, int(words[k + 1])), grain
-    if i + 1 < n and re.fullmatch(r"q[1-4]", words[i + 1]):
-        return _quarter_range(year, int(words[i + 1][1])), grain
-    for k in range(n):
-        if re.fullmatch(r"q[1-4]", words[k]):
-            return _quarter_range(year, int(words[k][1])), grain
-    if before(i, "since", "from") and not any(w in ("to", "through", "until") for w in words[i:]):
-        return TimeRange(_year_start(year), None, f"since {year}"), grain
-    if before(i, "after"):
-        return TimeRange(_year_start(year + 1), None, f"after {year}"), grain
-    if before(i, "before"):
-        return TimeRange(None, _year_start(year), f"before {year}"), grain
-    if before(i, "until", "through"):
-        return TimeRange(None, _year_start(year + 1), f"through {year}"), grain
-    return TimeRange(_year_start(year), _year_start(year + 1), str(year)), grain
-
-
-def _parse_ranking(words: list[str], free: list[bool]) -> tuple[int | None, Order | None]:
-    """Top/bottom N: "top 5", "bottom three", "5 highest", "which 3 ... the most"."""
-    n = len(words)
-    for i, w in enumerate(words):
-        if not free[i]:
-            continue
-        if w in ("top", "bottom"):
-            nxt = _number(words[i + 1]) if i + 1 < n else None
-            return (nxt or 10), ("desc" if w == "top" else "asc")
-        num = _number(w)
-        if num is not None and i + 1 < n and (words[i + 1] in DESC_WORDS or words[i + 1] in ASC_WORDS):
-            return num, "desc" if words[i + 1] in DESC_WORDS else "asc"
-    superlative = next((w for i, w in enumerate(words) if free[i] and w in DESC_WORDS | ASC_WORDS), None)
-    if superlative is None:
-        return None, None
-    order: Order = "desc" if superlative in DESC_WORDS else "asc"
-    for i, w in enumerate(words[:-1]):
-        if w in ("which", "what", "the", "name") and _number(words[i + 1]) is not None:
-            return _number(words[i + 1]), order
-    if (words and words[0] in ("which", "what", "who")) or "which" in words:
-        return 1, order
-    return None, None
+@dataclass
+class _Terms:
+    measures: list[MeasureRef] = field(default_factory=list)
+    group_by: list[str] = field(default_factory=list)
+    group_cues: dict[str, str] = field(default_factory=dict)
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    exclusions: dict[str, list[str]] = field(default_factory=dict)
+    named: list[str] = field(default_factory=list)
+    measure_spans: dict[str, int] = field(default_factory=dict)
+    dimension_spans: dict[str, int] = field(default_factory=dict)
+    time_dimension: str | None = None
+    context_measure: bool = False
 
 
 def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
     """Read one question against a space's vocabulary."""
     tokens = tokenize(question)
-    words = [t.lower for t in tokens]
-    matches = vocabulary.lexicon.match(tokens, question)
-    free = [True] * len(tokens)
-    for m in matches:
-        for i in range(m.start, m.end):
-            free[i] = False
-    time_range, grain = _parse_time(words, free)
-    limit, order = _parse_ranking(words, free)
+    problems: list[str] = []
+    matches = credible_matches(tokens, vocabulary.lexicon.match(tokens, question), problems)
+    r = Reading(question, tokens, vocabulary, matches, problems=problems)
+    read_numbers(r)
+    time = read_time(r)
+    ranking = read_ranking(r)
+    negated = read_exclusions(r)
+    raw_conditions = read_conditions(r)
+    share = read_share(r)
+    change, change_order = read_change(r)
+    terms = _read_terms(r, negated, ranking)
+    _measures_from_context(r, terms, ranking)
+    conditions = _place_conditions(r, terms, raw_conditions)
+    ratio = _read_ratio(r, terms)
+    per_group = _read_per_group(r, terms, ranking)
+    for dim, dim_values in terms.filters.items():
+        # "compare rides in Munich and Hamburg": several values of one dimension are compared, not
+        # summed — unless the question asks for them together ("combined", "in total").
+        if len(dim_values) > 1 and dim not in terms.group_by and not _asks_total(r):
+            terms.group_by.append(dim)
+    _use_cues(r)
+    plan = _assemble(r, terms, time, ranking, conditions, share, change, change_order, ratio, per_group)
+    unknown, unplaced = _account(r)
+    lowered = " ".join(r.words)
+    cue = lowered.startswith(FOLLOWUP_OPENERS) or any(
+        w in ("instead", "also", "those", "that", "same", "it", "these") for w in r.words
+    )
+    return ParsedQuestion(
+        plan,
+        cue,
+        matches,
+        time.grain_given,
+        unknown,
+        unplaced,
+        tuple(r.problems),
+        terms.context_measure,
+    )
 
-    value_matches = [m for m in matches if any(t.kind == "value" for t in m.entries)]
-    measures: list[MeasureRef] = []
-    group_by: list[str] = []
-    filters: dict[str, list[str]] = {}
-    named: list[str] = []
-    time_dimension: str | None = None
-    unambiguous_measure = any(all(t.kind == "measure" for t in m.entries) for m in matches)
 
-    measure_matches = 0
-    for m in matches:
+def _assemble(
+    r: Reading,
+    terms: _Terms,
+    time: TimeReading,
+    ranking: Ranking,
+    conditions: list[Condition],
+    share: bool,
+    change: bool,
+    change_order: str | None,
+    ratio: Ratio | None,
+    per_group: str | None,
+) -> QueryPlan:
+    periods = time.periods
+    time_range = time.time_range
+    change_kind = None
+    grain = time.grain
+    if change:
+        if len(periods) >= 2 or len(time.endpoints) == 2:
+            periods = periods if len(periods) >= 2 else time.endpoints
+            periods = (periods[0], periods[-1])
+            change_kind, time_range = "periods", None
+        elif time_range is not None and time_range.is_year and time_range.start is not None:
+            # "growth in 1996": against the year before.
+            from .time_reader import _year
+
+            periods = (_year(time_range.start.year - 1), time_range)
+            change_kind, time_range = "periods", None
+        else:
+            change_kind, grain = "previous", grain or "year"
+    elif time.year_over_year:
+        change_kind, grain = "previous", grain or "year"
+    share_of = None
+    if share:
+        share_of = _share_target(terms)
+    order = change_order or ranking.order
+    limit = ranking.limit
+    if change_kind and ranking.order is None and change_order is None and any(w == "most" for w in r.words):
+        order = "desc"
+    if conditions and (msg := contradictory(conditions)):
+        r.problems.append(msg)
+    return QueryPlan(
+        measures=tuple(terms.measures),
+        group_by=tuple(terms.group_by),
+        time_grain=grain,
+        filters=tuple((d, tuple(v)) for d, v in terms.filters.items()),
+        named_filters=tuple(terms.named),
+        time_range=time_range if not (periods and not change_kind) else None,
+        time_dimension=terms.time_dimension,
+        limit=limit,
+        order=order,  # type: ignore[arg-type]
+        exclusions=tuple((d, tuple(v)) for d, v in terms.exclusions.items()),
+        conditions=tuple(conditions),
+        periods=periods if len(periods) >= 2 else (),
+        change=change_kind,
+        share=share,
+        share_of=share_of,
+        per_group=per_group,
+        ratio=ratio,
+        unknown_groupings=tuple(_unknown_groupings(r)),
+    )
+
+
+def _share_target(terms: _Terms) -> str | None:
+    """ "what % of revenue comes from ASIA": the filtered members' share of the whole."""
+    filtered = [d for d, v in terms.filters.items() if d not in terms.group_by]
+    if filtered:
+        return filtered[-1]
+    named = [n for n in terms.named if not n.startswith("not:")]
+    if named:
+        return "filter:" + named[-1]
+    return None
+
+
+def _asks_total(r: Reading) -> bool:
+    for i, w in enumerate(r.words):
+        if w in TOTAL_WORDS and w not in ("total", "sum", "overall"):
+            r.use(i)
+            return True
+        if w in ("total", "sum", "overall") and any(r.words[k] in ("and", "or") for k in range(i, len(r.words))):
+            return True
+    return False
+
+
+def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
+    """Measures, groupings, filters and time dimensions from the vocabulary's matches."""
+    out = _Terms()
+    words, vocabulary = r.words, r.vocabulary
+    value_matches = [m for m in r.matches if any(t.kind == "value" for t in m.entries)]
+    unambiguous_measure = any(all(t.kind == "measure" for t in m.entries) for m in r.matches)
+    for m in r.matches:
         kinds = {t.kind for t in m.entries}
         prev = [words[k] for k in range(max(0, m.start - 3), m.start)]
         counted = any(w in COUNT_CUES for w in prev)
-        grouped = any(w in GROUPING_CUES or _number(w) is not None for w in prev[-2:])
+        grouped = any(w in GROUPING_CUES or w in ("within", "per") or _is_small_number(r, w) for w in prev[-2:])
+        grouped = grouped or ranking.superlative and any(w in DESC_WORDS | ASC_WORDS for w in prev)
         after_preposition = bool(prev) and prev[-1] in PREPOSITIONS
-        after_term = m.start > 0 and not free[m.start - 1]
+        after_term = m.start > 0 and r.matched[m.start - 1]
+        if m.start in negated:
+            _negate(out, m)
+            continue
         if "measure" in kinds and "dimension" in kinds:
             # "how many customers" counts them; "top 10 customers" groups by them;
             # "for customers in France" only sets the scene.
             if counted:
                 kind = "measure"
-            elif grouped:
+            elif grouped or (ranking.superlative and ranking.measure):
                 kind = "dimension"
             elif after_preposition or after_term or unambiguous_measure:
                 continue
@@ -250,93 +253,324 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
         elif "value" in kinds and len(kinds) > 1:
             kind = "value"
         else:
-            kind = next(iter(kinds)) if len(kinds) == 1 else m.entries[0].kind
+            kind = sorted(kinds)[0] if len(kinds) > 1 and "measure" not in kinds else (
+                "measure" if "measure" in kinds else next(iter(kinds))
+            )
         term = next(t for t in m.entries if t.kind == kind)
         if kind == "measure":
-            # "revenue from 1-URGENT priority orders": a second measure named as a noun is context.
-            if measures and (after_preposition or after_term) and not counted:
-                continue
-            agg = next((AGG_WORDS[w] for w in reversed(prev) if w in AGG_WORDS), None)
-            ref = MeasureRef(term.name, agg if vocabulary.is_column_measure(term.name) else None)
-            if all(r.name != term.name for r in measures):
-                measures.append(ref)
-            measure_matches += 1
+            _add_measure(r, out, m, term, prev, counted, after_preposition, after_term)
         elif kind == "dimension":
-            number = _number(words[m.end]) if m.end < len(words) and free[m.end] else None
-            if number is not None:
-                filters.setdefault(term.name, []).append(str(number))  # "size 15"
-            elif _attached_to_value(m, term.name, value_matches, words):
-                continue
-            elif not vocabulary.is_indexed(term.name) and not grouped:
-                continue  # "Brand#13 parts": an entity noun, not a grouping, unless asked "by" it
-            elif term.name not in group_by:
-                group_by.append(term.name)
+            _add_dimension(r, out, m, term, value_matches, grouped)
         elif kind == "value":
             values = [t for t in m.entries if t.kind == "value"]
-            chosen = next((t for t in values if t.name in group_by), values[0])
+            chosen = next((t for t in values if t.name in out.group_by), values[0])
             assert chosen.value is not None
-            bucket = filters.setdefault(chosen.name, [])
+            bucket = out.filters.setdefault(chosen.name, [])
             if chosen.value not in bucket:
                 bucket.append(chosen.value)
         elif kind == "time_dimension":
-            time_dimension = term.name
-        elif kind == "filter" and term.name not in named:
-            named.append(term.name)
+            out.time_dimension = term.name
+        elif kind == "filter" and term.name not in out.named:
+            out.named.append(term.name)
+    return out
 
-    if not measures:
-        # "how many long rides": the named filter's phrase also names the measure.
-        for m in matches:
-            if any(t.kind == "filter" for t in m.entries):
-                for inner in vocabulary.lexicon.match(tokens[m.start + 1 : m.end], question):
-                    for t in inner.entries:
-                        if t.kind == "measure" and all(r.name != t.name for r in measures):
-                            measures.append(MeasureRef(t.name))
-    if not measures:
-        # "how many e-bikes": count the rows of the table the value lives on.
-        for m in value_matches:
-            if any(words[k] in COUNT_CUES for k in range(max(0, m.start - 3), m.start)):
-                counted_measure = vocabulary.count_measure_for(
-                    next(t.name for t in m.entries if t.kind == "value")
-                )
-                if counted_measure is not None:
-                    measures.append(MeasureRef(counted_measure))
-                    break
-    for dim, dim_values in filters.items():
-        # "compare rides in Munich and Hamburg": several values of one dimension are compared, not summed.
-        if len(dim_values) > 1 and dim not in group_by:
-            group_by.append(dim)
 
-    unknown = _unknown_groupings(words, free)
-    known = FUNCTION_WORDS | MONTHS.keys() | GRAIN_WORDS.keys() | NUMBER_WORDS.keys() | AGG_WORDS.keys()
-    known |= DESC_WORDS | ASC_WORDS | GROUPING_CUES | PREPOSITIONS | COUNT_CUES | ORDINAL_QUARTERS.keys()
-    known |= TIME_WORDS
-    unknown_words = tuple(
-        w
-        for i, w in enumerate(words)
-        if free[i]
-        and w.isalpha()
-        and w not in known
-        and stem(w) not in known
-        and stem(w) not in vocabulary.words
-        and not re.fullmatch(r"q[1-4]", w)
-    )
-    plan = QueryPlan(
-        measures=tuple(measures),
-        group_by=tuple(group_by),
-        time_grain=grain,
-        filters=tuple((d, tuple(v)) for d, v in filters.items()),
-        named_filters=tuple(named),
+def _is_small_number(r: Reading, w: str) -> bool:
+    return w.isdigit() and not YEAR.match(w) or w in ("one", "two", "three", "five", "ten")
+
+
+def _negate(out: _Terms, m: Match[Term]) -> None:
+    value = next((t for t in m.entries if t.kind == "value"), None)
+    if value is not None and value.value is not None:
+        bucket = out.exclusions.setdefault(value.name, [])
+        if value.value not in bucket:
+            bucket.append(value.value)
+        return
+    flt = next(t for t in m.entries if t.kind == "filter")
+    out.named.append("not:" + flt.name)
+
+
+def _add_measure(
+    r: Reading, out: _Terms, m: Match[Term], term: Term, prev: list[str], counted: bool, after_prep: bool, after_term: bool
+) -> None:
+    # "revenue from 1-URGENT priority orders": a second measure named as a noun is context.
+    if out.measures and (after_prep or after_term) and not counted:
+        return
+    agg = next((AGG_WORDS[w] for w in reversed(prev) if w in AGG_WORDS), None)
+    ref = MeasureRef(term.name, agg if r.vocabulary.is_column_measure(term.name) else None)
+    if all(x.name != term.name for x in out.measures):
+        out.measures.append(ref)
+        out.measure_spans[term.name] = m.start
+    # "only for orders placed in 1996": the measure sets the scene of a follow-up.
+    if len(out.measures) == 1 and (
+        (prev and prev[-1] in ("for", "of", "on")) or r.word(m.end) in _SCENE_AFTER
+    ) and not counted:
+        out.context_measure = True
+    else:
+        out.context_measure = False
+
+
+def _add_dimension(
+    r: Reading, out: _Terms, m: Match[Term], term: Term, value_matches: list[Match[Term]], grouped: bool
+) -> None:
+    n = r.number_at(m.end) if r.free(m.end) else None
+    if n is not None and not n.percent and not _followed_by_range(r, n.end):
+        out.filters.setdefault(term.name, []).append(_plain(n.value))  # "size 15"
+        r.use(*range(n.start, n.end))
+        return
+    if _attached_to_value(m, term.name, value_matches, r.words):
+        return
+    if not r.vocabulary.is_indexed(term.name) and not grouped and not _condition_follows(r, m.end):
+        return  # "Brand#13 parts": an entity noun, not a grouping, unless asked "by" it
+    if _condition_follows(r, m.end) and not grouped:
+        out.dimension_spans[term.name] = m.start
+        return
+    if term.name not in out.group_by:
+        out.group_by.append(term.name)
+        out.dimension_spans[term.name] = m.start
+        cue = r.word(m.start - 1)
+        if cue == "the" or cue == "every":
+            cue = r.word(m.start - 2) + " " + cue
+        out.group_cues[term.name] = cue
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if value.is_integer() else str(value)
+
+
+def _followed_by_range(r: Reading, i: int) -> bool:
+    return r.is_word(i, "to", "and", "through", "-") or r.is_word(i, "or")
+
+
+def _condition_follows(r: Reading, i: int) -> bool:
+    """A comparator follows the term ("size between 10 and 20", "balance over 5000")."""
+    for k in range(i, min(i + 4, len(r.words))):
+        if r.words[k] in ("over", "above", "under", "below", "between", "than", "least", "most", "exceeding",
+                          "exceeded", "exceeds") or (r.number_at(k) and r.is_word(r.number_at(k).end, "to", "or")):  # type: ignore[union-attr]  # fmt: skip
+            return True
+        if r.words[k] not in ("of", "is", "was", "a", "an", "the", "at", "more", "less", "greater", "fewer", "with", "has", "have", "from", "no"):
+            return False
+    return False
+
+
+def _measures_from_context(r: Reading, terms: _Terms, ranking: Ranking) -> None:
+    """A measure named only indirectly: by a superlative ("busiest"), a named filter's phrase
+    ("how many long rides"), or a counted value ("how many e-bikes")."""
+    vocabulary = r.vocabulary
+    if ranking.measure and all(m.name != ranking.measure for m in terms.measures):
+        terms.measures.insert(0, MeasureRef(ranking.measure))
+    if terms.measures:
+        return
+    for m in r.matches:
+        if any(t.kind == "filter" for t in m.entries):
+            for inner in vocabulary.lexicon.match(r.tokens[m.start + 1 : m.end], r.question):
+                for t in inner.entries:
+                    if t.kind == "measure" and all(x.name != t.name for x in terms.measures):
+                        terms.measures.append(MeasureRef(t.name))
+    if terms.measures:
+        return
+    for m in r.matches:
+        if not any(t.kind == "value" for t in m.entries):
+            continue
+        if any(r.words[k] in COUNT_CUES for k in range(max(0, m.start - 3), m.start)):
+            counted = vocabulary.count_measure_for(next(t.name for t in m.entries if t.kind == "value"))
+            if counted is not None:
+                terms.measures.append(MeasureRef(counted))
+                return
+
+
+def _place_conditions(r: Reading, terms: _Terms, raw: list) -> list[Condition]:
+    """Attach each comparator to the term it qualifies: a dimension or a measure's column (a row
+    condition) or an aggregated measure (HAVING)."""
+    space = r.vocabulary.space
+    placed: list[Condition] = []
+    for c in raw:
+        target = _condition_target(r, c.start, c.end)
+        if target is None:
+            r.problems.append(f"what {c.label!r} applies to")
+            continue
+        kind, name = target
+        if kind == "dimension":
+            placed.append(condition_on(c, name, on_measure=False, percent_scale=False))
+            if name in terms.group_by and terms.group_cues.get(name) not in ("by", "per", "each"):
+                terms.group_by.remove(name)
+            continue
+        measure = space.measure(name)
+        percent_scale = measure.format == "percent"
+        others = [x for x in terms.measures if x.name != name]
+        row_level = measure.row_column is not None and (others or not terms.group_by)
+        if row_level:
+            placed.append(condition_on(c, "measure:" + name, on_measure=False, percent_scale=percent_scale))
+            terms.measures = others or terms.measures
+            if not others and all(x.name != name for x in terms.measures):
+                terms.measures.append(MeasureRef(name))
+        else:
+            if all(x.name != name for x in terms.measures):
+                terms.measures.append(MeasureRef(name))
+            placed.append(condition_on(c, name, on_measure=True, percent_scale=percent_scale))
+    return placed
+
+
+def _condition_target(r: Reading, start: int, end: int) -> tuple[str, str] | None:
+    """The measure or dimension a condition qualifies: named right after the number ("more than
+    600 customers") or right before the comparator ("revenue exceeded 1B", "size over 40")."""
+    after = r.match_at(end) if end < len(r.words) else None
+    if after is not None:
+        found = _measure_or_dimension(after)
+        if found:
+            return found
+    k = start - 1
+    while k >= 0 and r.words[k] in ("is", "was", "of", "a", "an", "the", "with", "has", "have", "had", "were", "are", "where", "whose", "that", "total", "in", "s"):
+        k -= 1
+    before = r.match_at(k) if k >= 0 else None
+    if before is not None:
+        return _measure_or_dimension(before)
+    return None
+
+
+def _measure_or_dimension(m: Match[Term]) -> tuple[str, str] | None:
+    for kind in ("measure", "dimension"):
+        for t in m.entries:
+            if t.kind == kind:
+                return kind, t.name
+    return None
+
+
+def _read_ratio(r: Reading, terms: _Terms) -> Ratio | None:
+    """ "revenue per order" (two measures), "orders per customer" (an entity's count)."""
+    space = r.vocabulary.space
+    for i, w in enumerate(r.words):
+        if w not in ("per", "a") or not terms.measures or i + 1 >= len(r.words):
+            continue
+        if w == "a" and not r.is_word(i - 1, "per"):
+            continue
+        m = r.match_at(i + 1)
+        if m is None or m.start != i + 1:
+            continue
+        numerator = next((x for x in terms.measures if terms.measure_spans.get(x.name, 10**6) < i), None)
+        if numerator is None or not space.measure(numerator.name).divisible:
+            continue
+        entity = next((t for t in m.entries if t.kind == "dimension" and space.dimension(t.name).entity), None)
+        other = next((t for t in m.entries if t.kind == "measure" and t.name != numerator.name), None)
+        if entity is not None:
+            r.use(i)
+            if entity.name in terms.group_by and terms.dimension_spans.get(entity.name) == i + 1:
+                terms.group_by.remove(entity.name)
+            return Ratio(entity.name, "entity")
+        if other is not None:
+            r.use(i)
+            terms.measures = [x for x in terms.measures if x.name != other.name]
+            return Ratio(other.name, "measure")
+    return None
+
+
+def _read_per_group(r: Reading, terms: _Terms, ranking: Ranking) -> str | None:
+    """ "top 2 customers within each segment", "best nation per region": rank within groups."""
+    if ranking.order is None or len(terms.group_by) < 2:
+        return None
+    for dim in terms.group_by[1:]:
+        cue = terms.group_cues.get(dim, "")
+        if cue.endswith(("each", "every")) or cue in ("per", "within"):
+            start = terms.dimension_spans[dim]
+            for k in range(max(0, start - 3), start):
+                if r.words[k] in ("within", "in", "for", "each", "every", "per", "by"):
+                    r.use(k)
+            return dim
+    return None
+
+
+def _use_cues(r: Reading) -> None:
+    """Grouping cues and aggregation words next to the terms they qualify."""
+    for i, w in enumerate(r.words):
+        if not r.free(i):
+            continue
+        if w in AGG_WORDS or w in COUNT_CUES:
+            r.use(i)
+        elif w in ("by", "per", "each", "every", "across") and (r.matched[i + 1] if i + 1 < len(r.words) else False):
+            r.use(i)
+        elif w in ("each", "every") and r.is_word(i - 1, "in", "for", "within", "by", "per"):
+            r.use(i, i - 1)
+        elif w == "within" and r.is_word(i + 1, "each", "every"):
+            r.use(i, i + 1)
+
+
+def _account(r: Reading) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Words no reader placed: unknown subjects (no data about them) and unplaced operators,
+    numbers and dates (understood as words, not placed in the plan)."""
+    prose = r.vocabulary.words
+    unknown: list[str] = []
+    unplaced: list[str] = []
+    for i, w in enumerate(r.words):
+        if r.matched[i] or r.used[i] or w in FILLER:
+            continue
+        if any(n.start <= i < n.end for n in r.numbers) or w.isdigit() or YEAR.match(w):
+            unplaced.append(r.tokens[i].text)
+            continue
+        if w in _OPERATORS or stem(w) in _OPERATORS or re.fullmatch(r"q[1-4]|h[12]", w):
+            unplaced.append(r.tokens[i].text)
+            continue
+        if not w.replace("-", "").replace("'", "").isalpha():
+            continue
+        if stem(w) in FILLER or stem(w) in prose or w in GROUPING_CUES or w in PREPOSITIONS:
+            continue
+        unknown.append(w)
+    return tuple(unknown), tuple(dict.fromkeys(unplaced))
+
+
+def _unknown_groupings(r: Reading) -> list[str]:
+    """Words after "by"/"per" that the space does not know ("revenue by weather")."""
+    unknown = []
+    words = r.words
+    for i, w in enumerate(words):
+        if w not in ("by", "per") or r.matched[i]:
+            continue
+        k = i + 1
+        while k < len(words) and not r.matched[k] and words[k] in ("the", "each", "their", "a"):
+            k += 1
+        if k < len(words) and r.free(k) and words[k].isalpha() and words[k] not in FILLER:
+            nxt = words[k]
+            if nxt not in GRAIN_WORDS and nxt not in _OPERATORS:
+                unknown.append(nxt)
+    return unknown
+
+
+def merge_followup(previous: QueryPlan, new: ParsedQuestion) -> QueryPlan:
+    """Refine the previous query with what the follow-up says: a new year, filter, N or grouping."""
+    p = new.plan
+    filters = dict(previous.filters)
+    filters.update(dict(p.filters))
+    exclusions = dict(previous.exclusions)
+    exclusions.update(dict(p.exclusions))
+    for dim in dict(p.filters):
+        exclusions.pop(dim, None)
+    group_by = p.group_by or previous.group_by
+    if p.group_by:
+        # A filter on the dimension we now group by would leave one group: drop it.
+        filters = {d: v for d, v in filters.items() if d not in p.group_by or d in dict(p.filters)}
+    measures = previous.measures if new.measure_is_context or not p.measures else p.measures
+    time_range, periods = previous.time_range, previous.periods
+    if p.time_range or p.periods:
+        time_range, periods = p.time_range, p.periods
+    return QueryPlan(
+        measures=measures,
+        group_by=group_by,
+        time_grain=p.time_grain if new.grain_given else previous.time_grain,
+        filters=tuple(filters.items()),
+        named_filters=tuple(dict.fromkeys(previous.named_filters + p.named_filters)),
         time_range=time_range,
-        time_dimension=time_dimension,
-        limit=limit,
-        order=order,
-        unknown_groupings=tuple(unknown),
+        time_dimension=p.time_dimension or previous.time_dimension,
+        limit=p.limit or previous.limit,
+        order=p.order or previous.order,
+        exclusions=tuple(exclusions.items()),
+        conditions=previous.conditions + p.conditions,
+        periods=periods,
+        change=p.change or previous.change,
+        share=p.share or previous.share,
+        share_of=p.share_of or previous.share_of,
+        per_group=p.per_group or previous.per_group,
+        ratio=p.ratio or previous.ratio,
+        unknown_groupings=p.unknown_groupings,
     )
-    lowered = " ".join(words)
-    cue = lowered.startswith(FOLLOWUP_OPENERS) or any(
-        w in ("instead", "also", "those", "that", "same", "it") for w in words
-    )
-    return ParsedQuestion(plan, cue, matches, grain is not None, unknown_words)
 
 
 def _attached_to_value(m: Match[Term], dimension: str, values: list[Match[Term]], words: list[str]) -> bool:
@@ -348,42 +582,3 @@ def _attached_to_value(m: Match[Term], dimension: str, values: list[Match[Term]]
         if all(words[k] in ("the", "of", "a", "is", "=", "in") for k in gap) and len(gap) <= 2:
             return True
     return False
-
-
-def _unknown_groupings(words: list[str], free: list[bool]) -> list[str]:
-    """Words after "by"/"per" that the space does not know ("revenue by weather")."""
-    unknown = []
-    for i, w in enumerate(words):
-        if w not in ("by", "per") or not free[i]:
-            continue
-        k = i + 1
-        while k < len(words) and free[k] and words[k] in ("the", "each", "their", "a"):
-            k += 1
-        if k < len(words) and free[k]:
-            nxt = words[k]
-            if nxt not in GRAIN_WORDS and not _YEAR.match(nxt) and _number(nxt) is None:
-                unknown.append(nxt)
-    return unknown
-
-
-def merge_followup(previous: QueryPlan, new: ParsedQuestion) -> QueryPlan:
-    """Refine the previous query with what the follow-up says: a new year, filter, N or grouping."""
-    p = new.plan
-    filters = dict(previous.filters)
-    filters.update(dict(p.filters))
-    group_by = p.group_by or previous.group_by
-    if p.group_by:
-        # A filter on the dimension we now group by would leave one group: drop it.
-        filters = {d: v for d, v in filters.items() if d not in p.group_by or d in dict(p.filters)}
-    return QueryPlan(
-        measures=p.measures or previous.measures,
-        group_by=group_by,
-        time_grain=p.time_grain if new.grain_given else previous.time_grain,
-        filters=tuple(filters.items()),
-        named_filters=tuple(dict.fromkeys(previous.named_filters + p.named_filters)),
-        time_range=p.time_range or previous.time_range,
-        time_dimension=p.time_dimension or previous.time_dimension,
-        limit=p.limit or previous.limit,
-        order=p.order or previous.order,
-        unknown_groupings=p.unknown_groupings,
-    )

@@ -8,9 +8,11 @@ from typing import Any, Literal
 
 from ..semantic_model import Aggregation
 
-__all__ = ["MeasureRef", "QueryPlan", "TimeGrain", "TimeRange"]
+__all__ = ["Condition", "MeasureRef", "QueryPlan", "Ratio", "TimeGrain", "TimeRange"]
 
 TimeGrain = Literal["year", "quarter", "month", "week", "day"]
+Operator = Literal[">", ">=", "<", "<=", "=", "between"]
+Change = Literal["periods", "previous"]
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,37 @@ class TimeRange:
             data["label"],
         )
 
+    @property
+    def is_year(self) -> bool:
+        s, e = self.start, self.end
+        return bool(s and e and s.month == s.day == 1 and e == date(s.year + 1, 1, 1))
+
 
 @dataclass(frozen=True)
 class MeasureRef:
     name: str
     agg: Aggregation | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A numeric condition: on a row-level column (``target`` a dimension or a measure's filter
+    column) or, when ``on_measure``, on the aggregated measure (HAVING)."""
+
+    target: str
+    op: Operator
+    value: float
+    high: float | None = None
+    on_measure: bool = False
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """``measure`` divided by another measure, or by the count of an entity dimension."""
+
+    denominator: str
+    kind: Literal["measure", "entity"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +84,19 @@ class QueryPlan:
     time_dimension: str | None = None
     limit: int | None = None
     order: Literal["desc", "asc"] | None = None
+    exclusions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    periods: tuple[TimeRange, ...] = ()
+    """Periods compared side by side: one row per period (per group)."""
+    change: Change | None = None
+    """Change between the two ``periods``, or against the previous period of ``time_grain``."""
+    share: bool = False
+    """Each row's measure as a share of the total within the question's filters."""
+    share_of: str | None = None
+    """The dimension (or ``filter:<name>``) whose selected members' share of the whole is asked."""
+    per_group: str | None = None
+    """Top/bottom ``limit`` within each value of this dimension."""
+    ratio: Ratio | None = None
     unknown_groupings: tuple[str, ...] = field(default=(), compare=False)
 
     def with_(self, **changes: Any) -> QueryPlan:
@@ -65,12 +106,17 @@ class QueryPlan:
         data = asdict(self)
         data["measures"] = [{"name": m.name, "agg": m.agg} for m in self.measures]
         data["time_range"] = self.time_range.to_json() if self.time_range else None
+        data["periods"] = [p.to_json() for p in self.periods]
         data["filters"] = [[d, list(v)] for d, v in self.filters]
+        data["exclusions"] = [[d, list(v)] for d, v in self.exclusions]
+        data["conditions"] = [asdict(c) for c in self.conditions]
+        data["ratio"] = asdict(self.ratio) if self.ratio else None
         data.pop("unknown_groupings")
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> QueryPlan:
+        ratio = data.get("ratio")
         return cls(
             measures=tuple(MeasureRef(m["name"], m["agg"]) for m in data["measures"]),
             group_by=tuple(data["group_by"]),
@@ -81,4 +127,12 @@ class QueryPlan:
             time_dimension=data["time_dimension"],
             limit=data["limit"],
             order=data["order"],
+            exclusions=tuple((d, tuple(v)) for d, v in data.get("exclusions", ())),
+            conditions=tuple(Condition(**c) for c in data.get("conditions", ())),
+            periods=tuple(TimeRange.from_json(p) for p in data.get("periods", ())),
+            change=data.get("change"),
+            share=data.get("share", False),
+            share_of=data.get("share_of"),
+            per_group=data.get("per_group"),
+            ratio=Ratio(**ratio) if ratio else None,
         )

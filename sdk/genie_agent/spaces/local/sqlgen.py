@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from ..semantic_model import Measure, SpaceDefinition, referenced_aliases
-from .plan import QueryPlan
+from .plan import Condition, QueryPlan, TimeRange
 
-__all__ = ["CompiledQuery", "PlanError", "compile_plan", "quote_ident", "sql_literal"]
+__all__ = ["CompiledQuery", "PlanError", "Query", "build_query", "compile_plan", "quote_ident", "sql_literal"]
 
 
 class PlanError(Exception):
@@ -60,6 +61,19 @@ def _choose_root(space: SpaceDefinition, measures: list[Measure], needed: set[st
     raise PlanError("")
 
 
+@dataclass
+class Query:
+    """One plan's parts before they are written as SQL: keys, measures, filters, joins."""
+
+    keys: list[tuple[str, str]]
+    measures: list[tuple[str, str]]
+    where: list[str]
+    having: list[str]
+    from_sql: str
+    period_key: str | None = None
+    """Name of the key column that labels compared periods."""
+
+
 def compile_plan(
     space: SpaceDefinition, plan: QueryPlan, *, row_filters: Mapping[str, Sequence[str]] | None = None
 ) -> CompiledQuery:
@@ -68,38 +82,78 @@ def compile_plan(
     ``row_filters`` (dimension -> allowed values) restrict the rows for the asking user. They are
     ANDed with the question's own filters; a plan that cannot apply one fails closed.
     """
+    from .sqlshapes import write_sql
+
     if not plan.measures:
         raise PlanError("I could not tell which measure you are asking about.")
+    query = build_query(space, plan, row_filters or {})
+    sql, columns = write_sql(space, plan, query)
+    description = describe(space, plan)
+    if row_filters:
+        limits = "; ".join(f"{d} = {', '.join(v)}" for d, v in row_filters.items())
+        description += f" [restricted to {limits}]"
+    return CompiledQuery(sql, columns, description)
+
+
+def _in_list(values: Sequence[str]) -> str:
+    return ", ".join(sql_literal(v) for v in values)
+
+
+def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[str, Sequence[str]]) -> Query:
     measures = [space.measure(m.name) for m in plan.measures]
     dims = [space.dimension(d) for d in plan.group_by]
-    select: list[tuple[str, str]] = []
+    keys: list[tuple[str, str]] = []
+    select_measures: list[tuple[str, str]] = []
     where: list[str] = []
+    having: list[str] = []
     needed: set[str] = set()
 
     time_dim = None
-    if plan.time_range or plan.time_grain:
+    if plan.time_range or plan.time_grain or plan.periods:
         time_dim = _time_dimension(space, plan, measures)
         needed |= referenced_aliases(time_dim.expr)
+    period_key = None
+    if plan.periods and not plan.change:
+        assert time_dim is not None
+        period_key = "year" if all(p.is_year for p in plan.periods) else "period"
+        keys.append((period_key, period_label(time_dim.expr, plan.periods)))
+    if plan.periods:
+        assert time_dim is not None
+        where.append("(" + " OR ".join(_range_sql(time_dim.expr, p.start, p.end) for p in plan.periods) + ")")
     if plan.time_grain:
         assert time_dim is not None
         if plan.time_grain == "year":
-            select.append(("year", f"YEAR({time_dim.expr})"))
+            keys.append(("year", f"YEAR({time_dim.expr})"))
         else:
-            select.append(
-                (plan.time_grain, f"CAST(DATE_TRUNC('{plan.time_grain}', {time_dim.expr}) AS DATE)")
-            )
+            keys.append((plan.time_grain, f"CAST(DATE_TRUNC('{plan.time_grain}', {time_dim.expr}) AS DATE)"))
     for d in dims:
-        select.append((d.name, d.expr))
+        keys.append((d.name, d.expr))
         needed |= referenced_aliases(d.expr)
     for m, ref in zip(measures, plan.measures, strict=True):
         label = m.name if ref.agg in (None, m.agg) or m.column is None else f"{ref.agg} {m.name}"
-        select.append((label, m.sql(ref.agg)))
+        select_measures.append((label, m.sql(ref.agg)))
         needed |= referenced_aliases(m.sql(ref.agg))
+    if plan.ratio is not None:
+        num_label, num_expr = select_measures[0]
+        if plan.ratio.kind == "entity":
+            d = space.dimension(plan.ratio.denominator)
+            den_label, den_expr = f"{d.name} count", f"COUNT(DISTINCT {d.expr})"
+            needed |= referenced_aliases(d.expr)
+        else:
+            dm = space.measure(plan.ratio.denominator)
+            den_label, den_expr = dm.name, dm.sql()
+            needed |= referenced_aliases(den_expr)
+        ratio = (f"{num_label} per {plan.ratio.denominator}", f"{num_expr} / NULLIF({den_expr}, 0)")
+        select_measures = [ratio, (num_label, num_expr), (den_label, den_expr), *select_measures[1:]]
     for dim_name, values in plan.filters:
         d = space.dimension(dim_name)
         needed |= referenced_aliases(d.expr)
-        where.append(f"{d.expr} IN ({', '.join(sql_literal(v) for v in values)})")
-    for dim_name, allowed in (row_filters or {}).items():
+        where.append(f"{d.expr} IN ({_in_list(values)})")
+    for dim_name, values in plan.exclusions:
+        d = space.dimension(dim_name)
+        needed |= referenced_aliases(d.expr)
+        where.append(f"({d.expr} IS NULL OR {d.expr} NOT IN ({_in_list(values)}))")
+    for dim_name, allowed in row_filters.items():
         try:
             d = space.dimension(dim_name)
         except StopIteration:
@@ -109,16 +163,21 @@ def compile_plan(
         if not allowed:
             raise PlanError(f"Your access allows no values of {dim_name!r} in the {space.title} space.")
         needed |= referenced_aliases(d.expr)
-        where.append(f"{d.expr} IN ({', '.join(sql_literal(v) for v in allowed)})")
+        where.append(f"{d.expr} IN ({_in_list(allowed)})")
     for f_name in plan.named_filters:
-        f = next(f for f in space.filters if f.name == f_name)
+        negated = f_name.startswith("not:")
+        f = next(f for f in space.filters if f.name == f_name.removeprefix("not:"))
         needed |= referenced_aliases(f.expr)
-        where.append(f"({f.expr})")
+        where.append(f"NOT ({f.expr})" if negated else f"({f.expr})")
+    for c in plan.conditions:
+        expr = _condition_expr(space, c)
+        needed |= referenced_aliases(expr)
+        (having if c.on_measure else where).append(_compare(expr, c))
+    if having and not keys:
+        names = ", ".join(c.target for c in plan.conditions if c.on_measure)
+        raise PlanError(f"A condition on {names} needs something to group by (e.g. 'nations with ...').")
     if plan.time_range and time_dim:
-        if plan.time_range.start:
-            where.append(f"{time_dim.expr} >= DATE '{plan.time_range.start.isoformat()}'")
-        if plan.time_range.end:
-            where.append(f"{time_dim.expr} < DATE '{plan.time_range.end.isoformat()}'")
+        where.append(_range_sql(time_dim.expr, plan.time_range.start, plan.time_range.end))
 
     try:
         root, paths = _choose_root(space, measures, needed)
@@ -130,32 +189,53 @@ def compile_plan(
         raise PlanError(f"The {space.title} space cannot break down {names} by {by}.") from None
     joined = [root]
     lines = [f"FROM {_table_sql(space, root)}"]
-    for alias in sorted(needed | {m.table for m in measures}, key=lambda a: len(paths[a])):
+    for alias in sorted(needed | {m.table for m in measures}, key=lambda a: (len(paths[a]), a)):
         for step, on in paths[alias]:
             if step not in joined:
                 joined.append(step)
                 lines.append(f"JOIN {_table_sql(space, step)} ON {on}")
+    return Query(keys, select_measures, where, having, "\n".join(lines), period_key)
 
-    n_group = len(select) - len(measures)
-    sql = "SELECT " + ",\n       ".join(f"{expr} AS {quote_ident(name)}" for name, expr in select)
-    sql += "\n" + "\n".join(lines)
-    if where:
-        sql += "\nWHERE " + "\n  AND ".join(where)
-    if n_group:
-        sql += "\nGROUP BY " + ", ".join(str(i) for i in range(1, n_group + 1))
-        first_measure = quote_ident(select[n_group][0])
-        if plan.limit:
-            direction = "ASC" if plan.order == "asc" else "DESC"
-            sql += f"\nORDER BY {first_measure} {direction}\nLIMIT {plan.limit}"
-        elif plan.time_grain:
-            sql += "\nORDER BY " + ", ".join(str(i) for i in range(1, n_group + 1))
-        else:
-            sql += f"\nORDER BY {first_measure} DESC"
-    description = describe(space, plan)
-    if row_filters:
-        limits = "; ".join(f"{d} = {', '.join(v)}" for d, v in row_filters.items())
-        description += f" [restricted to {limits}]"
-    return CompiledQuery(sql, tuple(name for name, _ in select), description)
+
+def _condition_expr(space: SpaceDefinition, c: Condition) -> str:
+    if c.on_measure:
+        return space.measure(c.target).sql()
+    if c.target.startswith("measure:"):
+        column = space.measure(c.target.removeprefix("measure:")).row_column
+        if column is None:
+            raise PlanError(f"{c.target.removeprefix('measure:')} cannot be compared row by row.")
+        return column
+    return space.dimension(c.target).expr
+
+
+def _number_sql(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _compare(expr: str, c: Condition) -> str:
+    if c.op == "between":
+        assert c.high is not None
+        return f"{expr} BETWEEN {_number_sql(c.value)} AND {_number_sql(c.high)}"
+    return f"{expr} {c.op} {_number_sql(c.value)}"
+
+
+def _range_sql(expr: str, start: date | None, end: date | None) -> str:
+    parts = []
+    if start:
+        parts.append(f"{expr} >= DATE '{start.isoformat()}'")
+    if end:
+        parts.append(f"{expr} < DATE '{end.isoformat()}'")
+    return " AND ".join(parts) if len(parts) < 2 else "(" + " AND ".join(parts) + ")"
+
+
+def period_label(expr: str, periods: Sequence[TimeRange]) -> str:
+    """The key that names each compared period: the year, else the period's label."""
+    if all(p.is_year for p in periods):
+        return f"YEAR({expr})"
+    cases = " ".join(
+        f"WHEN {_range_sql(expr, p.start, p.end)} THEN {sql_literal(p.label)}" for p in periods
+    )
+    return f"CASE {cases} END"
 
 
 def _table_sql(space: SpaceDefinition, alias: str) -> str:
@@ -180,20 +260,53 @@ def _time_dimension(space: SpaceDefinition, plan: QueryPlan, measures: list[Meas
 
 
 def describe(space: SpaceDefinition, plan: QueryPlan) -> str:
-    """One line in the user's terms: "revenue by region, 1995, market segment = BUILDING"."""
+    """One line in the user's terms, saying what was compared, excluded and ranked:
+    "top 5 revenue by nation (1995; excluding market segment HOUSEHOLD)"."""
     names = []
     for ref in plan.measures:
         m = space.measure(ref.name)
         names.append(m.name if ref.agg in (None, m.agg) or m.column is None else f"{ref.agg} {m.name}")
     text = " and ".join(names)
-    groups = ([plan.time_grain] if plan.time_grain else []) + list(plan.group_by)
+    if plan.ratio is not None:
+        text = f"{names[0]} per {plan.ratio.denominator}"
+    if plan.share:
+        text = f"share of {text}"
+        if plan.share_of:
+            text += " for " + _share_members(plan)
+    if plan.change == "periods" and len(plan.periods) == 2:
+        text = f"change in {text} from {plan.periods[0].label} to {plan.periods[1].label}"
+    elif plan.change == "previous":
+        text = f"change in {text} from the previous {plan.time_grain or 'year'}"
+    groups = ([plan.time_grain] if plan.time_grain and plan.change != "previous" else []) + list(plan.group_by)
     if groups:
         text += " by " + " and ".join(groups)
     if plan.limit:
-        text = f"{'top' if plan.order != 'asc' else 'bottom'} {plan.limit} " + text
-    parts = [f"{d} = {', '.join(v)}" for d, v in plan.filters] + list(plan.named_filters)
+        rank = f"{'top' if plan.order != 'asc' else 'bottom'} {plan.limit}"
+        text = f"{rank} {text}" + (f" within each {plan.per_group}" if plan.per_group else "")
+    if plan.periods and not plan.change:
+        text += ", compared across " + " vs ".join(p.label for p in plan.periods)
+    parts = [f"{d} = {', '.join(v)}" for d, v in plan.filters if not (plan.share_of == d)]
+    parts += [f"excluding {d} {', '.join(v)}" for d, v in plan.exclusions]
+    parts += [f"not {n[4:]}" if n.startswith("not:") else n for n in plan.named_filters]
+    parts += [_condition_text(c) for c in plan.conditions]
     if plan.time_range:
         parts.insert(0, plan.time_range.label)
     if plan.time_dimension:
         parts.append(f"by {plan.time_dimension}")
     return text + (f" ({'; '.join(parts)})" if parts else "")
+
+
+def _share_members(plan: QueryPlan) -> str:
+    if plan.share_of and plan.share_of.startswith("filter:"):
+        return plan.share_of.removeprefix("filter:")
+    values = dict(plan.filters).get(plan.share_of or "", ())
+    return f"{plan.share_of} {', '.join(values)}"
+
+
+def _condition_text(c: Condition) -> str:
+    target = c.target.removeprefix("measure:")
+    if c.on_measure:
+        target = f"total {target}" if not target.endswith("s") else target
+    if c.op == "between":
+        return f"{target} between {_number_sql(c.value)} and {_number_sql(c.high or 0)}"
+    return f"{target} {c.op} {_number_sql(c.value)}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from ...lexicon import Lexicon, tokenize
@@ -56,6 +57,15 @@ class Vocabulary:
                 lexicon.add_all(phrases, Term("value", d.name, value))
         prose = " ".join((space.title, space.description, space.instructions, *space.sample_questions))
         return cls(space, lexicon, values, frozenset(t.stem for t in tokenize(prose)))
+
+    @cached_property
+    def superlatives(self) -> dict[str, tuple[str, str]]:
+        """Word -> (measure, order) for words that rank by a measure ("busiest" -> orders, desc)."""
+        out: dict[str, tuple[str, str]] = {}
+        for m in sorted(self.space.measures, key=lambda m: m.name):
+            for word, order in m.superlatives.items():
+                out.setdefault(word.lower(), (m.name, order))
+        return out
 
     def is_column_measure(self, name: str) -> bool:
         return self.space.measure(name).column is not None

@@ -1,0 +1,339 @@
+"""Readers for the shapes of a question beyond "measure by dimension": ranking, exclusions,
+numeric conditions, shares, changes, ratios and values that are also English words.
+
+Each reader consumes the words it understands (``Reading.use``) and leaves the rest for the
+accounting at the end of :func:`~.parser.parse_question`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...lexicon import Match
+from .plan import Condition, Operator
+from .reading import NumberSpan, Reading
+from .vocabulary import Term
+from .words import (
+    ASC_WORDS,
+    CHANGE_WORDS,
+    DESC_WORDS,
+    EXCLUSION_WORDS,
+    FILLER,
+    NUMBER_WORDS,
+    SHARE_WORDS,
+)
+
+__all__ = [
+    "Ranking",
+    "credible_matches",
+    "read_change",
+    "read_conditions",
+    "read_exclusions",
+    "read_ranking",
+    "read_share",
+]
+
+Order = str
+
+
+@dataclass
+class Ranking:
+    limit: int | None = None
+    order: str | None = None
+    measure: str | None = None
+    """A measure named by its superlative ("busiest" -> orders)."""
+    superlative: bool = False
+
+
+def _small_number(r: Reading, i: int) -> int | None:
+    w = r.word(i)
+    if w in NUMBER_WORDS:
+        return NUMBER_WORDS[w]
+    n = r.number_at(i)
+    if n is not None and not n.percent and n.value.is_integer() and 0 < n.value <= 10_000:
+        return int(n.value)
+    return None
+
+
+def read_ranking(r: Reading) -> Ranking:
+    """Top/bottom N: "top 5", "bottom three", "5 highest", "which 3 ... the most", "busiest"."""
+    out = Ranking()
+    superlatives = r.vocabulary.superlatives
+    for i, w in enumerate(r.words):
+        if not r.free(i):
+            continue
+        if w in ("top", "bottom"):
+            n = _small_number(r, i + 1)
+            r.use(i, *(range(i + 1, r.number_at(i + 1).end) if r.number_at(i + 1) else [i + 1] if n else []))
+            out.limit, out.order = (n or 10), ("desc" if w == "top" else "asc")
+            return _superlative_adjective(r, out, superlatives)
+        n = _small_number(r, i)
+        if n is not None and (r.word(i + 1) in DESC_WORDS or r.word(i + 1) in ASC_WORDS) and r.free(i + 1):
+            r.use(i, i + 1)
+            out.limit, out.order = n, "desc" if r.word(i + 1) in DESC_WORDS else "asc"
+            return _superlative_adjective(r, out, superlatives)
+    out = _superlative_adjective(r, out, superlatives)
+    if out.order is not None:
+        return out
+    for i, w in enumerate(r.words):
+        if r.free(i) and w in DESC_WORDS | ASC_WORDS and not _comparator_context(r, i):
+            out.order = "desc" if w in DESC_WORDS else "asc"
+            out.superlative = True
+            r.use(i)
+            for k in range(max(0, i - 3), i):
+                n = _small_number(r, k)
+                if n is not None and r.words[k - 1 : k] and r.words[k - 1] in ("which", "what", "the", "name"):
+                    out.limit = n
+                    r.use(k)
+            out.limit = out.limit or 1
+            return out
+    return out
+
+
+def _superlative_adjective(r: Reading, out: Ranking, superlatives: dict[str, tuple[str, str]]) -> Ranking:
+    """ "busiest month", "most expensive part", "least expensive", "cheapest brand"."""
+    for i, w in enumerate(r.words):
+        if not r.free(i) or w not in superlatives:
+            continue
+        measure, order = superlatives[w]
+        if r.is_word(i - 1, "most", "least") and r.free(i - 1):
+            if r.word(i - 1) == "least":
+                order = "asc" if order == "desc" else "desc"
+            r.use(i - 1)
+        r.use(i)
+        out.measure = measure
+        if out.order is None:
+            out.order, out.limit, out.superlative = order, 1, True
+        return out
+    return out
+
+
+def _comparator_context(r: Reading, i: int) -> bool:
+    """ "at most 5", "the most" before a number is a condition, not a ranking."""
+    return r.word(i) in ("most", "least") and r.word(i - 1) == "at"
+
+
+# --------------------------------------------------------------------------- exclusions
+
+
+def read_exclusions(r: Reading) -> set[int]:
+    """Values (and named filters) after "excluding", "except", "other than", "not", "without":
+    returns the start indices of the vocabulary matches they negate."""
+    negated: set[int] = set()
+    for i, w in enumerate(r.words):
+        if not r.free(i):
+            continue
+        cue_end = None
+        if w in EXCLUSION_WORDS:
+            cue_end = i + 1
+        elif w == "other" and r.is_word(i + 1, "than"):
+            cue_end = i + 2
+        elif w == "apart" and r.is_word(i + 1, "from"):
+            cue_end = i + 2
+        elif w in ("excl",):
+            cue_end = i + 1
+        if cue_end is None:
+            continue
+        k = cue_end
+        found: list[Match[Term]] = []
+        while k < len(r.words) and k - cue_end <= 4:
+            m = r.match_at(k)
+            if m is not None and any(t.kind in ("value", "filter") for t in m.entries):
+                found.append(m)
+                k = m.end
+                continue
+            if r.words[k] in ("the", "for", "in", "any", "a", "and", "or", "from", "of", "those", "with", "being"):
+                k += 1
+                continue
+            if found and m is not None and any(t.kind == "dimension" for t in m.entries):
+                k = m.end  # "excluding the HOUSEHOLD segment"
+                continue
+            break
+        if found:
+            r.use(*range(i, cue_end))
+            negated.update(m.start for m in found)
+    return negated
+
+
+# --------------------------------------------------------------------------- numeric conditions
+
+_GREATER = ("more", "greater", "higher", "larger", "bigger", "over", "above", "exceeding", "exceeds",
+            "exceeded", "exceed", "beyond")  # fmt: skip
+_LESS = ("less", "fewer", "lower", "smaller", "under", "below", "beneath")
+
+
+@dataclass
+class _RawCondition:
+    op: Operator
+    value: float
+    high: float | None
+    percent: bool
+    start: int
+    end: int
+    label: str
+
+
+def _comparator(r: Reading, i: int) -> tuple[Operator, int] | None:
+    """The comparator starting at ``i``: its operator and the index of its number."""
+    w, nxt = r.word(i), r.word(i + 1)
+    if w in ("at",) and nxt == "least":
+        return ">=", i + 2
+    if w in ("at",) and nxt == "most":
+        return "<=", i + 2
+    if w == "no" and nxt in ("more", "less", "fewer") and r.word(i + 2) == "than":
+        return ("<=" if nxt == "more" else ">="), i + 3
+    if w in _GREATER:
+        return (">", i + 2) if nxt == "than" else (">", i + 1)
+    if w in _LESS:
+        return ("<", i + 2) if nxt == "than" else ("<", i + 1)
+    if w == "between":
+        return "between", i + 1
+    return None
+
+
+def read_conditions(r: Reading) -> list[_RawCondition]:
+    """Comparators with their numbers: "more than 600", "at least 5%", "between 10 and 20",
+    "10 to 20", "5000 or more", "negative", "positive"."""
+    found: list[_RawCondition] = []
+    for i, w in enumerate(r.words):
+        if not r.free(i):
+            continue
+        if w in ("negative", "positive"):
+            r.use(i)
+            found.append(_RawCondition("<" if w == "negative" else ">", 0.0, None, False, i, i + 1, w))
+            continue
+        comp = _comparator(r, i)
+        if comp is not None:
+            op, k = comp
+            n = r.number_at(k)
+            if n is None:
+                continue
+            if op == "between":
+                hi = r.number_at(n.end + 1) if r.is_word(n.end, "and", "to") else None
+                if hi is None:
+                    continue
+                r.use(*range(i, hi.end))
+                found.append(_range(r, n, hi, i))
+                continue
+            r.use(*range(i, n.end))
+            if op in (">", "<") and r.is_word(n.end, "or") and r.is_word(n.end + 1, "more", "less", "fewer"):
+                r.use(n.end, n.end + 1)
+            found.append(_RawCondition(op, n.value, None, n.percent, i, n.end, r.question_span(i, n.end)))
+            continue
+        n = r.number_at(i)
+        if n is None:
+            continue
+        if r.is_word(n.end, "or") and r.is_word(n.end + 1, "more", "less", "fewer", "greater", "above", "below"):
+            r.use(*range(i, n.end + 2))
+            op2: Operator = ">=" if r.word(n.end + 1) in ("more", "greater", "above") else "<="
+            found.append(_RawCondition(op2, n.value, None, n.percent, i, n.end + 2, r.question_span(i, n.end + 2)))
+            continue
+        if r.is_word(n.end, "to", "-", "through") and r.number_at(n.end + 1) is not None:
+            hi = r.number_at(n.end + 1)
+            assert hi is not None
+            start = i - 1 if r.is_word(i - 1, "from") else i
+            r.use(*range(start, hi.end))
+            found.append(_range(r, n, hi, start))
+    return found
+
+
+def _range(r: Reading, lo: NumberSpan, hi: NumberSpan, start: int) -> _RawCondition:
+    if hi.value < lo.value:
+        r.problems.append(f"the range {lo.text} to {hi.text} ends below where it starts")
+    return _RawCondition("between", lo.value, hi.value, lo.percent or hi.percent, start, hi.end, r.question_span(start, hi.end))
+
+
+def condition_on(raw: _RawCondition, target: str, *, on_measure: bool, percent_scale: bool) -> Condition:
+    scale = 0.01 if raw.percent and percent_scale else 1.0
+    high = raw.high * scale if raw.high is not None else None
+    return Condition(target, raw.op, raw.value * scale, high, on_measure, raw.label)
+
+
+def contradictory(conditions: list[Condition]) -> str | None:
+    """Conditions on one target that no value can meet ("over 5000 and under 1000")."""
+    by_target: dict[tuple[str, bool], list[Condition]] = {}
+    for c in conditions:
+        by_target.setdefault((c.target, c.on_measure), []).append(c)
+    for (target, _), cs in by_target.items():
+        low, high = float("-inf"), float("inf")
+        for c in cs:
+            if c.op in (">", ">="):
+                low = max(low, c.value)
+            elif c.op in ("<", "<="):
+                high = min(high, c.value)
+            elif c.op == "between" and c.high is not None:
+                low, high = max(low, c.value), min(high, c.high)
+        if low > high or (low == high and any(c.op in (">", "<") for c in cs)):
+            return f"the conditions on {target} ({', '.join(c.label for c in cs)}) cannot all hold"
+    return None
+
+
+# --------------------------------------------------------------------------- shares and changes
+
+
+def read_share(r: Reading) -> bool:
+    """ "share", "percentage of", "% of", "what percent", "contribute"."""
+    found = False
+    for i, w in enumerate(r.words):
+        if r.free(i) and w in SHARE_WORDS and r.number_at(i - 1) is None:
+            r.use(i)
+            found = True
+    # "what % of revenue": a percent sign that follows no number.
+    text = r.question
+    for k, ch in enumerate(text):
+        if ch == "%" and not text[:k].rstrip()[-1:].isdigit():
+            found = True
+    return found
+
+
+def read_change(r: Reading) -> tuple[bool, str | None]:
+    """ "change", "growth", "grew", "declined the most": (asked, order of the ranking if any)."""
+    asked, order = False, None
+    for i, w in enumerate(r.words):
+        if r.free(i) and w in CHANGE_WORDS:
+            r.use(i)
+            asked = True
+            if w in ("declined", "decline", "decreased", "decrease", "dropped", "drop", "fell"):
+                order = "asc"
+    return asked, order
+
+
+# --------------------------------------------------------------------------- values that are words
+
+_ENGLISH = FILLER | {"no", "not", "or", "and", "in", "me", "ok", "hi", "on", "as", "us", "id", "la", "de",
+                     "al", "co", "oh", "pa", "ma", "mo", "ne", "nd", "sd", "ct", "de", "wa", "or", "va"}
+
+
+def credible_matches(question_tokens: list, matches: list[Match[Term]], problems: list[str]) -> list[Match[Term]]:
+    """Drop value matches on words that are also ordinary English ("in", "or", "me") unless the
+    question gives evidence: written exactly as the data writes it, and the dimension named next
+    to it or other values of it listed alongside. Written as the data writes it without such
+    evidence is doubtful: a clarify, never a filter."""
+    kept: list[Match[Term]] = []
+    for idx, m in enumerate(matches):
+        values = [t for t in m.entries if t.kind == "value"]
+        if not values or m.end - m.start != 1 or m.text.lower() not in _ENGLISH:
+            kept.append(m)
+            continue
+        exact = [t for t in values if t.value == m.text]
+        if not exact:
+            others = tuple(t for t in m.entries if t.kind != "value")
+            if others:
+                kept.append(Match(m.start, m.end, others, m.text))
+            continue
+        dim = exact[0].name
+        neighbours = [
+            x
+            for x in (matches[idx - 1] if idx > 0 else None, matches[idx + 1] if idx + 1 < len(matches) else None)
+            if x is not None and abs((x.start if x.start >= m.end else x.end) - (m.end if x.start >= m.end else m.start)) <= 2
+        ]
+        named = any(any(t.kind == "dimension" and t.name == dim for t in x.entries) for x in neighbours)
+        listed = any(
+            any(t.kind == "value" and t.name == dim for t in x.entries) and x.text.lower() not in _ENGLISH
+            for x in neighbours
+        )
+        if named or listed:
+            kept.append(Match(m.start, m.end, tuple(exact), m.text))
+        else:
+            problems.append(f"whether {m.text!r} means the {dim} {m.text} or the word {m.text.lower()!r}")
+    return kept

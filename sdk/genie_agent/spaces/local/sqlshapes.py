@@ -1,0 +1,168 @@
+"""Write a plan's :class:`~.sqlgen.Query` as SQL, one function per shape: plain aggregates
+(with HAVING, ranking, top N within each group, a share of the total), the share of selected
+members, a change between two periods, and a change against the previous period."""
+
+from __future__ import annotations
+
+from ..semantic_model import SpaceDefinition
+from .plan import QueryPlan
+from .sqlgen import PlanError, Query, quote_ident, sql_literal
+
+__all__ = ["write_sql"]
+
+_SHAREABLE = ("SUM(", "COUNT(")
+
+
+def write_sql(space: SpaceDefinition, plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
+    """The SQL and its column names."""
+    if plan.change == "periods":
+        return _change_between(space, plan, q)
+    if plan.change == "previous":
+        return _change_previous(plan, q)
+    if plan.share_of:
+        return _share_of(space, plan, q)
+    return _aggregate(plan, q)
+
+
+def _select(items: list[tuple[str, str]]) -> str:
+    return "SELECT " + ",\n       ".join(f"{expr} AS {quote_ident(name)}" for name, expr in items)
+
+
+def _body(q: Query, *, where: list[str] | None = None) -> str:
+    sql = "\n" + q.from_sql
+    conditions = q.where if where is None else where
+    if conditions:
+        sql += "\nWHERE " + "\n  AND ".join(conditions)
+    return sql
+
+
+def _group(n_keys: int) -> str:
+    return "\nGROUP BY " + ", ".join(str(i) for i in range(1, n_keys + 1)) if n_keys else ""
+
+
+def _check_shareable(name: str, expr: str) -> None:
+    if not expr.upper().startswith(_SHAREABLE):
+        raise PlanError(f"A share of {name} is not meaningful: it is not a sum or a count.")
+
+
+def _aggregate(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
+    items = q.keys + q.measures
+    first_name, first_expr = q.measures[0]
+    if plan.share:
+        _check_shareable(first_name, first_expr)
+        over = ""
+        grain_keys = [expr for name, expr in q.keys if name in ("year", "quarter", "month", "week", "day", "period")]
+        if grain_keys and len(q.keys) > len(grain_keys):
+            over = "PARTITION BY " + ", ".join(grain_keys)
+        items = [*items, (f"share of {first_name}", f"{first_expr} / SUM({first_expr}) OVER ({over})")]
+    sql = _select(items) + _body(q) + _group(len(q.keys))
+    if q.having:
+        sql += "\nHAVING " + "\n   AND ".join(q.having)
+    measure = quote_ident(first_name)
+    direction = "ASC" if plan.order == "asc" else "DESC"
+    if plan.per_group and plan.limit:
+        partition = next(expr for name, expr in q.keys if name == plan.per_group)
+        sql += f"\nQUALIFY ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {first_expr} {direction}) <= {plan.limit}"
+        sql += f"\nORDER BY {quote_ident(plan.per_group)}, {measure} {direction}"
+    elif q.keys:
+        if plan.limit:
+            sql += f"\nORDER BY {measure} {direction}\nLIMIT {plan.limit}"
+        elif plan.order:
+            sql += f"\nORDER BY {measure} {direction}"
+        elif plan.time_grain or q.period_key:
+            sql += "\nORDER BY " + ", ".join(str(i) for i in range(1, len(q.keys) + 1))
+        else:
+            sql += f"\nORDER BY {measure} DESC"
+    return sql, tuple(name for name, _ in items)
+
+
+def _share_of(space: SpaceDefinition, plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
+    """ "what % of revenue comes from ASIA": group by the member, share over all members."""
+    assert plan.share_of is not None
+    name, expr = q.measures[0]
+    _check_shareable(name, expr)
+    if plan.share_of.startswith("filter:"):
+        flt = next(f for f in space.filters if f.name == plan.share_of.removeprefix("filter:"))
+        member_expr = f"({flt.expr})"
+        where = [w for w in q.where if w != f"({flt.expr})"]
+        selected = "\"selected\""
+        label = flt.name
+    else:
+        d = space.dimension(plan.share_of)
+        values = dict(plan.filters)[plan.share_of]
+        member_expr = d.expr
+        where = [w for w in q.where if not w.startswith(f"{d.expr} IN (")]
+        selected = f"\"selected\" IN ({', '.join(sql_literal(v) for v in values)})"
+        label = ", ".join(values)
+    keys = q.keys
+    base = _select([*keys, ("selected", member_expr), ("m", expr)]) + _body(q, where=where) + _group(len(keys) + 1)
+    outer_keys = [(n, quote_ident(n)) for n, _ in keys]
+    items = [
+        *outer_keys,
+        (f"{name} ({label})", f"SUM(CASE WHEN {selected} THEN \"m\" END)"),
+        (f"total {name}", 'SUM("m")'),
+        (f"share of {name}", f'SUM(CASE WHEN {selected} THEN "m" END) / NULLIF(SUM("m"), 0)'),
+    ]
+    sql = f"WITH base AS (\n{base}\n)\n" + _select(items) + "\nFROM base" + _group(len(keys))
+    if keys:
+        sql += "\nORDER BY " + ", ".join(str(i) for i in range(1, len(keys) + 1))
+    return sql, tuple(n for n, _ in items)
+
+
+def _change_between(space: SpaceDefinition, plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
+    """Two periods side by side per group, with the change and the percent change."""
+    from .sqlgen import _time_dimension, period_label
+
+    first, second = plan.periods[0], plan.periods[-1]
+    time_dim = _time_dimension(space, plan, [space.measure(m.name) for m in plan.measures])
+    name, expr = q.measures[0]
+    label = period_label(time_dim.expr, (first, second))
+    base = _select([("period", label), *q.keys, ("m", expr)]) + _body(q) + _group(len(q.keys) + 1)
+    key_names = [quote_ident(n) for n, _ in q.keys]
+    a = "CAST(" + (str(first.start.year) if first.is_year and first.start else sql_literal(first.label)) + " AS VARCHAR)"
+    b = "CAST(" + (str(second.start.year) if second.is_year and second.start else sql_literal(second.label)) + " AS VARCHAR)"
+    pivot = _select(
+        [
+            *[(n, quote_ident(n)) for n, _ in q.keys],
+            ("a", f'MAX(CASE WHEN CAST("period" AS VARCHAR) = {a} THEN "m" END)'),
+            ("b", f'MAX(CASE WHEN CAST("period" AS VARCHAR) = {b} THEN "m" END)'),
+        ]
+    ) + "\nFROM base" + _group(len(q.keys))
+    items = [
+        *[(n, quote_ident(n)) for n, _ in q.keys],
+        (f"{name} {first.label}", '"a"'),
+        (f"{name} {second.label}", '"b"'),
+        ("change", '"b" - "a"'),
+        ("percent change", '("b" - "a") / NULLIF("a", 0)'),
+    ]
+    sql = f"WITH base AS (\n{base}\n),\nchanges AS (\n{pivot}\n)\n" + _select(items) + "\nFROM changes"
+    direction = "ASC" if plan.order == "asc" else "DESC"
+    if key_names:
+        sql += f'\nORDER BY "change" {direction} NULLS LAST'
+        if plan.limit:
+            sql += f"\nLIMIT {plan.limit}"
+    return sql, tuple(n for n, _ in items)
+
+
+def _change_previous(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
+    """Each period against the one before it ("year over year growth")."""
+    name, expr = q.measures[0]
+    grain = plan.time_grain or "year"
+    base = _select([*q.keys, ("m", expr)]) + _body(q) + _group(len(q.keys))
+    others = [quote_ident(n) for n, _ in q.keys if n != grain]
+    over = (f"PARTITION BY {', '.join(others)} " if others else "") + f"ORDER BY {quote_ident(grain)}"
+    previous = f'LAG("m") OVER ({over})'
+    items = [
+        *[(n, quote_ident(n)) for n, _ in q.keys],
+        (name, '"m"'),
+        (f"previous {grain}", previous),
+        ("change", f'"m" - {previous}'),
+        ("percent change", f'("m" - {previous}) / NULLIF({previous}, 0)'),
+    ]
+    sql = f"WITH base AS (\n{base}\n)\n" + _select(items) + "\nFROM base"
+    if plan.limit:
+        direction = "ASC" if plan.order == "asc" else "DESC"
+        sql += f'\nORDER BY "change" {direction} NULLS LAST\nLIMIT {plan.limit}'
+    else:
+        sql += "\nORDER BY " + ", ".join([*others, quote_ident(grain)])
+    return sql, tuple(n for n, _ in items)
