@@ -471,6 +471,10 @@ class Agent:
         if failures and all(f.endswith("refused") for f in failures.values()) and not results:
             return "refused"
         answered = [r for r in results if r.error is None]
+        # A part its space did not understand makes the turn a clarify: the rest of the answer is
+        # shown, but a question understood in part is not answered as if understood whole.
+        if any(r.error is not None and r.domain not in failures for r in results):
+            return "clarify"
         if not answered:
             return "error" if failures else "clarify"
         if failures or len(answered) < len(decision.domains):

@@ -8,7 +8,11 @@ __all__ = ["write_intent"]
 
 _STRONG_VERBS = "delete|drop|truncate|update|insert|alter|remove|erase|purge|wipe|modify|rename|grant|revoke|overwrite|destroy|vacuum"
 # Verbs that also start innocent questions ("change in revenue ..."): only with an object after them.
-_WEAK_VERBS = r"(?:create|add|change|set|replace|merge|load|copy|clear|edit|reset|attach|install|restore)(?=\s+(?:a|an|new|the|all|every|this|that|\d))"
+_WEAK_VERBS = (
+    r"(?:create|add|change|set|replace|merge|load|copy|clear|edit|reset|attach|install|restore|move|bump|"
+    r"raise|lower|mark|assign|reassign|increase|decrease|reduce|cut|fix|correct|flag|archive|void|cancel)"
+    r"(?=\s+(?:a|an|new|the|all|every|each|this|that|these|those|\d))"
+)
 _WRITE_VERBS = f"{_STRONG_VERBS}|{_WEAK_VERBS}"
 _POLITE = r"(?:(?:please|pls|kindly|now|then|go ahead and|can you|could you|would you|will you|"
 _POLITE += (
@@ -23,10 +27,17 @@ _SQL_WRITE = re.compile(
 )
 
 
+_CLAUSES = re.compile(r"[.;!?]\s+|,\s*(?:so|and then|then|and)?\s*|\s+(?:and then|so)\s+", re.IGNORECASE)
+
+
 def write_intent(question: str) -> str | None:
     """The verb of a request to change data ("delete", "drop table"), or None for a question."""
     m = _SQL_WRITE.search(question)
     if m:
         return " ".join(m.group(1).split()).upper()
-    m = _IMPERATIVE.match(question)
-    return m.group("verb").lower() if m else None
+    # Each clause may give an order: "1998 is incomplete, so remove those orders and then ...".
+    for clause in _CLAUSES.split(question):
+        m = _IMPERATIVE.match(clause or "")
+        if m:
+            return m.group("verb").lower()
+    return None

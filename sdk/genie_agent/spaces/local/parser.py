@@ -75,6 +75,8 @@ class ParsedQuestion:
     """Words the engine read but could not place in the plan ("excluding", "600"): not guessed past."""
     problems: tuple[str, ...] = ()
     """Bad input: a reversed range, contradictory conditions, a doubtful value."""
+    adds_grouping: bool = False
+    """A follow-up grouping adds to the previous one ("by segment too", "as well")."""
     measure_is_context: bool = False
     """The only measure named is the scene of a follow-up ("only for orders placed in 1996")."""
 
@@ -120,6 +122,7 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
         # summed — unless the question asks for them together ("combined", "in total").
         if len(dim_values) > 1 and dim not in terms.group_by and not _asks_total(r):
             terms.group_by.append(dim)
+    _both(r, terms)
     _use_cues(r)
     plan = _assemble(r, terms, time, ranking, conditions, share, change, change_order, ratio, per_group)
     unknown, unplaced = _account(r)
@@ -127,7 +130,7 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
     cue = lowered.startswith(FOLLOWUP_OPENERS) or any(
         w in ("instead", "also", "those", "that", "same", "it", "these") for w in r.words
     )
-    return ParsedQuestion(
+    parsed = ParsedQuestion(
         plan,
         cue,
         matches,
@@ -137,6 +140,26 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
         tuple(r.problems),
         terms.context_measure,
     )
+    parsed.adds_grouping = _adds(r)
+    return parsed
+
+
+def _adds(r: Reading) -> bool:
+    words = r.words
+    for i, w in enumerate(words):
+        if w == "too" or (w == "well" and r.is_word(i - 1, "as")) or (w == "also" and "by" in words):
+            r.use(i, i - 1 if w == "well" else i)
+            return True
+    return False
+
+
+def _both(r: Reading, terms: _Terms) -> None:
+    """ "both urgent and low priority": one row cannot hold two values of one dimension."""
+    if "both" not in r.words:
+        return
+    for dim, values in terms.filters.items():
+        if len(values) > 1:
+            r.problems.append(f"how one row can be both {' and '.join(values)} ({dim})")
 
 
 def _assemble(
@@ -173,6 +196,9 @@ def _assemble(
     share_of = None
     if share:
         share_of = _share_target(terms)
+        row_conditions = [i for i, c in enumerate(conditions) if not c.on_measure]
+        if share_of is None and row_conditions:
+            share_of = f"condition:{row_conditions[-1]}"
     order = change_order or ranking.order
     limit = ranking.limit
     if change_kind and ranking.order is None and change_order is None and any(w == "most" for w in r.words):
@@ -228,12 +254,27 @@ def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
     words, vocabulary = r.words, r.vocabulary
     value_matches = [m for m in r.matches if any(t.kind == "value" for t in m.entries)]
     unambiguous_measure = any(all(t.kind == "measure" for t in m.entries) for m in r.matches)
-    for m in r.matches:
+    counts_somewhere = "how many" in " ".join(words) or "number of" in " ".join(words)
+    for idx, m in enumerate(r.matches):
         kinds = {t.kind for t in m.entries}
         prev = [words[k] for k in range(max(0, m.start - 3), m.start)]
-        counted = any(w in COUNT_CUES for w in prev)
+        counted = any(w in COUNT_CUES for w in prev) or (
+            counts_somewhere and not out.measures and r.word(m.start - 1) not in PREPOSITIONS
+        )
+        # "more than 45 suppliers": the noun a condition's number counts is a measure.
+        compared = any(
+            n.end == m.start and r.used[n.start] and r.word(n.start - 1) not in ("top", "bottom", "which", "what", "the", "name")
+            for n in r.numbers
+        )
+        counted = counted or compared
         grouped = any(w in GROUPING_CUES or w in ("within", "per") or _is_small_number(r, w) for w in prev[-2:])
-        grouped = grouped or ranking.superlative and any(w in DESC_WORDS | ASC_WORDS for w in prev)
+        grouped = not compared and grouped or ranking.superlative and any(w in DESC_WORDS | ASC_WORDS for w in prev)
+        if prev and prev[-1] == "all" and "measure" in kinds:
+            grouped = False
+            counted = False
+        # M: "supplier with the highest balance": the ranked subject is a grouping.
+        if ranking.superlative and r.word(m.end) in ("with", "that", "who", "whose", "has", "had", "having"):
+            grouped = True
         after_preposition = bool(prev) and prev[-1] in PREPOSITIONS
         after_term = m.start > 0 and r.matched[m.start - 1]
         if m.start in negated:
@@ -257,6 +298,9 @@ def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
                 "measure" if "measure" in kinds else next(iter(kinds))
             )
         term = next(t for t in m.entries if t.kind == kind)
+        nxt = r.matches[idx + 1] if idx + 1 < len(r.matches) else None
+        if kind == "measure" and nxt is not None and nxt.start == m.end and all(t.kind == "measure" for t in nxt.entries):
+            continue
         if kind == "measure":
             _add_measure(r, out, m, term, prev, counted, after_preposition, after_term)
         elif kind == "dimension":
@@ -301,9 +345,13 @@ def _add_measure(
     if all(x.name != term.name for x in out.measures):
         out.measures.append(ref)
         out.measure_spans[term.name] = m.start
-    # "only for orders placed in 1996": the measure sets the scene of a follow-up.
+    # "only for orders placed in 1996", "only urgent orders", "only suppliers from Canada": the
+    # measure sets the scene of a follow-up.
+    before = r.match_at(m.start - 1) if m.start > 0 else None
+    after_value = before is not None and any(t.kind == "value" for t in before.entries)
+    opens_scene = r.words[:1] in (["only"], ["just"]) and r.word(m.end) in ("from", "in", "with", "placed", "shipped")
     if len(out.measures) == 1 and (
-        (prev and prev[-1] in ("for", "of", "on")) or r.word(m.end) in _SCENE_AFTER
+        (prev and prev[-1] in ("for", "of", "on")) or r.word(m.end) in _SCENE_AFTER or after_value or opens_scene
     ) and not counted:
         out.context_measure = True
     else:
@@ -362,7 +410,7 @@ def _measures_from_context(r: Reading, terms: _Terms, ranking: Ranking) -> None:
     if terms.measures:
         return
     for m in r.matches:
-        if any(t.kind == "filter" for t in m.entries):
+        if any(t.kind == "filter" for t in m.entries) and not r.used[max(0, m.start - 1)]:
             for inner in vocabulary.lexicon.match(r.tokens[m.start + 1 : m.end], r.question):
                 for t in inner.entries:
                     if t.kind == "measure" and all(x.name != t.name for x in terms.measures):
@@ -397,6 +445,10 @@ def _place_conditions(r: Reading, terms: _Terms, raw: list) -> list[Condition]:
             continue
         measure = space.measure(name)
         percent_scale = measure.format == "percent"
+        counted = _entity_counted(r, measure.table, name)
+        if counted is not None and measure.row_column is not None:
+            if all(x.name != counted for x in terms.measures):
+                terms.measures.insert(0, MeasureRef(counted))
         others = [x for x in terms.measures if x.name != name]
         row_level = measure.row_column is not None and (others or not terms.group_by)
         if row_level:
@@ -409,6 +461,20 @@ def _place_conditions(r: Reading, terms: _Terms, raw: list) -> list[Condition]:
                 terms.measures.append(MeasureRef(name))
             placed.append(condition_on(c, name, on_measure=True, percent_scale=percent_scale))
     return placed
+
+
+def _entity_counted(r: Reading, table: str, condition_measure: str) -> str | None:
+    """The COUNT measure of the condition's table, named in the question: "suppliers with a
+    negative balance" counts suppliers and filters their rows."""
+    space = r.vocabulary.space
+    for m in r.matches:
+        for t in m.entries:
+            if t.kind != "measure" or t.name == condition_measure:
+                continue
+            other = space.measure(t.name)
+            if other.table == table and (other.expr or "").upper().startswith("COUNT("):
+                return t.name
+    return None
 
 
 def _condition_target(r: Reading, start: int, end: int) -> tuple[str, str] | None:
@@ -497,7 +563,7 @@ def _use_cues(r: Reading) -> None:
 def _account(r: Reading) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Words no reader placed: unknown subjects (no data about them) and unplaced operators,
     numbers and dates (understood as words, not placed in the plan)."""
-    prose = r.vocabulary.words
+    prose = r.vocabulary.words - r.vocabulary.term_words
     unknown: list[str] = []
     unplaced: list[str] = []
     for i, w in enumerate(r.words):
@@ -544,6 +610,8 @@ def merge_followup(previous: QueryPlan, new: ParsedQuestion) -> QueryPlan:
     for dim in dict(p.filters):
         exclusions.pop(dim, None)
     group_by = p.group_by or previous.group_by
+    if p.group_by and new.adds_grouping:
+        group_by = tuple(dict.fromkeys(previous.group_by + p.group_by))  # "split that by segment too"
     if p.group_by:
         # A filter on the dimension we now group by would leave one group: drop it.
         filters = {d: v for d, v in filters.items() if d not in p.group_by or d in dict(p.filters)}

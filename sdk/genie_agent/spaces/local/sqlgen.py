@@ -228,10 +228,23 @@ def _range_sql(expr: str, start: date | None, end: date | None) -> str:
     return " AND ".join(parts) if len(parts) < 2 else "(" + " AND ".join(parts) + ")"
 
 
+def _is_whole(p: TimeRange, grain: str) -> bool:
+    """The range is exactly one calendar quarter or month."""
+    if p.start is None or p.end is None or p.start.day != 1:
+        return False
+    months = (p.end.year - p.start.year) * 12 + p.end.month - p.start.month
+    return p.end.day == 1 and months == (3 if grain == "quarter" else 1) and (
+        grain == "month" or p.start.month % 3 == 1
+    )
+
+
 def period_label(expr: str, periods: Sequence[TimeRange]) -> str:
     """The key that names each compared period: the year, else the period's label."""
     if all(p.is_year for p in periods):
         return f"YEAR({expr})"
+    for grain in ("quarter", "month"):
+        if all(p.label.startswith(("Q" if grain == "quarter" else "")) and _is_whole(p, grain) for p in periods):
+            return f"CAST(DATE_TRUNC('{grain}', {expr}) AS DATE)"
     cases = " ".join(
         f"WHEN {_range_sql(expr, p.start, p.end)} THEN {sql_literal(p.label)}" for p in periods
     )
@@ -299,6 +312,8 @@ def describe(space: SpaceDefinition, plan: QueryPlan) -> str:
 def _share_members(plan: QueryPlan) -> str:
     if plan.share_of and plan.share_of.startswith("filter:"):
         return plan.share_of.removeprefix("filter:")
+    if plan.share_of and plan.share_of.startswith("condition:"):
+        return _condition_text(plan.conditions[int(plan.share_of.removeprefix("condition:"))])
     values = dict(plan.filters).get(plan.share_of or "", ())
     return f"{plan.share_of} {', '.join(values)}"
 

@@ -81,7 +81,15 @@ def _share_of(space: SpaceDefinition, plan: QueryPlan, q: Query) -> tuple[str, t
     assert plan.share_of is not None
     name, expr = q.measures[0]
     _check_shareable(name, expr)
-    if plan.share_of.startswith("filter:"):
+    if plan.share_of.startswith("condition:"):
+        from .sqlgen import _compare, _condition_expr
+
+        c = plan.conditions[int(plan.share_of.removeprefix("condition:"))]
+        member_expr = _compare(_condition_expr(space, c), c)
+        where = [w for w in q.where if w != member_expr]
+        selected = '"selected"'
+        label = c.label
+    elif plan.share_of.startswith("filter:"):
         flt = next(f for f in space.filters if f.name == plan.share_of.removeprefix("filter:"))
         member_expr = f"({flt.expr})"
         where = [w for w in q.where if w != f"({flt.expr})"]
@@ -119,8 +127,7 @@ def _change_between(space: SpaceDefinition, plan: QueryPlan, q: Query) -> tuple[
     label = period_label(time_dim.expr, (first, second))
     base = _select([("period", label), *q.keys, ("m", expr)]) + _body(q) + _group(len(q.keys) + 1)
     key_names = [quote_ident(n) for n, _ in q.keys]
-    a = "CAST(" + (str(first.start.year) if first.is_year and first.start else sql_literal(first.label)) + " AS VARCHAR)"
-    b = "CAST(" + (str(second.start.year) if second.is_year and second.start else sql_literal(second.label)) + " AS VARCHAR)"
+    a, b = (_period_value(label, p) for p in (first, second))
     pivot = _select(
         [
             *[(n, quote_ident(n)) for n, _ in q.keys],
@@ -142,6 +149,17 @@ def _change_between(space: SpaceDefinition, plan: QueryPlan, q: Query) -> tuple[
         if plan.limit:
             sql += f"\nLIMIT {plan.limit}"
     return sql, tuple(n for n, _ in items)
+
+
+def _period_value(label_sql: str, p) -> str:
+    """The label ``period_label`` gives period ``p``, as text."""
+    if label_sql.startswith("YEAR("):
+        assert p.start is not None
+        return f"CAST({p.start.year} AS VARCHAR)"
+    if label_sql.startswith("CAST(DATE_TRUNC("):
+        assert p.start is not None
+        return f"CAST(DATE '{p.start.isoformat()}' AS VARCHAR)"
+    return f"CAST({sql_literal(p.label)} AS VARCHAR)"
 
 
 def _change_previous(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from ...lexicon import Lexicon, tokenize
+from ...lexicon import Lexicon, phrase_key, tokenize
 from ..semantic_model import SpaceDefinition, referenced_aliases
 
 __all__ = ["MAX_INDEXED_VALUES", "Term", "Vocabulary"]
@@ -66,6 +66,12 @@ class Vocabulary:
             for word, order in m.superlatives.items():
                 out.setdefault(word.lower(), (m.name, order))
         return out
+
+    @cached_property
+    def term_words(self) -> frozenset[str]:
+        """Stems of the words in the space's term phrases: alone, such a word is not the term
+        ("account" is part of "account balance" but names nothing on its own)."""
+        return frozenset(w for phrase in self.phrases() for w in phrase_key(phrase) if len(phrase_key(phrase)) > 1)
 
     def is_column_measure(self, name: str) -> bool:
         return self.space.measure(name).column is not None
