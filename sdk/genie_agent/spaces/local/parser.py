@@ -124,6 +124,9 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
             terms.group_by.append(dim)
     _both(r, terms)
     _use_cues(r)
+    if terms.group_by or len(terms.measures) > 1:
+        # "compare revenue by region", "Munich vs Hamburg": the rows side by side are the comparison.
+        r.use(*(i for i, w in enumerate(r.words) if w in COMPARE_WORDS))
     plan = _assemble(r, terms, time, ranking, conditions, share, change, change_order, ratio, per_group)
     unknown, unplaced = _account(r)
     lowered = " ".join(r.words)
@@ -230,6 +233,8 @@ def _assemble(
 def _share_target(terms: _Terms) -> str | None:
     """ "what % of revenue comes from ASIA": the filtered members' share of the whole."""
     filtered = [d for d, v in terms.filters.items() if d not in terms.group_by]
+    if terms.group_by:
+        return None  # "each Hamburg station's share of rides in Hamburg": shares within the filters
     if filtered:
         return filtered[-1]
     named = [n for n in terms.named if not n.startswith("not:")]
@@ -278,7 +283,7 @@ def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
         after_preposition = bool(prev) and prev[-1] in PREPOSITIONS
         after_term = m.start > 0 and r.matched[m.start - 1]
         if m.start in negated:
-            _negate(out, m)
+            _negate(r, out, m)
             continue
         if "measure" in kinds and "dimension" in kinds:
             # "how many customers" counts them; "top 10 customers" groups by them;
@@ -307,7 +312,9 @@ def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
             _add_dimension(r, out, m, term, value_matches, grouped)
         elif kind == "value":
             values = [t for t in m.entries if t.kind == "value"]
-            chosen = next((t for t in values if t.name in out.group_by), values[0])
+            chosen = _value_dimension(r, values, out)
+            if chosen is None:
+                continue
             assert chosen.value is not None
             bucket = out.filters.setdefault(chosen.name, [])
             if chosen.value not in bucket:
@@ -323,8 +330,25 @@ def _is_small_number(r: Reading, w: str) -> bool:
     return w.isdigit() and not YEAR.match(w) or w in ("one", "two", "three", "five", "ten")
 
 
-def _negate(out: _Terms, m: Match[Term]) -> None:
-    value = next((t for t in m.entries if t.kind == "value"), None)
+def _value_dimension(r: Reading, values: list[Term], out: _Terms) -> Term | None:
+    """The dimension a value belongs to: the only one, or the one the question groups by or names."""
+    dims = list(dict.fromkeys(t.name for t in values))
+    if len(dims) == 1:
+        return values[0]
+    named = {t.name for m in r.matches for t in m.entries if t.kind == "dimension"}
+    chosen = [t for t in values if t.name in out.group_by] or [t for t in values if t.name in named]
+    if len({t.name for t in chosen}) == 1:
+        return chosen[0]
+    r.problems.append(f"whether {values[0].value!r} is a {' or a '.join(dims)}")
+    return None
+
+
+def _negate(r: Reading, out: _Terms, m: Match[Term]) -> None:
+    value = _value_dimension(r, [t for t in m.entries if t.kind == "value"], out) if any(
+        t.kind == "value" for t in m.entries
+    ) else None
+    if value is None and any(t.kind == "value" for t in m.entries):
+        return
     if value is not None and value.value is not None:
         bucket = out.exclusions.setdefault(value.name, [])
         if value.value not in bucket:
@@ -486,12 +510,20 @@ def _condition_target(r: Reading, start: int, end: int) -> tuple[str, str] | Non
         if found:
             return found
     k = start - 1
+    gap: set[str] = set()
     while k >= 0 and r.words[k] in ("is", "was", "of", "a", "an", "the", "with", "has", "have", "had", "were", "are", "where", "whose", "that", "total", "in", "s"):
+        gap.add(r.words[k])
         k -= 1
     before = r.match_at(k) if k >= 0 else None
-    if before is not None:
-        return _measure_or_dimension(before)
-    return None
+    if before is None:
+        return None
+    found = _measure_or_dimension(before)
+    if found and found[0] == "measure" and gap & {"of", "with", "where", "whose", "that"}:
+        # "rides of 30 to 60 min": a condition on the rides, not on their count.
+        measure = r.vocabulary.space.measure(found[1])
+        if (measure.expr or "").upper().startswith("COUNT("):
+            return None
+    return found
 
 
 def _measure_or_dimension(m: Match[Term]) -> tuple[str, str] | None:
@@ -534,7 +566,7 @@ def _read_per_group(r: Reading, terms: _Terms, ranking: Ranking) -> str | None:
     """ "top 2 customers within each segment", "best nation per region": rank within groups."""
     if ranking.order is None or len(terms.group_by) < 2:
         return None
-    for dim in terms.group_by[1:]:
+    for dim in terms.group_by:
         cue = terms.group_cues.get(dim, "")
         if cue.endswith(("each", "every")) or cue in ("per", "within"):
             start = terms.dimension_spans[dim]

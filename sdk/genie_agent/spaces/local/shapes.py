@@ -80,11 +80,12 @@ def read_ranking(r: Reading) -> Ranking:
             out.order = "desc" if w in DESC_WORDS else "asc"
             out.superlative = True
             r.use(i)
-            for k in range(max(0, i - 3), i):
+            for k in range(1, len(r.words)):
                 n = _small_number(r, k)
-                if n is not None and r.words[k - 1 : k] and r.words[k - 1] in ("which", "what", "the", "name"):
+                if n is not None and r.free(k) and r.words[k - 1] in ("which", "what", "the", "name"):
                     out.limit = n
                     r.use(k)
+                    break
             out.limit = out.limit or 1
             return out
     return out
