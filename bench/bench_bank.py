@@ -59,9 +59,9 @@ def main() -> None:
         started = time.perf_counter()
         for case in cases:
             o = judge_case(
-                lambda q, thread_id=None: agent.ask(q, thread_id=thread_id),
+                lambda q, thread_id=None, a=agent: a.ask(q, thread_id=thread_id),
                 case,
-                lambda sql: executor._execute_unchecked(sql).rows,
+                lambda sql, x=executor: x._execute_unchecked(sql).rows,
             )
             outcomes.append((name, case, o))
         print(f"{name}: {len(cases)} cases in {time.perf_counter() - started:.1f} s", file=sys.stderr)
@@ -73,7 +73,9 @@ def main() -> None:
         table = summarize(o for n, _, o in outcomes if n == name)
         print(f"\n{name}: {'shape':<22} {'correct':>8} {'declined':>9} {'wrong':>6}")
         for shape, counts in sorted(table.items(), key=lambda kv: (kv[0] == "all", kv[0])):
-            print(f"{'':>{len(name) + 2}}{shape:<22} {counts['correct']:>8} {counts['declined']:>9} {counts['wrong']:>6}")
+            print(
+                f"{'':>{len(name) + 2}}{shape:<22} {counts['correct']:>8} {counts['declined']:>9} {counts['wrong']:>6}"
+            )
 
 
 if __name__ == "__main__":

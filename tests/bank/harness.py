@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-__all__ = ["BANK_DIR", "Outcome", "load_bank", "judge_case", "same_table", "summarize"]
+__all__ = ["BANK_DIR", "Outcome", "judge_case", "load_bank", "same_table", "summarize"]
 
 BANK_DIR = Path(__file__).resolve().parent
 Verdict = Literal["correct", "declined", "wrong"]
@@ -106,9 +106,7 @@ def same_table(
     for mapping in itertools.permutations(range(n_a), n_e):
         projected = [tuple(r[k] for k in mapping) for r in a_rows]
         left, right = (projected, e_rows) if ordered else (_sorted(projected), _sorted(e_rows))
-        if all(
-            _column_matches([r[j] for r in left], [r[j] for r in right]) for j in range(n_e)
-        ):
+        if all(_column_matches([r[j] for r in left], [r[j] for r in right]) for j in range(n_e)):
             return True, ""
     return False, f"got {a_rows[:4]} expected {e_rows[:4]}"
 
@@ -150,9 +148,7 @@ def _turn_verdict(result: Any, turn: dict[str, Any], truth: Truth) -> tuple[Verd
             return "wrong", f"{space}: {why}\n{table.sql}"
     missing = sorted(set(expected) - set(answered))
     if missing:
-        return "declined", f"not answered by {missing}: " + "; ".join(
-            (r.error or "")[:120] for r in failed
-        )
+        return "declined", f"not answered by {missing}: " + "; ".join((r.error or "")[:120] for r in failed)
     combined_sql = turn.get("combined_sql")
     if combined_sql:
         combined = getattr(result, "combined", None)

@@ -130,7 +130,8 @@ class Measure(_Named):
         description="Words that rank by this measure: {busiest: desc} for orders, {cheapest: asc} for price.",
     )
     divisible: bool = Field(
-        default=True, description="May be divided by another measure or an entity count ('revenue per order')."
+        default=True,
+        description="May be divided by another measure or an entity count ('revenue per order').",
     )
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ...lexicon import Match, stem, tokenize
-from .plan import Condition, MeasureRef, QueryPlan, Ratio
+from .plan import Change, Condition, MeasureRef, QueryPlan, Ratio
 from .reading import YEAR, Reading, read_numbers
 from .shapes import (
     Ranking,
@@ -179,7 +179,7 @@ def _assemble(
 ) -> QueryPlan:
     periods = time.periods
     time_range = time.time_range
-    change_kind = None
+    change_kind: Change | None = None
     grain = time.grain
     if change:
         if len(periods) >= 2 or len(time.endpoints) == 2:
@@ -248,7 +248,9 @@ def _asks_total(r: Reading) -> bool:
         if w in TOTAL_WORDS and w not in ("total", "sum", "overall"):
             r.use(i)
             return True
-        if w in ("total", "sum", "overall") and any(r.words[k] in ("and", "or") for k in range(i, len(r.words))):
+        if w in ("total", "sum", "overall") and any(
+            r.words[k] in ("and", "or") for k in range(i, len(r.words))
+        ):
             return True
     return False
 
@@ -256,7 +258,7 @@ def _asks_total(r: Reading) -> bool:
 def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
     """Measures, groupings, filters and time dimensions from the vocabulary's matches."""
     out = _Terms()
-    words, vocabulary = r.words, r.vocabulary
+    words, _vocabulary = r.words, r.vocabulary
     value_matches = [m for m in r.matches if any(t.kind == "value" for t in m.entries)]
     unambiguous_measure = any(all(t.kind == "measure" for t in m.entries) for m in r.matches)
     counts_somewhere = "how many" in " ".join(words) or "number of" in " ".join(words)
@@ -268,12 +270,18 @@ def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
         )
         # "more than 45 suppliers": the noun a condition's number counts is a measure.
         compared = any(
-            n.end == m.start and r.used[n.start] and r.word(n.start - 1) not in ("top", "bottom", "which", "what", "the", "name")
+            n.end == m.start
+            and r.used[n.start]
+            and r.word(n.start - 1) not in ("top", "bottom", "which", "what", "the", "name")
             for n in r.numbers
         )
         counted = counted or compared
-        grouped = any(w in GROUPING_CUES or w in ("within", "per") or _is_small_number(r, w) for w in prev[-2:])
-        grouped = not compared and grouped or ranking.superlative and any(w in DESC_WORDS | ASC_WORDS for w in prev)
+        grouped = any(
+            w in GROUPING_CUES or w in ("within", "per") or _is_small_number(r, w) for w in prev[-2:]
+        )
+        grouped = (not compared and grouped) or (
+            ranking.superlative and any(w in DESC_WORDS | ASC_WORDS for w in prev)
+        )
         if prev and prev[-1] == "all" and "measure" in kinds:
             grouped = False
             counted = False
@@ -299,12 +307,19 @@ def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
         elif "value" in kinds and len(kinds) > 1:
             kind = "value"
         else:
-            kind = sorted(kinds)[0] if len(kinds) > 1 and "measure" not in kinds else (
-                "measure" if "measure" in kinds else next(iter(kinds))
+            kind = (
+                sorted(kinds)[0]
+                if len(kinds) > 1 and "measure" not in kinds
+                else ("measure" if "measure" in kinds else next(iter(kinds)))
             )
         term = next(t for t in m.entries if t.kind == kind)
         nxt = r.matches[idx + 1] if idx + 1 < len(r.matches) else None
-        if kind == "measure" and nxt is not None and nxt.start == m.end and all(t.kind == "measure" for t in nxt.entries):
+        if (
+            kind == "measure"
+            and nxt is not None
+            and nxt.start == m.end
+            and all(t.kind == "measure" for t in nxt.entries)
+        ):
             continue
         if kind == "measure":
             _add_measure(r, out, m, term, prev, counted, after_preposition, after_term)
@@ -327,7 +342,7 @@ def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
 
 
 def _is_small_number(r: Reading, w: str) -> bool:
-    return w.isdigit() and not YEAR.match(w) or w in ("one", "two", "three", "five", "ten")
+    return (w.isdigit() and not YEAR.match(w)) or w in ("one", "two", "three", "five", "ten")
 
 
 def _value_dimension(r: Reading, values: list[Term], out: _Terms) -> Term | None:
@@ -344,9 +359,11 @@ def _value_dimension(r: Reading, values: list[Term], out: _Terms) -> Term | None
 
 
 def _negate(r: Reading, out: _Terms, m: Match[Term]) -> None:
-    value = _value_dimension(r, [t for t in m.entries if t.kind == "value"], out) if any(
-        t.kind == "value" for t in m.entries
-    ) else None
+    value = (
+        _value_dimension(r, [t for t in m.entries if t.kind == "value"], out)
+        if any(t.kind == "value" for t in m.entries)
+        else None
+    )
     if value is None and any(t.kind == "value" for t in m.entries):
         return
     if value is not None and value.value is not None:
@@ -359,7 +376,14 @@ def _negate(r: Reading, out: _Terms, m: Match[Term]) -> None:
 
 
 def _add_measure(
-    r: Reading, out: _Terms, m: Match[Term], term: Term, prev: list[str], counted: bool, after_prep: bool, after_term: bool
+    r: Reading,
+    out: _Terms,
+    m: Match[Term],
+    term: Term,
+    prev: list[str],
+    counted: bool,
+    after_prep: bool,
+    after_term: bool,
 ) -> None:
     # "revenue from 1-URGENT priority orders": a second measure named as a noun is context.
     if out.measures and (after_prep or after_term) and not counted:
@@ -373,10 +397,23 @@ def _add_measure(
     # measure sets the scene of a follow-up.
     before = r.match_at(m.start - 1) if m.start > 0 else None
     after_value = before is not None and any(t.kind == "value" for t in before.entries)
-    opens_scene = r.words[:1] in (["only"], ["just"]) and r.word(m.end) in ("from", "in", "with", "placed", "shipped")
-    if len(out.measures) == 1 and (
-        (prev and prev[-1] in ("for", "of", "on")) or r.word(m.end) in _SCENE_AFTER or after_value or opens_scene
-    ) and not counted:
+    opens_scene = r.words[:1] in (["only"], ["just"]) and r.word(m.end) in (
+        "from",
+        "in",
+        "with",
+        "placed",
+        "shipped",
+    )
+    if (
+        len(out.measures) == 1
+        and (
+            (prev and prev[-1] in ("for", "of", "on"))
+            or r.word(m.end) in _SCENE_AFTER
+            or after_value
+            or opens_scene
+        )
+        and not counted
+    ):
         out.context_measure = True
     else:
         out.context_measure = False
@@ -420,7 +457,24 @@ def _condition_follows(r: Reading, i: int) -> bool:
         if r.words[k] in ("over", "above", "under", "below", "between", "than", "least", "most", "exceeding",
                           "exceeded", "exceeds") or (r.number_at(k) and r.is_word(r.number_at(k).end, "to", "or")):  # type: ignore[union-attr]  # fmt: skip
             return True
-        if r.words[k] not in ("of", "is", "was", "a", "an", "the", "at", "more", "less", "greater", "fewer", "with", "has", "have", "from", "no"):
+        if r.words[k] not in (
+            "of",
+            "is",
+            "was",
+            "a",
+            "an",
+            "the",
+            "at",
+            "more",
+            "less",
+            "greater",
+            "fewer",
+            "with",
+            "has",
+            "have",
+            "from",
+            "no",
+        ):
             return False
     return False
 
@@ -470,9 +524,12 @@ def _place_conditions(r: Reading, terms: _Terms, raw: list) -> list[Condition]:
         measure = space.measure(name)
         percent_scale = measure.format == "percent"
         counted = _entity_counted(r, measure.table, name)
-        if counted is not None and measure.row_column is not None:
-            if all(x.name != counted for x in terms.measures):
-                terms.measures.insert(0, MeasureRef(counted))
+        if (
+            counted is not None
+            and measure.row_column is not None
+            and all(x.name != counted for x in terms.measures)
+        ):
+            terms.measures.insert(0, MeasureRef(counted))
         others = [x for x in terms.measures if x.name != name]
         row_level = measure.row_column is not None and (others or not terms.group_by)
         if row_level:
@@ -511,7 +568,26 @@ def _condition_target(r: Reading, start: int, end: int) -> tuple[str, str] | Non
             return found
     k = start - 1
     gap: set[str] = set()
-    while k >= 0 and r.words[k] in ("is", "was", "of", "a", "an", "the", "with", "has", "have", "had", "were", "are", "where", "whose", "that", "total", "in", "s"):
+    while k >= 0 and r.words[k] in (
+        "is",
+        "was",
+        "of",
+        "a",
+        "an",
+        "the",
+        "with",
+        "has",
+        "have",
+        "had",
+        "were",
+        "are",
+        "where",
+        "whose",
+        "that",
+        "total",
+        "in",
+        "s",
+    ):
         gap.add(r.words[k])
         k -= 1
     before = r.match_at(k) if k >= 0 else None
@@ -548,7 +624,9 @@ def _read_ratio(r: Reading, terms: _Terms) -> Ratio | None:
         numerator = next((x for x in terms.measures if terms.measure_spans.get(x.name, 10**6) < i), None)
         if numerator is None or not space.measure(numerator.name).divisible:
             continue
-        entity = next((t for t in m.entries if t.kind == "dimension" and space.dimension(t.name).entity), None)
+        entity = next(
+            (t for t in m.entries if t.kind == "dimension" and space.dimension(t.name).entity), None
+        )
         other = next((t for t in m.entries if t.kind == "measure" and t.name != numerator.name), None)
         if entity is not None:
             r.use(i)
@@ -582,9 +660,14 @@ def _use_cues(r: Reading) -> None:
     for i, w in enumerate(r.words):
         if not r.free(i):
             continue
-        if w in AGG_WORDS or w in COUNT_CUES:
-            r.use(i)
-        elif w in ("by", "per", "each", "every", "across") and (r.matched[i + 1] if i + 1 < len(r.words) else False):
+        if (
+            w in AGG_WORDS
+            or w in COUNT_CUES
+            or (
+                w in ("by", "per", "each", "every", "across")
+                and (r.matched[i + 1] if i + 1 < len(r.words) else False)
+            )
+        ):
             r.use(i)
         elif w in ("each", "every") and r.is_word(i - 1, "in", "for", "within", "by", "per"):
             r.use(i, i - 1)

@@ -64,7 +64,8 @@ def read_ranking(r: Reading) -> Ranking:
             continue
         if w in ("top", "bottom"):
             n = _small_number(r, i + 1)
-            r.use(i, *(range(i + 1, r.number_at(i + 1).end) if r.number_at(i + 1) else [i + 1] if n else []))
+            span = r.number_at(i + 1)
+            r.use(i, *(range(i + 1, span.end) if span else [i + 1] if n else []))
             out.limit, out.order = (n or 10), ("desc" if w == "top" else "asc")
             return _superlative_adjective(r, out, superlatives)
         n = _small_number(r, i)
@@ -127,9 +128,7 @@ def read_exclusions(r: Reading) -> set[int]:
         cue_end = None
         if w in EXCLUSION_WORDS:
             cue_end = i + 1
-        elif w == "other" and r.is_word(i + 1, "than"):
-            cue_end = i + 2
-        elif w == "apart" and r.is_word(i + 1, "from"):
+        elif (w == "other" and r.is_word(i + 1, "than")) or (w == "apart" and r.is_word(i + 1, "from")):
             cue_end = i + 2
         elif w in ("excl",):
             cue_end = i + 1
@@ -143,7 +142,20 @@ def read_exclusions(r: Reading) -> set[int]:
                 found.append(m)
                 k = m.end
                 continue
-            if r.words[k] in ("the", "for", "in", "any", "a", "and", "or", "from", "of", "those", "with", "being"):
+            if r.words[k] in (
+                "the",
+                "for",
+                "in",
+                "any",
+                "a",
+                "and",
+                "or",
+                "from",
+                "of",
+                "those",
+                "with",
+                "being",
+            ):
                 k += 1
                 continue
             if found and m is not None and any(t.kind == "dimension" for t in m.entries):
@@ -224,10 +236,14 @@ def read_conditions(r: Reading) -> list[_RawCondition]:
         n = r.number_at(i)
         if n is None:
             continue
-        if r.is_word(n.end, "or") and r.is_word(n.end + 1, "more", "less", "fewer", "greater", "above", "below"):
+        if r.is_word(n.end, "or") and r.is_word(
+            n.end + 1, "more", "less", "fewer", "greater", "above", "below"
+        ):
             r.use(*range(i, n.end + 2))
             op2: Operator = ">=" if r.word(n.end + 1) in ("more", "greater", "above") else "<="
-            found.append(_RawCondition(op2, n.value, None, n.percent, i, n.end + 2, r.question_span(i, n.end + 2)))
+            found.append(
+                _RawCondition(op2, n.value, None, n.percent, i, n.end + 2, r.question_span(i, n.end + 2))
+            )
             continue
         if r.is_word(n.end, "to", "-", "through") and r.number_at(n.end + 1) is not None:
             hi = r.number_at(n.end + 1)
@@ -241,7 +257,9 @@ def read_conditions(r: Reading) -> list[_RawCondition]:
 def _range(r: Reading, lo: NumberSpan, hi: NumberSpan, start: int) -> _RawCondition:
     if hi.value < lo.value:
         r.problems.append(f"the range {lo.text} to {hi.text} ends below where it starts")
-    return _RawCondition("between", lo.value, hi.value, lo.percent or hi.percent, start, hi.end, r.question_span(start, hi.end))
+    return _RawCondition(
+        "between", lo.value, hi.value, lo.percent or hi.percent, start, hi.end, r.question_span(start, hi.end)
+    )
 
 
 def condition_on(raw: _RawCondition, target: str, *, on_measure: bool, percent_scale: bool) -> Condition:
@@ -301,11 +319,39 @@ def read_change(r: Reading) -> tuple[bool, str | None]:
 
 # --------------------------------------------------------------------------- values that are words
 
-_ENGLISH = FILLER | {"no", "not", "or", "and", "in", "me", "ok", "hi", "on", "as", "us", "id", "la", "de",
-                     "al", "co", "oh", "pa", "ma", "mo", "ne", "nd", "sd", "ct", "de", "wa", "or", "va"}
+_ENGLISH = FILLER | {
+    "no",
+    "not",
+    "or",
+    "and",
+    "in",
+    "me",
+    "ok",
+    "hi",
+    "on",
+    "as",
+    "us",
+    "id",
+    "la",
+    "de",
+    "al",
+    "co",
+    "oh",
+    "pa",
+    "ma",
+    "mo",
+    "ne",
+    "nd",
+    "sd",
+    "ct",
+    "wa",
+    "va",
+}
 
 
-def credible_matches(question_tokens: list, matches: list[Match[Term]], problems: list[str]) -> list[Match[Term]]:
+def credible_matches(
+    question_tokens: list, matches: list[Match[Term]], problems: list[str]
+) -> list[Match[Term]]:
     """Drop value matches on words that are also ordinary English ("in", "or", "me") unless the
     question gives evidence: written exactly as the data writes it, and the dimension named next
     to it or other values of it listed alongside. Written as the data writes it without such
@@ -325,8 +371,12 @@ def credible_matches(question_tokens: list, matches: list[Match[Term]], problems
         dim = exact[0].name
         neighbours = [
             x
-            for x in (matches[idx - 1] if idx > 0 else None, matches[idx + 1] if idx + 1 < len(matches) else None)
-            if x is not None and abs((x.start if x.start >= m.end else x.end) - (m.end if x.start >= m.end else m.start)) <= 2
+            for x in (
+                matches[idx - 1] if idx > 0 else None,
+                matches[idx + 1] if idx + 1 < len(matches) else None,
+            )
+            if x is not None
+            and abs((x.start if x.start >= m.end else x.end) - (m.end if x.start >= m.end else m.start)) <= 2
         ]
         named = any(any(t.kind == "dimension" and t.name == dim for t in x.entries) for x in neighbours)
         listed = any(

@@ -233,8 +233,10 @@ def _is_whole(p: TimeRange, grain: str) -> bool:
     if p.start is None or p.end is None or p.start.day != 1:
         return False
     months = (p.end.year - p.start.year) * 12 + p.end.month - p.start.month
-    return p.end.day == 1 and months == (3 if grain == "quarter" else 1) and (
-        grain == "month" or p.start.month % 3 == 1
+    return (
+        p.end.day == 1
+        and months == (3 if grain == "quarter" else 1)
+        and (grain == "month" or p.start.month % 3 == 1)
     )
 
 
@@ -243,11 +245,11 @@ def period_label(expr: str, periods: Sequence[TimeRange]) -> str:
     if all(p.is_year for p in periods):
         return f"YEAR({expr})"
     for grain in ("quarter", "month"):
-        if all(p.label.startswith(("Q" if grain == "quarter" else "")) and _is_whole(p, grain) for p in periods):
+        if all(
+            p.label.startswith("Q" if grain == "quarter" else "") and _is_whole(p, grain) for p in periods
+        ):
             return f"CAST(DATE_TRUNC('{grain}', {expr}) AS DATE)"
-    cases = " ".join(
-        f"WHEN {_range_sql(expr, p.start, p.end)} THEN {sql_literal(p.label)}" for p in periods
-    )
+    cases = " ".join(f"WHEN {_range_sql(expr, p.start, p.end)} THEN {sql_literal(p.label)}" for p in periods)
     return f"CASE {cases} END"
 
 
@@ -290,7 +292,9 @@ def describe(space: SpaceDefinition, plan: QueryPlan) -> str:
         text = f"change in {text} from {plan.periods[0].label} to {plan.periods[1].label}"
     elif plan.change == "previous":
         text = f"change in {text} from the previous {plan.time_grain or 'year'}"
-    groups = ([plan.time_grain] if plan.time_grain and plan.change != "previous" else []) + list(plan.group_by)
+    groups = ([plan.time_grain] if plan.time_grain and plan.change != "previous" else []) + list(
+        plan.group_by
+    )
     if groups:
         text += " by " + " and ".join(groups)
     if plan.limit:
@@ -298,7 +302,7 @@ def describe(space: SpaceDefinition, plan: QueryPlan) -> str:
         text = f"{rank} {text}" + (f" within each {plan.per_group}" if plan.per_group else "")
     if plan.periods and not plan.change:
         text += ", compared across " + " vs ".join(p.label for p in plan.periods)
-    parts = [f"{d} = {', '.join(v)}" for d, v in plan.filters if not (plan.share_of == d)]
+    parts = [f"{d} = {', '.join(v)}" for d, v in plan.filters if plan.share_of != d]
     parts += [f"excluding {d} {', '.join(v)}" for d, v in plan.exclusions]
     parts += [f"not {n[4:]}" if n.startswith("not:") else n for n in plan.named_filters]
     parts += [_condition_text(c) for c in plan.conditions]

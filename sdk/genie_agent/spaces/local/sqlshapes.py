@@ -51,7 +51,9 @@ def _aggregate(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
     if plan.share:
         _check_shareable(first_name, first_expr)
         over = ""
-        grain_keys = [expr for name, expr in q.keys if name in ("year", "quarter", "month", "week", "day", "period")]
+        grain_keys = [
+            expr for name, expr in q.keys if name in ("year", "quarter", "month", "week", "day", "period")
+        ]
         if grain_keys and len(q.keys) > len(grain_keys):
             over = "PARTITION BY " + ", ".join(grain_keys)
         items = [*items, (f"share of {first_name}", f"{first_expr} / SUM({first_expr}) OVER ({over})")]
@@ -93,21 +95,25 @@ def _share_of(space: SpaceDefinition, plan: QueryPlan, q: Query) -> tuple[str, t
         flt = next(f for f in space.filters if f.name == plan.share_of.removeprefix("filter:"))
         member_expr = f"({flt.expr})"
         where = [w for w in q.where if w != f"({flt.expr})"]
-        selected = "\"selected\""
+        selected = '"selected"'
         label = flt.name
     else:
         d = space.dimension(plan.share_of)
         values = dict(plan.filters)[plan.share_of]
         member_expr = d.expr
         where = [w for w in q.where if not w.startswith(f"{d.expr} IN (")]
-        selected = f"\"selected\" IN ({', '.join(sql_literal(v) for v in values)})"
+        selected = f'"selected" IN ({", ".join(sql_literal(v) for v in values)})'
         label = ", ".join(values)
     keys = q.keys
-    base = _select([*keys, ("selected", member_expr), ("m", expr)]) + _body(q, where=where) + _group(len(keys) + 1)
+    base = (
+        _select([*keys, ("selected", member_expr), ("m", expr)])
+        + _body(q, where=where)
+        + _group(len(keys) + 1)
+    )
     outer_keys = [(n, quote_ident(n)) for n, _ in keys]
     items = [
         *outer_keys,
-        (f"{name} ({label})", f"SUM(CASE WHEN {selected} THEN \"m\" END)"),
+        (f"{name} ({label})", f'SUM(CASE WHEN {selected} THEN "m" END)'),
         (f"total {name}", 'SUM("m")'),
         (f"share of {name}", f'SUM(CASE WHEN {selected} THEN "m" END) / NULLIF(SUM("m"), 0)'),
     ]
@@ -128,13 +134,17 @@ def _change_between(space: SpaceDefinition, plan: QueryPlan, q: Query) -> tuple[
     base = _select([("period", label), *q.keys, ("m", expr)]) + _body(q) + _group(len(q.keys) + 1)
     key_names = [quote_ident(n) for n, _ in q.keys]
     a, b = (_period_value(label, p) for p in (first, second))
-    pivot = _select(
-        [
-            *[(n, quote_ident(n)) for n, _ in q.keys],
-            ("a", f'MAX(CASE WHEN CAST("period" AS VARCHAR) = {a} THEN "m" END)'),
-            ("b", f'MAX(CASE WHEN CAST("period" AS VARCHAR) = {b} THEN "m" END)'),
-        ]
-    ) + "\nFROM base" + _group(len(q.keys))
+    pivot = (
+        _select(
+            [
+                *[(n, quote_ident(n)) for n, _ in q.keys],
+                ("a", f'MAX(CASE WHEN CAST("period" AS VARCHAR) = {a} THEN "m" END)'),
+                ("b", f'MAX(CASE WHEN CAST("period" AS VARCHAR) = {b} THEN "m" END)'),
+            ]
+        )
+        + "\nFROM base"
+        + _group(len(q.keys))
+    )
     items = [
         *[(n, quote_ident(n)) for n, _ in q.keys],
         (f"{name} {first.label}", '"a"'),

@@ -9,6 +9,7 @@ periods compared side by side; "since", "after", "before", "until" open one side
 from __future__ import annotations
 
 import calendar
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -151,7 +152,9 @@ def _attach_years(r: Reading, atoms: list[_Atom]) -> None:
         kind = a.kind.removesuffix("-span")
         after = next((y for y in years if y.start >= a.end and y.start - a.end <= 2), None)
         before = next((y for y in years if y.end == a.start), None)
-        adjacent = after if after is not None and _only_joiners(r, a.end, after.start, "of", "in", ",") else None
+        adjacent = (
+            after if after is not None and _only_joiners(r, a.end, after.start, "of", "in", ",") else None
+        )
         adjacent = adjacent or before
         if adjacent is None:
             later = [y for y in years if y.start >= a.end]
@@ -198,9 +201,13 @@ def _connect(r: Reading, atoms: list[_Atom], out: TimeReading) -> None:
         out.time_range = _open_side(r, first)
         return
     span = first.kind.endswith("span") and first.start == last.start and len(atoms) == 2
-    between = r.is_word(first.start - 1, "between", "from") and r.is_word(first.end, "and", "to", "through", "thru", "until", "till", "-")
-    ranged = span or between or (
-        len(atoms) == 2 and _only_joiners(r, first.end, last.start, *_RANGE_JOINERS, "up")
+    between = r.is_word(first.start - 1, "between", "from") and r.is_word(
+        first.end, "and", "to", "through", "thru", "until", "till", "-"
+    )
+    ranged = (
+        span
+        or between
+        or (len(atoms) == 2 and _only_joiners(r, first.end, last.start, *_RANGE_JOINERS, "up"))
     )
     if ranged and len(atoms) == 2:
         r.use(first.start - 1, *range(first.end, last.start))
@@ -208,12 +215,16 @@ def _connect(r: Reading, atoms: list[_Atom], out: TimeReading) -> None:
         if start is not None and end is not None and end <= start:
             r.problems.append(f"the range {first.range.label} to {last.range.label} ends before it starts")
             return
-        label = f"{first.range.label} to {last.range.label}" if first.range.label != last.range.label else first.range.label
+        label = (
+            f"{first.range.label} to {last.range.label}"
+            if first.range.label != last.range.label
+            else first.range.label
+        )
         out.time_range = TimeRange(start, end, label)
         out.endpoints = (first.range, last.range)
         return
     # "1995 and 1996", "Q1 vs Q2 1996", "compare 1993, 1994 and 1995": periods side by side.
-    for prev, nxt in zip(atoms, atoms[1:], strict=False):
+    for prev, nxt in itertools.pairwise(atoms):
         if not _only_joiners(r, prev.end, nxt.start, *_SET_JOINERS, "with", "to", "the", "in"):
             r.problems.append("how the dates in the question relate to each other")
             return
@@ -258,7 +269,9 @@ def _read_grain(r: Reading, out: TimeReading) -> None:
             out.year_over_year = True
             out.grain = out.grain or "year"
             continue
-        if w in GRAIN_WORDS and (w not in ("day", "days", "week", "weeks") or r.is_word(i - 1, "by", "per", "each", "every", "a")):
+        if w in GRAIN_WORDS and (
+            w not in ("day", "days", "week", "weeks") or r.is_word(i - 1, "by", "per", "each", "every", "a")
+        ):
             r.use(i)
             if r.is_word(i - 1, "by", "per", "each", "every", "a", "over"):
                 r.use(i - 1)

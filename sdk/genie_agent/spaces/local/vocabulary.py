@@ -71,7 +71,9 @@ class Vocabulary:
     def term_words(self) -> frozenset[str]:
         """Stems of the words in the space's term phrases: alone, such a word is not the term
         ("account" is part of "account balance" but names nothing on its own)."""
-        return frozenset(w for phrase in self.phrases() for w in phrase_key(phrase) if len(phrase_key(phrase)) > 1)
+        return frozenset(
+            w for phrase in self.phrases() for w in phrase_key(phrase) if len(phrase_key(phrase)) > 1
+        )
 
     def is_column_measure(self, name: str) -> bool:
         return self.space.measure(name).column is not None
