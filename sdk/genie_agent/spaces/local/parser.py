@@ -11,7 +11,7 @@ different question.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ...lexicon import Match, stem, tokenize
 from .plan import Change, Condition, MeasureRef, QueryPlan, Ratio
@@ -540,7 +540,10 @@ def _place_conditions(r: Reading, terms: _Terms, raw: list) -> list[Condition]:
         else:
             if all(x.name != name for x in terms.measures):
                 terms.measures.append(MeasureRef(name))
-            placed.append(condition_on(c, name, on_measure=True, percent_scale=percent_scale))
+            agg = next((x.agg for x in terms.measures if x.name == name), None)
+            placed.append(
+                replace(condition_on(c, name, on_measure=True, percent_scale=percent_scale), agg=agg)
+            )
     return placed
 
 

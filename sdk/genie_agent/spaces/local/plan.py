@@ -61,6 +61,8 @@ class Condition:
     high: float | None = None
     on_measure: bool = False
     label: str = ""
+    agg: Aggregation | None = None
+    """The aggregation the question gives a HAVING measure ("an average balance above 4500")."""
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,7 @@ def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[st
 
 def _condition_expr(space: SpaceDefinition, c: Condition) -> str:
     if c.on_measure:
-        return space.measure(c.target).sql()
+        return space.measure(c.target).sql(c.agg)
     if c.target.startswith("measure:"):
         column = space.measure(c.target.removeprefix("measure:")).row_column
         if column is None:
