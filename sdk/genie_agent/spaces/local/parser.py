@@ -27,7 +27,7 @@ from .shapes import (
     read_ranking,
     read_share,
 )
-from .time_reader import TimeReading, read_time
+from .time_reader import TimeReading, read_time, year_range
 from .vocabulary import Term, Vocabulary
 from .words import (
     AGG_WORDS,
@@ -42,6 +42,7 @@ from .words import (
     GRAIN_WORDS,
     GROUPING_CUES,
     MONTHS,
+    NUMBER_WORDS,
     PREPOSITIONS,
     SHARE_WORDS,
     TOTAL_WORDS,
@@ -188,9 +189,7 @@ def _assemble(
             change_kind, time_range = "periods", None
         elif time_range is not None and time_range.is_year and time_range.start is not None:
             # "growth in 1996": against the year before.
-            from .time_reader import _year
-
-            periods = (_year(time_range.start.year - 1), time_range)
+            periods = (year_range(time_range.start.year - 1), time_range)
             change_kind, time_range = "periods", None
         else:
             change_kind, grain = "previous", grain or "year"
@@ -258,7 +257,7 @@ def _asks_total(r: Reading) -> bool:
 def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
     """Measures, groupings, filters and time dimensions from the vocabulary's matches."""
     out = _Terms()
-    words, _vocabulary = r.words, r.vocabulary
+    words = r.words
     value_matches = [m for m in r.matches if any(t.kind == "value" for t in m.entries)]
     unambiguous_measure = any(all(t.kind == "measure" for t in m.entries) for m in r.matches)
     counts_somewhere = "how many" in " ".join(words) or "number of" in " ".join(words)
@@ -276,9 +275,7 @@ def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
             for n in r.numbers
         )
         counted = counted or compared
-        grouped = any(
-            w in GROUPING_CUES or w in ("within", "per") or _is_small_number(r, w) for w in prev[-2:]
-        )
+        grouped = any(w in GROUPING_CUES or w in ("within", "per") or _is_small_number(w) for w in prev[-2:])
         grouped = (not compared and grouped) or (
             ranking.superlative and any(w in DESC_WORDS | ASC_WORDS for w in prev)
         )
@@ -341,8 +338,11 @@ def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
     return out
 
 
-def _is_small_number(r: Reading, w: str) -> bool:
-    return (w.isdigit() and not YEAR.match(w)) or w in ("one", "two", "three", "five", "ten")
+def _is_small_number(w: str) -> bool:
+    """A count such as "top 5" or "three": what the old parser's ``_number`` accepted."""
+    if w.isdigit() and not YEAR.match(w):
+        return 0 < int(w) <= 10_000
+    return w in NUMBER_WORDS
 
 
 def _value_dimension(r: Reading, values: list[Term], out: _Terms) -> Term | None:

@@ -7,6 +7,7 @@ accounting at the end of :func:`~.parser.parse_question`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ...lexicon import Match
@@ -23,6 +24,8 @@ from .words import (
     SHARE_WORDS,
 )
 
+_BARE_PERCENT = re.compile(r"(?:^|[^\d\s])\s*%")
+
 __all__ = [
     "Ranking",
     "credible_matches",
@@ -32,8 +35,6 @@ __all__ = [
     "read_ranking",
     "read_share",
 ]
-
-Order = str
 
 
 @dataclass
@@ -298,11 +299,7 @@ def read_share(r: Reading) -> bool:
             r.use(i)
             found = True
     # "what % of revenue": a percent sign that follows no number.
-    text = r.question
-    for k, ch in enumerate(text):
-        if ch == "%" and not text[:k].rstrip()[-1:].isdigit():
-            found = True
-    return found
+    return found or _BARE_PERCENT.search(r.question) is not None
 
 
 def read_change(r: Reading) -> tuple[bool, str | None]:

@@ -72,6 +72,11 @@ class Query:
     from_sql: str
     period_key: str | None = None
     """Name of the key column that labels compared periods."""
+    time_expr: str | None = None
+    """The date the plan's time range, grain or periods apply to."""
+    member: tuple[str, str, str] | None = None
+    """For a share of selected members: (the member's SQL, the test of ``"selected"`` that picks
+    them, their label). The question's own filter on them is left out of ``where``."""
 
 
 def compile_plan(
@@ -87,7 +92,7 @@ def compile_plan(
     if not plan.measures:
         raise PlanError("I could not tell which measure you are asking about.")
     query = build_query(space, plan, row_filters or {})
-    sql, columns = write_sql(space, plan, query)
+    sql, columns = write_sql(plan, query)
     description = describe(space, plan)
     if row_filters:
         limits = "; ".join(f"{d} = {', '.join(v)}" for d, v in row_filters.items())
@@ -145,10 +150,14 @@ def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[st
             needed |= referenced_aliases(den_expr)
         ratio = (f"{num_label} per {plan.ratio.denominator}", f"{num_expr} / NULLIF({den_expr}, 0)")
         select_measures = [ratio, (num_label, num_expr), (den_label, den_expr), *select_measures[1:]]
+    member = _share_member(space, plan)
+    if member is not None:
+        needed |= referenced_aliases(member[0])
     for dim_name, values in plan.filters:
         d = space.dimension(dim_name)
         needed |= referenced_aliases(d.expr)
-        where.append(f"{d.expr} IN ({_in_list(values)})")
+        if dim_name != plan.share_of:
+            where.append(f"{d.expr} IN ({_in_list(values)})")
     for dim_name, values in plan.exclusions:
         d = space.dimension(dim_name)
         needed |= referenced_aliases(d.expr)
@@ -168,11 +177,13 @@ def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[st
         negated = f_name.startswith("not:")
         f = next(f for f in space.filters if f.name == f_name.removeprefix("not:"))
         needed |= referenced_aliases(f.expr)
-        where.append(f"NOT ({f.expr})" if negated else f"({f.expr})")
-    for c in plan.conditions:
+        if plan.share_of != f"filter:{f_name}":
+            where.append(f"NOT ({f.expr})" if negated else f"({f.expr})")
+    for i, c in enumerate(plan.conditions):
         expr = _condition_expr(space, c)
         needed |= referenced_aliases(expr)
-        (having if c.on_measure else where).append(_compare(expr, c))
+        if plan.share_of != f"condition:{i}":
+            (having if c.on_measure else where).append(_compare(expr, c))
     if having and not keys:
         names = ", ".join(c.target for c in plan.conditions if c.on_measure)
         raise PlanError(f"A condition on {names} needs something to group by (e.g. 'nations with ...').")
@@ -194,7 +205,21 @@ def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[st
             if step not in joined:
                 joined.append(step)
                 lines.append(f"JOIN {_table_sql(space, step)} ON {on}")
-    return Query(keys, select_measures, where, having, "\n".join(lines), period_key)
+    time_expr = time_dim.expr if time_dim else None
+    return Query(keys, select_measures, where, having, "\n".join(lines), period_key, time_expr, member)
+
+
+def _share_member(space: SpaceDefinition, plan: QueryPlan) -> tuple[str, str, str] | None:
+    if plan.share_of is None:
+        return None
+    if plan.share_of.startswith("condition:"):
+        c = plan.conditions[int(plan.share_of.removeprefix("condition:"))]
+        return _compare(_condition_expr(space, c), c), '"selected"', c.label
+    if plan.share_of.startswith("filter:"):
+        flt = next(f for f in space.filters if f.name == plan.share_of.removeprefix("filter:"))
+        return f"({flt.expr})", '"selected"', flt.name
+    values = dict(plan.filters)[plan.share_of]
+    return space.dimension(plan.share_of).expr, f'"selected" IN ({_in_list(values)})', ", ".join(values)
 
 
 def _condition_expr(space: SpaceDefinition, c: Condition) -> str:

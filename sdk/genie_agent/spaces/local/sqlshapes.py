@@ -4,23 +4,22 @@ members, a change between two periods, and a change against the previous period.
 
 from __future__ import annotations
 
-from ..semantic_model import SpaceDefinition
 from .plan import QueryPlan
-from .sqlgen import PlanError, Query, quote_ident, sql_literal
+from .sqlgen import PlanError, Query, period_label, quote_ident, sql_literal
 
 __all__ = ["write_sql"]
 
 _SHAREABLE = ("SUM(", "COUNT(")
 
 
-def write_sql(space: SpaceDefinition, plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
+def write_sql(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
     """The SQL and its column names."""
     if plan.change == "periods":
-        return _change_between(space, plan, q)
+        return _change_between(plan, q)
     if plan.change == "previous":
         return _change_previous(plan, q)
     if plan.share_of:
-        return _share_of(space, plan, q)
+        return _share_of(q)
     return _aggregate(plan, q)
 
 
@@ -28,11 +27,10 @@ def _select(items: list[tuple[str, str]]) -> str:
     return "SELECT " + ",\n       ".join(f"{expr} AS {quote_ident(name)}" for name, expr in items)
 
 
-def _body(q: Query, *, where: list[str] | None = None) -> str:
+def _body(q: Query) -> str:
     sql = "\n" + q.from_sql
-    conditions = q.where if where is None else where
-    if conditions:
-        sql += "\nWHERE " + "\n  AND ".join(conditions)
+    if q.where:
+        sql += "\nWHERE " + "\n  AND ".join(q.where)
     return sql
 
 
@@ -78,38 +76,14 @@ def _aggregate(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
     return sql, tuple(name for name, _ in items)
 
 
-def _share_of(space: SpaceDefinition, plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
+def _share_of(q: Query) -> tuple[str, tuple[str, ...]]:
     """ "what % of revenue comes from ASIA": group by the member, share over all members."""
-    assert plan.share_of is not None
+    assert q.member is not None
     name, expr = q.measures[0]
     _check_shareable(name, expr)
-    if plan.share_of.startswith("condition:"):
-        from .sqlgen import _compare, _condition_expr
-
-        c = plan.conditions[int(plan.share_of.removeprefix("condition:"))]
-        member_expr = _compare(_condition_expr(space, c), c)
-        where = [w for w in q.where if w != member_expr]
-        selected = '"selected"'
-        label = c.label
-    elif plan.share_of.startswith("filter:"):
-        flt = next(f for f in space.filters if f.name == plan.share_of.removeprefix("filter:"))
-        member_expr = f"({flt.expr})"
-        where = [w for w in q.where if w != f"({flt.expr})"]
-        selected = '"selected"'
-        label = flt.name
-    else:
-        d = space.dimension(plan.share_of)
-        values = dict(plan.filters)[plan.share_of]
-        member_expr = d.expr
-        where = [w for w in q.where if not w.startswith(f"{d.expr} IN (")]
-        selected = f'"selected" IN ({", ".join(sql_literal(v) for v in values)})'
-        label = ", ".join(values)
+    member_expr, selected, label = q.member
     keys = q.keys
-    base = (
-        _select([*keys, ("selected", member_expr), ("m", expr)])
-        + _body(q, where=where)
-        + _group(len(keys) + 1)
-    )
+    base = _select([*keys, ("selected", member_expr), ("m", expr)]) + _body(q) + _group(len(keys) + 1)
     outer_keys = [(n, quote_ident(n)) for n, _ in keys]
     items = [
         *outer_keys,
@@ -123,14 +97,12 @@ def _share_of(space: SpaceDefinition, plan: QueryPlan, q: Query) -> tuple[str, t
     return sql, tuple(n for n, _ in items)
 
 
-def _change_between(space: SpaceDefinition, plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
+def _change_between(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
     """Two periods side by side per group, with the change and the percent change."""
-    from .sqlgen import _time_dimension, period_label
-
     first, second = plan.periods[0], plan.periods[-1]
-    time_dim = _time_dimension(space, plan, [space.measure(m.name) for m in plan.measures])
+    assert q.time_expr is not None
     name, expr = q.measures[0]
-    label = period_label(time_dim.expr, (first, second))
+    label = period_label(q.time_expr, (first, second))
     base = _select([("period", label), *q.keys, ("m", expr)]) + _body(q) + _group(len(q.keys) + 1)
     key_names = [quote_ident(n) for n, _ in q.keys]
     a, b = (_period_value(label, p) for p in (first, second))

@@ -18,7 +18,7 @@ from .plan import TimeGrain, TimeRange
 from .reading import YEAR, Reading
 from .words import COMPARE_WORDS, GRAIN_WORDS, MONTHS, ORDINALS
 
-__all__ = ["TimeReading", "read_time"]
+__all__ = ["TimeReading", "read_time", "year_range"]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _QUARTER = re.compile(r"^q([1-4])$")
@@ -48,7 +48,7 @@ class TimeReading:
     """The two ends of a range ("from 1995 to 1996"): what a change is measured between."""
 
 
-def _year(y: int) -> TimeRange:
+def year_range(y: int) -> TimeRange:
     return TimeRange(date(y, 1, 1), date(y + 1, 1, 1), str(y))
 
 
@@ -68,12 +68,9 @@ def _sub_range(kind: str, k: int, y: int) -> TimeRange:
 def _sub_at(r: Reading, i: int) -> tuple[str, int, int] | None:
     """A month, quarter or half starting at token ``i``: (kind, index, end)."""
     w = r.word(i)
-    if w in MONTHS and (w != "may" or _near_year(r, i)):
-        return "month", MONTHS[w], i + 1
-    if m := _QUARTER.match(w):
-        return "quarter", int(m.group(1)), i + 1
-    if m := _HALF.match(w):
-        return "half", int(m.group(1)), i + 1
+    single = _sub_kind(w)
+    if single is not None and (w != "may" or _near_year(r, i)):
+        return (*single, i + 1)
     if w in ORDINALS and r.is_word(i + 1, "quarter", "half"):
         kind = r.word(i + 1)
         k = ORDINALS[w]
@@ -104,14 +101,17 @@ def _atoms(r: Reading) -> list[_Atom]:
             i += 1
             continue
         if YEAR.match(w) and not any(x.start == i for x in r.numbers):
-            atoms.append(_Atom(i, i + 1, _year(int(w)), "year"))
+            atoms.append(_Atom(i, i + 1, year_range(int(w)), "year"))
             i += 1
             continue
         span = _SPAN.match(w)
         if span and not r.matched[i]:
             a, b = span.groups()
             if YEAR.match(a) and YEAR.match(b):
-                atoms += [_Atom(i, i + 1, _year(int(a)), "year"), _Atom(i, i + 1, _year(int(b)), "year")]
+                atoms += [
+                    _Atom(i, i + 1, year_range(int(a)), "year"),
+                    _Atom(i, i + 1, year_range(int(b)), "year"),
+                ]
                 atoms[-1].kind = atoms[-2].kind = "year-span"
                 i += 1
                 continue
