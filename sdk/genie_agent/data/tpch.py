@@ -8,16 +8,15 @@ server is not assumed to be reachable: the extension binary comes from the
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import importlib.util
 import math
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genie_agent.errors import BackendError, ConfigError
+
+from .build import find_extension, generate_once
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -73,17 +72,11 @@ def ensure_tpch_database(path: Path, scale_factor: float = 0.1, *, progress: boo
             hint="Choose a writable location for genie-agent's data (e.g. set GENIE_AGENT_HOME).",
         ) from None
 
-    with _exclusive_lock(path.with_name(path.name + ".lock"), path, progress=progress):
-        if path.exists():
-            return path  # another process generated it while we waited for the lock
-        _remove_stale_temp_files(path)
-        temp_path = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        try:
-            _generate_into(temp_path, scale_factor, progress=progress)
-            os.replace(temp_path, path)
-        finally:
-            _remove_database_files(temp_path)
-    return path
+    return generate_once(
+        path,
+        lambda temp_path: _generate_into(temp_path, scale_factor, progress=progress),
+        on_wait=lambda: _status(f"Waiting for another process to finish generating {path.name}", progress),
+    )
 
 
 def _validate_scale_factor(scale_factor: float) -> None:
@@ -100,60 +93,9 @@ def _validate_scale_factor(scale_factor: float) -> None:
         )
 
 
-@contextlib.contextmanager
-def _exclusive_lock(lock_path: Path, target: Path, *, progress: bool) -> Iterator[None]:
-    # The lock file is left behind on purpose: unlinking it would let a waiting process lock a
-    # deleted inode while a newcomer locks a fresh file, and both would generate.
-    with open(lock_path, "a+b") as lock_file:
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            with _status(f"Waiting for another process to finish generating {target.name}", progress):
-                fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-
-def _remove_stale_temp_files(path: Path) -> None:
-    """Delete temporary databases left by crashed generators (safe: we hold the lock)."""
-    for leftover in path.parent.glob(f"{path.name}.tmp-*"):
-        with contextlib.suppress(FileNotFoundError):
-            leftover.unlink()
-
-
-def _remove_database_files(database: Path) -> None:
-    for candidate in (database, database.with_name(database.name + ".wal")):
-        with contextlib.suppress(FileNotFoundError):
-            candidate.unlink()
-
-
 def _find_tpch_extension(package: str = _EXTENSION_PACKAGE) -> Path:
-    """Locate ``tpch.duckdb_extension`` inside the installed ``duckdb-extension-tpch`` wheel.
-
-    The wheel lays it out as ``<package>/extensions/v<duckdb version>/tpch.duckdb_extension``.
-    """
-    import duckdb
-
-    version = duckdb.__version__
-    install_hint = f"Install the matching extension wheel: pip install duckdb-extension-tpch=={version}"
-    spec = importlib.util.find_spec(package)
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    if not locations:
-        raise ConfigError("The DuckDB TPC-H extension is not installed", hint=install_hint)
-    for location in locations:
-        candidate = Path(location) / "extensions" / f"v{version}" / "tpch.duckdb_extension"
-        if candidate.is_file():
-            return candidate
-    found = sorted(
-        p.parent.name for loc in locations for p in Path(loc).glob("extensions/*/tpch.duckdb_extension")
-    )
-    raise ConfigError(
-        f"The installed TPC-H extension does not match DuckDB {version}"
-        + (f" (found {', '.join(found)})" if found else ""),
-        hint=install_hint,
-    )
+    """Locate ``tpch.duckdb_extension`` inside the installed ``duckdb-extension-tpch`` wheel."""
+    return find_extension(package, "tpch", title="TPC-H", wheel="duckdb-extension-tpch")
 
 
 def _generate_into(database: Path, scale_factor: float, *, progress: bool) -> None:
@@ -166,7 +108,6 @@ def _generate_into(database: Path, scale_factor: float, *, progress: bool) -> No
     # real percentage but costs ~35-50% more time (measured at SF 0.1 and 1), so a phase label with
     # elapsed time is shown instead.
     with _phases(progress) as show:
-        _remove_database_files(database)
         connection = duckdb.connect(
             str(database),
             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},

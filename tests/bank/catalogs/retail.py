@@ -21,14 +21,12 @@ wheel and is loaded from its file path, as genie_agent.data.tpch does for TPC-H.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import importlib.util
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
+from genie_agent.data.build import find_extension, generate_once
 from genie_agent.spaces.catalog import Catalog, load_catalog
 
 __all__ = [
@@ -106,31 +104,18 @@ def database_path(root: Path) -> Path:
 def write_catalog(root: Path) -> Path:
     """Build the catalog in ``root`` (once) and return the path of its ``catalog.yaml``.
 
-    Idempotent and safe for concurrent callers (pytest-xdist workers): a lock file in ``root``
-    makes one of them build, the others wait and reuse the result. The database is generated into
-    a temporary file and renamed into place; the YAML files are replaced atomically when they
-    differ from the ones shipped next to this module.
+    Idempotent and safe for concurrent callers (pytest-xdist workers): the database is generated
+    once by :func:`genie_agent.data.build.generate_once` (a lock file, a temporary file renamed
+    into place); the YAML files are replaced atomically when they differ from the ones shipped
+    next to this module.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     catalog_path = root / "catalog.yaml"
-    with _exclusive_lock(root / ".retail-catalog.lock"):
-        database = database_path(root)
-        if not database.exists():
-            for leftover in root.glob(f"{DATABASE_FILE}.tmp-*"):
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
-            temp = root / f"{DATABASE_FILE}.tmp-{os.getpid()}"
-            try:
-                build_database(temp)
-                os.replace(temp, database)
-            finally:
-                for candidate in (temp, temp.with_name(temp.name + ".wal")):
-                    with contextlib.suppress(FileNotFoundError):
-                        candidate.unlink()
-        for name in SPACE_FILES:
-            _write_if_changed(root / name, (YAML_DIR / name).read_text())
-        _write_if_changed(catalog_path, CATALOG_YAML)
+    generate_once(database_path(root), build_database)
+    for name in SPACE_FILES:
+        _write_if_changed(root / name, (YAML_DIR / name).read_text())
+    _write_if_changed(catalog_path, CATALOG_YAML)
     return catalog_path
 
 
@@ -164,18 +149,8 @@ def build_database(path: Path, scale_factor: float = SCALE_FACTOR) -> None:
 
 
 def _find_tpcds_extension() -> Path:
-    """``tpcds.duckdb_extension`` inside the installed ``duckdb-extension-tpcds`` wheel."""
-    version = duckdb.__version__
-    spec = importlib.util.find_spec(_EXTENSION_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for location in locations:
-        candidate = Path(location) / "extensions" / f"v{version}" / "tpcds.duckdb_extension"
-        if candidate.is_file():
-            return candidate
-    raise RuntimeError(
-        f"The DuckDB TPC-DS extension for DuckDB {version} is not installed: "
-        f"pip install duckdb-extension-tpcds=={version} (it is in the dev extra)"
-    )
+    """``tpcds.duckdb_extension`` inside the installed ``duckdb-extension-tpcds`` wheel (dev extra)."""
+    return find_extension(_EXTENSION_PACKAGE, "tpcds", title="TPC-DS", wheel="duckdb-extension-tpcds")
 
 
 def _write_if_changed(path: Path, text: str) -> None:
@@ -184,18 +159,6 @@ def _write_if_changed(path: Path, text: str) -> None:
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     temp.write_text(text)
     os.replace(temp, path)
-
-
-@contextlib.contextmanager
-def _exclusive_lock(lock_path: Path) -> Iterator[None]:
-    # Left behind on purpose (see genie_agent.data.tpch): unlinking it would let two processes
-    # hold locks on different inodes.
-    with open(lock_path, "a+b") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def _sql_string(value: str) -> str:
