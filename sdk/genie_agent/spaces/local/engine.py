@@ -19,7 +19,7 @@ from ..semantic_model import SpaceDefinition, referenced_aliases
 from .chat_history import ask_with_history, user_questions
 from .conversations import ConversationStore
 from .executor import ReadOnlyExecutor
-from .parser import merge_followup, parse_question
+from .parser import ParsedQuestion, merge_followup, parse_question
 from .plan import QueryPlan
 from .sqlgen import PlanError, compile_plan, describe, quote_ident
 from .vocabulary import MAX_INDEXED_VALUES, Vocabulary
@@ -177,45 +177,9 @@ class LocalGenieSpace:
         plan: QueryPlan = parsed.plan
         if previous is not None and (not parsed.has_measure or parsed.followup_cue):
             plan = merge_followup(previous, parsed)
-        if parsed.unknown_words and not plan.unknown_groupings:
-            words = ", ".join(repr(w) for w in parsed.unknown_words)
-            measures = ", ".join(m.name for m in self.definition.measures)
-            return self._no_answer(
-                conv_id,
-                question,
-                f"The {self.definition.title} space has no data about {words}, so I won't "
-                f"guess. It answers questions about: {measures}.",
-                user,
-            )
-        if plan.unknown_groupings:
-            known = ", ".join(d.name for d in self.definition.dimensions)
-            words = ", ".join(repr(w) for w in plan.unknown_groupings)
-            return self._no_answer(
-                conv_id,
-                question,
-                f"The {self.definition.title} space has nothing called {words} to break "
-                f"results down by. It can group by: {known}, or by month, quarter or year.",
-                user,
-            )
-        if parsed.unplaced:
-            words = ", ".join(repr(w) for w in parsed.unplaced)
-            understood = describe(self.definition, plan) if plan.measures else "no measure"
-            return self._no_answer(
-                conv_id,
-                question,
-                f"I could not tell what {words} means in this question, so I won't guess. "
-                f"What I understood: {understood}.",
-                user,
-            )
-        if parsed.problems:
-            return self._no_answer(
-                conv_id,
-                question,
-                "I can't answer that as asked: I could not tell "
-                + "; ".join(parsed.problems)
-                + ". Please rephrase.",
-                user,
-            )
+        declined = self._not_understood(parsed, plan)
+        if declined is not None:
+            return self._no_answer(conv_id, question, declined, user)
         try:
             compiled = compile_plan(self.definition, plan, row_filters=row_filters)
         except PlanError as exc:
@@ -231,6 +195,38 @@ class LocalGenieSpace:
         answer = self._run(conv_id, question, plan, compiled.sql, compiled.description, started, user)
         answer.elapsed_ms["nl_to_sql"] = parse_ms
         return answer
+
+    def _not_understood(self, parsed: ParsedQuestion, plan: QueryPlan) -> str | None:
+        """Why the question cannot be answered as asked, naming what was not understood."""
+        d = self.definition
+        if parsed.unknown_words and not plan.unknown_groupings:
+            words = ", ".join(repr(w) for w in parsed.unknown_words)
+            measures = ", ".join(m.name for m in d.measures)
+            return (
+                f"The {d.title} space has no data about {words}, so I won't guess. "
+                f"It answers questions about: {measures}."
+            )
+        if plan.unknown_groupings:
+            known = ", ".join(x.name for x in d.dimensions)
+            words = ", ".join(repr(w) for w in plan.unknown_groupings)
+            return (
+                f"The {d.title} space has nothing called {words} to break results down by. "
+                f"It can group by: {known}, or by month, quarter or year."
+            )
+        if parsed.unplaced:
+            words = ", ".join(repr(w) for w in parsed.unplaced)
+            understood = describe(d, plan) if plan.measures else "no measure"
+            return (
+                f"I could not tell what {words} means in this question, so I won't guess. "
+                f"What I understood: {understood}."
+            )
+        if parsed.problems:
+            return (
+                "I can't answer that as asked: I could not tell "
+                + "; ".join(parsed.problems)
+                + ". Please rephrase."
+            )
+        return None
 
     def _run(
         self,
