@@ -73,9 +73,6 @@ KNOWN_WRONG = frozenset(
     cross-shared-excl-europe-revenue-suppliers-by-region cross-shared-germany-and-france-customers-suppliers
     cross-shared-machinery-by-region-orders-1997-customers cross-shared-japan-customer-and-supplier-balances
     cross-combined-negative-balance-customers-and-suppliers-by-region
-    followup-filter-revenue-by-ship-mode-1997-urgent-only
-    followup-filter-inventory-value-by-manufacturer-canadian-suppliers
-    followup-filter-aov-by-priority-1996-then-household
     bikes-valueset-duration-three-models bikes-toppergroup-most-ridden-model-per-city
     bikes-cross-sharedfilter-ebike-models-count-and-duration bikes-cross-sharedfilter-swift-metro-value-and-revenue
     bikes-followup-other-fare-per-ride-regroup fw-preferred-customers-in-total

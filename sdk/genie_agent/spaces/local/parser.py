@@ -129,23 +129,23 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
         # "compare revenue by region", "Munich vs Hamburg": the rows side by side are the comparison.
         r.use(*(i for i, w in enumerate(r.words) if w in COMPARE_WORDS))
     plan = _assemble(r, terms, time, ranking, conditions, share, change, change_order, ratio, per_group)
+    adds = _adds(r)
     unknown, unplaced = _account(r)
     lowered = " ".join(r.words)
     cue = lowered.startswith(FOLLOWUP_OPENERS) or any(
         w in ("instead", "also", "those", "that", "same", "it", "these") for w in r.words
     )
-    parsed = ParsedQuestion(
+    return ParsedQuestion(
         plan,
         cue,
         matches,
-        time.grain_given,
-        unknown,
-        unplaced,
-        tuple(r.problems),
-        terms.context_measure,
+        grain_given=time.grain_given,
+        unknown_words=unknown,
+        unplaced=unplaced,
+        problems=tuple(r.problems),
+        adds_grouping=adds,
+        measure_is_context=terms.context_measure,
     )
-    parsed.adds_grouping = _adds(r)
-    return parsed
 
 
 def _adds(r: Reading) -> bool:

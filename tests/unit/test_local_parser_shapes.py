@@ -1,0 +1,48 @@
+"""The local engine's parser on question shapes it once answered as a different question.
+
+Each test reads questions against the example sales space (values given, no database) and checks
+the plan: what the question asks is what the plan computes.
+"""
+
+from __future__ import annotations
+
+from genie_agent.config import EXAMPLE_CATALOG
+from genie_agent.spaces.catalog import load_catalog
+from genie_agent.spaces.local.parser import merge_followup, parse_question
+from genie_agent.spaces.local.vocabulary import Vocabulary
+
+CATALOG = load_catalog(EXAMPLE_CATALOG)
+SALES = Vocabulary.build(
+    CATALOG.space("sales"),
+    {
+        "region": ["EUROPE", "ASIA"],
+        "nation": ["GERMANY", "CANADA"],
+        "market segment": ["BUILDING", "HOUSEHOLD"],
+        "order priority": ["1-URGENT", "5-LOW"],
+        "ship mode": ["AIR", "MAIL"],
+    },
+)
+
+
+def _followup(first: str, then: str):
+    return merge_followup(parse_question(first, SALES).plan, parse_question(then, SALES))
+
+
+def test_a_measure_that_sets_the_scene_of_a_followup_keeps_the_previous_measure():
+    urgent = _followup("Revenue by ship mode for 1997", "only urgent orders")
+    assert [m.name for m in urgent.measures] == ["revenue"]
+    assert dict(urgent.filters) == {"order priority": ("1-URGENT",)}
+    placed = _followup("avg order value by priority", "only for orders placed in 1996")
+    assert [m.name for m in placed.measures] == ["average order value"]
+    assert placed.time_range is not None and placed.time_range.label == "1996"
+
+
+def test_a_followup_naming_a_new_measure_replaces_it():
+    p = _followup("Revenue by ship mode for 1997", "what about the number of orders")
+    assert [m.name for m in p.measures] == ["orders"]
+    assert p.group_by == ("ship mode",)
+
+
+def test_as_well_adds_a_grouping():
+    parsed = parse_question("by segment as well", SALES)
+    assert parsed.adds_grouping and parsed.unknown_words == ()
