@@ -98,9 +98,9 @@ def run(home: Path, n: int, jitter: float) -> None:
 
     from genie_agent.config import load_settings
     from genie_agent.factory import make_agent
+    from genie_agent.genie_api import GenieApi, build_genie_api, serve_in_background
     from genie_agent.identity import TokenIdentityProvider
     from genie_agent.spaces.databricks import DatabricksGenieSpace, GenieSpaceConfig
-    from genie_agent.spaces.genie_server import GenieApi, build_genie_api, serve_in_background
 
     t0 = time.perf_counter()
     agent = make_agent(load_settings(home=home, tracing="off"), progress=True)

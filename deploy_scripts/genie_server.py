@@ -18,7 +18,7 @@ import click
 
 if TYPE_CHECKING:
     from genie_agent.config import Settings
-    from genie_agent.spaces.genie_server import GenieApi
+    from genie_agent.genie_api import GenieApi
 
 __all__ = ["build_server_app", "genie_server", "parse_lakebase_instances", "parse_latencies"]
 
@@ -83,7 +83,7 @@ def parse_latencies(values: tuple[str, ...]) -> dict[str, float]:
 
 def parse_lakebase_instances(values: tuple[str, ...]) -> dict[str, str]:
     """``("memory=127.0.0.1",)`` -> ``{"memory": "127.0.0.1"}``; raises ``click.BadParameter``."""
-    from genie_agent.spaces.workspace_api import parse_instance
+    from genie_agent.genie_api import parse_instance
 
     out: dict[str, str] = {}
     for value in values:
@@ -106,8 +106,8 @@ def build_server_app(
     ``lakebase_instances`` (name -> PostgreSQL host) are answered to Lakebase memory clients."""
     from genie_agent.errors import ConfigError
     from genie_agent.factory import make_agent
+    from genie_agent.genie_api import build_genie_api
     from genie_agent.identity import TokenIdentityProvider
-    from genie_agent.spaces.genie_server import build_genie_api
     from genie_agent_model.agent import GenieResponsesAgent
 
     from .serve import build_app

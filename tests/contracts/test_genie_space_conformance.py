@@ -26,6 +26,7 @@ from genie_agent.errors import (
     UnsafeRequestError,
     UserInputError,
 )
+from genie_agent.genie_api import GenieApi, build_genie_api, serve_in_background
 from genie_agent.identity import Identity, TokenIdentityProvider, UserConfig
 from genie_agent.spaces.base import GenieSpace, SpaceAnswer
 from genie_agent.spaces.databricks import (
@@ -33,7 +34,6 @@ from genie_agent.spaces.databricks import (
     GenieSpaceConfig,
     default_client_factory,
 )
-from genie_agent.spaces.genie_server import GenieApi, build_genie_api, serve_in_background
 from genie_agent.spaces.local.conversations import ConversationStore
 from genie_agent.spaces.local.engine import LocalGenieSpace
 from genie_agent.spaces.local.executor import ReadOnlyExecutor

@@ -18,8 +18,8 @@ from databricks_langchain.genie import GenieAgent, _query_genie_as_agent
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from genie_agent.errors import UnsafeRequestError, UserInputError
+from genie_agent.genie_api import build_genie_api, serve_in_background
 from genie_agent.identity import TokenIdentityProvider, UserConfig
-from genie_agent.spaces.genie_server import build_genie_api, serve_in_background
 from genie_agent.spaces.local.chat_history import user_questions
 from genie_agent.spaces.local.conversations import ConversationStore
 from genie_agent.spaces.local.engine import LocalGenieSpace

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from genie_agent.genie_api import GenieApi, build_genie_api, serve_in_background
 from genie_agent.identity import TokenIdentityProvider, UserConfig
-from genie_agent.spaces.genie_server import GenieApi, build_genie_api, serve_in_background
 from genie_agent.spaces.local.conversations import ConversationStore
 from genie_agent.spaces.local.engine import LocalGenieSpace
 from genie_agent.spaces.local.executor import ReadOnlyExecutor

@@ -69,8 +69,8 @@ def instance(lakebase_pgvector_server: Lakebase) -> str:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def workspace(instance: str) -> Iterator[tuple[str, Any]]:
+    from genie_agent.genie_api import build_genie_api, serve_in_background
     from genie_agent.identity import TokenIdentityProvider, UserConfig
-    from genie_agent.spaces.genie_server import build_genie_api, serve_in_background
 
     users = {APP_ROLE: UserConfig(token=APP_TOKEN)}
     api = build_genie_api({}, TokenIdentityProvider(users), lakebase_instances={INSTANCE: instance})

@@ -93,8 +93,8 @@ def schema(lakebase_postgres: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def workspace(lakebase_postgres: str) -> Iterator[tuple[str, Any]]:
     """genie-server's API in this process (its faults are scripted here): base URL and the app."""
+    from genie_agent.genie_api import build_genie_api, serve_in_background
     from genie_agent.identity import TokenIdentityProvider, UserConfig
-    from genie_agent.spaces.genie_server import build_genie_api, serve_in_background
 
     users = {APP_ROLE: UserConfig(token=APP_TOKEN), "someone": UserConfig(token="someone-token")}
     api = build_genie_api({}, TokenIdentityProvider(users), lakebase_instances={INSTANCE: lakebase_postgres})
@@ -154,7 +154,7 @@ def test_the_database_api_answers_databricks_sdk(databases, workspace, lakebase_
     from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
     from databricks.sdk.service.database import DatabaseInstanceState
 
-    from genie_agent.spaces.workspace_api import parse_instance
+    from genie_agent.genie_api import parse_instance
 
     w = WorkspaceClient(host=workspace[0], token=APP_TOKEN)
     instance = w.database.get_database_instance(INSTANCE)

@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from genie_agent.errors import ConfigError
+from genie_agent.genie_api import build_genie_api, serve_in_background
 from genie_agent.identity import AuthenticationError, TokenIdentityProvider, UserConfig
-from genie_agent.spaces.genie_server import build_genie_api, serve_in_background
 from genie_agent.spaces.local.conversations import ConversationStore
 from genie_agent.spaces.local.engine import LocalGenieSpace
 from genie_agent.spaces.local.executor import ReadOnlyExecutor

@@ -1,4 +1,4 @@
-"""Scripted misbehaviour of the local Genie server: what a real workspace does now and then.
+"""Scripted misbehaviour of the Genie emulator: what a real workspace does now and then.
 
 Each fault applies to the next message(s) of one space, in the order they were scripted; the rate
 limit applies to the next requests that ask a question. Safe to call from any thread.

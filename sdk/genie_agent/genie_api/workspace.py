@@ -1,4 +1,5 @@
-"""The workspace calls Lakebase clients make, answered by ``genie-server`` over a local PostgreSQL.
+"""The workspace database service Lakebase clients call, answered by ``genie-server`` over a local
+PostgreSQL.
 
 ``databricks_langchain.CheckpointSaver`` and ``DatabricksStore`` (through databricks-ai-bridge's
 ``LakebasePool``) look up the database instance (``GET /api/2.0/database/instances/{name}``, for its
@@ -20,23 +21,18 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
 from ..identity import Identity
-from .genie_messages import ApiError
+from .errors import ApiError
 
 __all__ = ["LAKEBASE_PORT", "DatabaseFaults", "IssuedCredential", "WorkspaceDatabases", "parse_instance"]
 
 # databricks-ai-bridge's LakebasePool connects on this port whatever the instance says.
 LAKEBASE_PORT = 5432
-_PREFIX = "/api/2.0/database"
 
 
 def parse_instance(value: str) -> tuple[str, str]:
@@ -109,6 +105,9 @@ class WorkspaceDatabases:
             return list(self._issued)
 
     def instance_json(self, name: str) -> dict[str, Any]:
+        """The instance as ``DatabaseAPI`` describes it; raises ApiError 404 for an unknown name."""
+        if name not in self.instances:
+            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Database instance '{name}' does not exist.")
         host = self.instances[name]
         return {
             "name": name,
@@ -126,6 +125,7 @@ class WorkspaceDatabases:
         }
 
     def mint(self, who: Identity, instance_names: list[str]) -> IssuedCredential:
+        """A credential for ``who`` on these instances; raises ApiError as the workspace would."""
         unknown = [n for n in instance_names if n not in self.instances]
         if not instance_names or unknown:
             raise ApiError(
@@ -143,40 +143,3 @@ class WorkspaceDatabases:
         with self._lock:
             self._issued.append(cred)
         return cred
-
-
-def _instance(db: WorkspaceDatabases, name: str) -> str:
-    if name not in db.instances:
-        raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Database instance '{name}' does not exist.")
-    return name
-
-
-def database_routes(db: WorkspaceDatabases, identity: Callable[[Request], Identity]) -> list[Route]:
-    """The ``DatabaseAPI`` routes Lakebase clients call; ``identity`` authenticates the caller."""
-
-    async def list_instances(request: Request) -> JSONResponse:
-        identity(request)
-        return JSONResponse({"database_instances": [db.instance_json(n) for n in db.instances]})
-
-    async def get_instance(request: Request) -> JSONResponse:
-        identity(request)
-        return JSONResponse(db.instance_json(_instance(db, request.path_params["name"])))
-
-    async def generate_credential(request: Request) -> JSONResponse:
-        who = identity(request)
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        names = body.get("instance_names") if isinstance(body, dict) else None
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ApiError(400, "INVALID_PARAMETER_VALUE", "instance_names must be a list of instance names.")
-        cred = db.mint(who, names)
-        expiry = cred.expires_at.isoformat(timespec="seconds").replace("+00:00", "Z")
-        return JSONResponse({"token": cred.token, "expiration_time": expiry})
-
-    return [
-        Route(_PREFIX + "/instances", list_instances),
-        Route(_PREFIX + "/instances/{name}", get_instance),
-        Route(_PREFIX + "/credentials", generate_credential, methods=["POST"]),
-    ]

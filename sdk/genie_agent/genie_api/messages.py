@@ -1,11 +1,13 @@
-"""What the Genie API server holds: conversations and messages, how a message moves through
-Genie's statuses over its space's latency, and the JSON Genie answers with.
+"""The Genie message service: conversations and messages, and how a message moves through Genie's
+statuses over its space's latency.
 
 A message starts SUBMITTED; ASKING_AI begins at 5% of the latency, while the space answers in a
 thread; EXECUTING_QUERY (the query attachment appears, its result still RUNNING) at 75%; COMPLETED
-at 100%. A fault (:mod:`.genie_faults`) turns that into FAILED, CANCELLED, QUERY_RESULT_EXPIRED or
-an extra PENDING_WAREHOUSE phase. Lookups raise :class:`ApiError`, which the routes answer as
-Databricks does: ``{"error_code", "message"}`` with the HTTP status.
+at 100%. A fault (:mod:`.faults`) turns that into FAILED, CANCELLED, QUERY_RESULT_EXPIRED or an
+extra PENDING_WAREHOUSE phase.
+
+The service takes plain arguments (the caller's identity, ids, the question) and knows nothing of
+HTTP; lookups raise :class:`~.errors.ApiError`, which the server answers as Databricks does.
 """
 
 from __future__ import annotations
@@ -18,22 +20,19 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from starlette.requests import Request
 
 from ..errors import BackendError, GenieAgentError, UnsafeRequestError
 from ..identity import AuthenticationError, Identity, TokenIdentityProvider
-from .base import GenieSpace, SpaceAnswer
-from .genie_faults import GenieFaults
-from .statement import ColumnType, column_type_of, infer_column_type, render_rows
+from ..spaces.base import GenieSpace, SpaceAnswer
+from .errors import ApiError
+from .faults import GenieFaults
 
 __all__ = [
     "TERMINAL",
-    "ApiError",
     "Conversation",
     "GenieService",
     "Message",
+    "MessageRef",
     "MessageTrace",
     "new_id",
     "now_ms",
@@ -43,14 +42,6 @@ __all__ = [
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "QUERY_RESULT_EXPIRED"})
 # Where in a space's latency each status begins (the rest is ASKING_AI), as fractions of it.
 _ASKING_AT, _EXECUTING_AT = 0.05, 0.75
-
-
-class ApiError(Exception):
-    """An error the Genie API answers with an HTTP status and ``{"error_code", "message"}``."""
-
-    def __init__(self, status: int, error_code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.error_code, self.message, self.headers = status, error_code, message, headers
 
 
 def new_id() -> str:
@@ -63,6 +54,15 @@ def now_ms() -> int:
 
 def user_id(user: str) -> int:
     return int(hashlib.sha256(user.encode()).hexdigest()[:12], 16)
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """The ids that address one message: its space, its conversation and its own."""
+
+    space_id: str
+    conversation_id: str
+    message_id: str
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class Message:
 
 
 class GenieService:
-    """The server's state and behaviour behind the HTTP routes (all on the event loop's thread)."""
+    """The emulator's conversations and messages (all on the event loop's thread)."""
 
     def __init__(
         self,
@@ -153,11 +153,15 @@ class GenieService:
 
     # --- lookups, each raising the error Genie answers ----------------------------------------------
 
-    def identity(self, request: Request) -> Identity:
+    def authenticate(self, authorization: str | None) -> Identity:
+        """The caller named by an ``Authorization`` header value."""
         try:
-            return self.identities.authenticate(request.headers.get("authorization"))
+            return self.identities.authenticate(authorization)
         except AuthenticationError as exc:
             raise ApiError(401, "UNAUTHENTICATED", exc.message) from None
+
+    def visible_spaces(self, who: Identity) -> list[str]:
+        return [k for k in self.spaces if who.may_use(k)]
 
     def space(self, space_id: str, who: Identity) -> GenieSpace:
         space = self.spaces.get(space_id)
@@ -169,21 +173,18 @@ class GenieService:
             )
         return space
 
-    def conversation(self, request: Request, who: Identity) -> Conversation:
-        space_id, conv_id = request.path_params["space_id"], request.path_params["conversation_id"]
+    def conversation(self, who: Identity, space_id: str, conversation_id: str) -> Conversation:
         self.space(space_id, who)
-        conv = self.conversations.get(conv_id)
+        conv = self.conversations.get(conversation_id)
         if conv is None or conv.space_id != space_id or conv.user != who.user:
-            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Conversation {conv_id} does not exist.")
+            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Conversation {conversation_id} does not exist.")
         return conv
 
-    def message(self, request: Request, who: Identity) -> Message:
-        conv = self.conversation(request, who)
-        msg = self.messages.get(request.path_params["message_id"])
+    def message(self, who: Identity, ref: MessageRef) -> Message:
+        conv = self.conversation(who, ref.space_id, ref.conversation_id)
+        msg = self.messages.get(ref.message_id)
         if msg is None or msg.conversation_id != conv.conversation_id:
-            raise ApiError(
-                404, "RESOURCE_DOES_NOT_EXIST", f"Message {request.path_params['message_id']} does not exist."
-            )
+            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Message {ref.message_id} does not exist.")
         if (
             self.result_ttl_s is not None
             and msg.completed_mono is not None
@@ -194,8 +195,9 @@ class GenieService:
             msg.set("QUERY_RESULT_EXPIRED")
         return msg
 
-    def query_message(self, request: Request, who: Identity, attachment_id: str | None) -> Message:
-        msg = self.message(request, who)
+    def query_message(self, who: Identity, ref: MessageRef, attachment_id: str | None) -> Message:
+        """The message whose query attachment ``attachment_id`` (None: its only one) is asked for."""
+        msg = self.message(who, ref)
         if msg.answer is None or msg.answer.sql is None or not msg.query_visible:
             raise ApiError(
                 400, "INVALID_PARAMETER_VALUE", f"Message {msg.message_id} has no query attachment."
@@ -204,16 +206,56 @@ class GenieService:
             raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Attachment {attachment_id} does not exist.")
         return msg
 
-    # --- messages --------------------------------------------------------------------------------
+    # --- what clients do ---------------------------------------------------------------------------
 
-    async def content(self, request: Request) -> str:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ApiError(400, "MALFORMED_REQUEST", "The request body is not valid JSON.") from None
-        content = body.get("content") if isinstance(body, dict) else None
-        if not isinstance(content, str) or not content.strip():
-            raise ApiError(400, "INVALID_PARAMETER_VALUE", "content must be a non-empty string.")
+    def start_conversation(self, who: Identity, space_id: str, content: str) -> tuple[Conversation, Message]:
+        """A new conversation in a space the caller may use (see :meth:`space`), asking ``content``."""
+        self._admit_question()
+        conv = Conversation(new_id(), space_id, who.user, content[:100], now_ms())
+        self.conversations[conv.conversation_id] = conv
+        return conv, self._add_message(conv, content, who)
+
+    def create_message(self, who: Identity, conv: Conversation, content: str) -> Message:
+        """Ask ``content`` in the caller's conversation (see :meth:`conversation`)."""
+        self._admit_question()
+        return self._add_message(conv, content, who)
+
+    def conversation_messages(self, conv: Conversation) -> list[Message]:
+        return [self.messages[m] for m in conv.message_ids if m in self.messages]
+
+    def poll(self, who: Identity, ref: MessageRef) -> Message:
+        """The message as a client fetches it; the fetch is counted."""
+        msg = self.message(who, ref)
+        msg.polls += 1
+        return msg
+
+    def execute_query(self, who: Identity, ref: MessageRef, attachment_id: str | None) -> Message:
+        """Run a finished message's query again: a new statement, its result no longer expired."""
+        msg = self.query_message(who, ref, attachment_id)
+        if msg.status not in ("COMPLETED", "QUERY_RESULT_EXPIRED"):
+            raise ApiError(400, "INVALID_STATE", f"Message {msg.message_id} is still {msg.status}.")
+        msg.statement_id, msg.result_expired, msg.completed_mono = str(uuid.uuid4()), False, time.monotonic()
+        if msg.status == "QUERY_RESULT_EXPIRED":
+            msg.set("COMPLETED")
+        return msg
+
+    # --- what tests look at --------------------------------------------------------------------------
+
+    def trace(self, message_id: str) -> MessageTrace | None:
+        msg = self.messages.get(message_id)
+        if msg is None:
+            return None
+        return MessageTrace(msg.message_id, msg.space_id, msg.status, tuple(msg.timeline), msg.polls)
+
+    def expire(self, message_id: str) -> None:
+        msg = self.messages[message_id]
+        if msg.status == "COMPLETED":
+            msg.result_expired = True
+            msg.set("QUERY_RESULT_EXPIRED")
+
+    # --- a message's life ----------------------------------------------------------------------------
+
+    def _admit_question(self) -> None:
         retry_after = self.faults.take_rate_limit()
         if retry_after is not None:
             raise ApiError(
@@ -222,9 +264,8 @@ class GenieService:
                 "Too many requests: the Genie question rate limit for this workspace was exceeded.",
                 {"Retry-After": str(retry_after)},
             )
-        return content
 
-    def add_message(self, conv: Conversation, content: str, who: Identity) -> Message:
+    def _add_message(self, conv: Conversation, content: str, who: Identity) -> Message:
         msg = Message(new_id(), conv.conversation_id, conv.space_id, who.user, content, now_ms())
         msg.set("SUBMITTED")
         conv.message_ids.append(msg.message_id)
@@ -233,17 +274,17 @@ class GenieService:
             self.messages.popitem(last=False)
         while len(self.conversations) > self.max_messages:
             self.conversations.popitem(last=False)
-        task = asyncio.get_running_loop().create_task(self.process(msg, conv, who))
+        task = asyncio.get_running_loop().create_task(self._process(msg, conv, who))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return msg
 
-    def latency(self, space_id: str) -> float:
+    def _latency(self, space_id: str) -> float:
         base = self.latency_s.get(space_id, self.latency_s.get("*", 0.0))
         return max(0.0, base * (1 + self.jitter * self.random.uniform(-1, 1)))
 
-    async def process(self, msg: Message, conv: Conversation, who: Identity) -> None:
-        latency = self.latency(msg.space_id)
+    async def _process(self, msg: Message, conv: Conversation, who: Identity) -> None:
+        latency = self._latency(msg.space_id)
         fault = self.faults.take(msg.space_id)
 
         async def until(fraction: float) -> None:
@@ -256,7 +297,7 @@ class GenieService:
             msg.set("CANCELLED")
             return
         if fault is None or fault.kind != "failed":
-            await self.answer(msg, conv, who)
+            await self._answer(msg, conv, who)
         if fault is not None and fault.kind == "pending_warehouse":
             msg.set("PENDING_WAREHOUSE")
             await asyncio.sleep(fault.seconds)
@@ -276,7 +317,7 @@ class GenieService:
             msg.result_expired = True
         msg.set("QUERY_RESULT_EXPIRED" if fault is not None and fault.kind == "expired" else "COMPLETED")
 
-    async def answer(self, msg: Message, conv: Conversation, who: Identity) -> None:
+    async def _answer(self, msg: Message, conv: Conversation, who: Identity) -> None:
         space = self.spaces[msg.space_id]
         async with conv.lock:  # one message of a conversation at a time, in order
             try:
@@ -295,103 +336,3 @@ class GenieService:
                 return
             conv.backend_id = answer.conversation_id
         msg.answer, msg.text, msg.suggested = answer, answer.text, answer.suggested_questions
-
-    # --- JSON ------------------------------------------------------------------------------------
-
-    def message_json(self, msg: Message) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "id": msg.message_id,
-            "message_id": msg.message_id,
-            "conversation_id": msg.conversation_id,
-            "space_id": msg.space_id,
-            "content": msg.content,
-            "status": msg.status,
-            "created_timestamp": msg.created_ms,
-            "last_updated_timestamp": msg.updated_ms,
-            "user_id": user_id(msg.user),
-        }
-        attachments: list[dict[str, Any]] = []
-        answer = msg.answer
-        if answer is not None and answer.sql is not None and msg.query_visible:
-            query: dict[str, Any] = {
-                "id": msg.ids["query"],
-                "title": (answer.text[:1].upper() + answer.text[1:])[:120],
-                "description": answer.text,
-                "query": answer.sql,
-                "last_updated_timestamp": msg.updated_ms,
-            }
-            if msg.status in ("COMPLETED", "QUERY_RESULT_EXPIRED"):
-                query["statement_id"] = msg.statement_id
-                query["query_result_metadata"] = {
-                    "row_count": answer.row_count,
-                    "is_truncated": answer.truncated,
-                }
-                body["query_result"] = {
-                    "statement_id": msg.statement_id,
-                    "row_count": answer.row_count,
-                    "is_truncated": answer.truncated,
-                }
-            attachments.append({"attachment_id": msg.ids["query"], "query": query})
-        if msg.status == "COMPLETED" or msg.status == "QUERY_RESULT_EXPIRED":
-            if msg.text:
-                text = {"id": msg.ids["text"], "content": msg.text}
-                attachments.append({"attachment_id": msg.ids["text"], "text": text})
-            if msg.suggested:
-                questions = {"questions": list(msg.suggested)}
-                attachments.append({"attachment_id": msg.ids["suggested"], "suggested_questions": questions})
-        if attachments:
-            body["attachments"] = attachments
-        if msg.status == "FAILED" and msg.error is not None:
-            body["error"] = {"error": msg.error[0], "type": msg.error[1]}
-        return body
-
-    def statement_json(self, msg: Message) -> dict[str, Any]:
-        answer = msg.answer
-        assert answer is not None
-        if msg.status not in ("COMPLETED", "QUERY_RESULT_EXPIRED"):
-            state = "RUNNING"
-        else:
-            state = "CLOSED" if msg.result_expired else "SUCCEEDED"
-        response: dict[str, Any] = {"statement_id": msg.statement_id, "status": {"state": state}}
-        if state == "SUCCEEDED":
-            types = _column_types(answer)
-            columns = []
-            for i, (name, t) in enumerate(zip(answer.columns, types, strict=True)):
-                column: dict[str, Any] = {
-                    "name": name,
-                    "position": i,
-                    "type_name": t.type_name,
-                    "type_text": t.type_text,
-                }
-                if t.precision is not None:
-                    column |= {"type_precision": t.precision, "type_scale": t.scale}
-                columns.append(column)
-            rows = len(answer.rows)
-            response["manifest"] = {
-                "format": "JSON_ARRAY",
-                "schema": {"column_count": len(columns), "columns": columns},
-                "total_chunk_count": 1,
-                "chunks": [{"chunk_index": 0, "row_offset": 0, "row_count": rows}],
-                "total_row_count": rows,
-                "truncated": answer.truncated,
-            }
-            result: dict[str, Any] = {"chunk_index": 0, "row_offset": 0, "row_count": rows}
-            if rows:  # like the Statement Execution API, an empty result has no data_array
-                result["data_array"] = render_rows(answer.rows, [t.type_name for t in types])
-            response["result"] = result
-        return {"statement_response": response}
-
-    def space_json(self, space_id: str) -> dict[str, Any]:
-        info = self.spaces[space_id].info
-        return {
-            "space_id": space_id,
-            "title": info.title,
-            "description": info.description,
-            "warehouse_id": hashlib.sha256(space_id.encode()).hexdigest()[:16],
-        }
-
-
-def _column_types(answer: SpaceAnswer) -> list[ColumnType]:
-    if len(answer.column_types) == len(answer.columns):
-        return [column_type_of(t) for t in answer.column_types]
-    return [infer_column_type([row[i] for row in answer.rows]) for i in range(len(answer.columns))]

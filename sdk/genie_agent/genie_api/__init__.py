@@ -1,0 +1,37 @@
+"""The Genie REST emulator: the Genie Conversation API (and the workspace calls Lakebase clients make)
+over any :class:`~genie_agent.spaces.base.GenieSpace`, so the real databricks-sdk runs against the
+local spaces.
+
+- :mod:`.server` — the ASGI app (:class:`GenieApi`, :func:`build_genie_api`) and
+  :func:`serve_in_background` for tests and benchmarks.
+- :mod:`.routes` — the HTTP: paths, the bearer token, bodies in; JSON out.
+- :mod:`.messages` — the message service: conversations, messages and their statuses over time.
+- :mod:`.payloads` — the JSON Genie answers with.
+- :mod:`.faults` — scripted failures (FAILED, CANCELLED, expired results, a starting warehouse, 429).
+- :mod:`.workspace` — Lakebase database instances and the credentials minted for them.
+- :mod:`.errors` — :class:`ApiError`, answered as ``{"error_code", "message"}`` with its status.
+
+``genie-agent genie-server`` (``genie_agent_cli.genie_server``) serves it on a port.
+"""
+
+from __future__ import annotations
+
+from .errors import ApiError
+from .faults import GenieFaults, MessageFault
+from .messages import MessageTrace
+from .server import GenieApi, build_genie_api, serve_in_background
+from .workspace import DatabaseFaults, IssuedCredential, WorkspaceDatabases, parse_instance
+
+__all__ = [
+    "ApiError",
+    "DatabaseFaults",
+    "GenieApi",
+    "GenieFaults",
+    "IssuedCredential",
+    "MessageFault",
+    "MessageTrace",
+    "WorkspaceDatabases",
+    "build_genie_api",
+    "parse_instance",
+    "serve_in_background",
+]

@@ -1,0 +1,188 @@
+"""The HTTP face of the emulator: request paths, the bearer token, bodies and query parameters in;
+JSON out. Everything else is the services' (:mod:`.messages`, :mod:`.workspace`), called with plain
+arguments; what they raise (:class:`~.errors.ApiError`) the server writes as Databricks does.
+
+Paths are databricks-sdk's: ``GenieAPI`` (``/api/2.0/genie/spaces/...``, with the deprecated
+message-level query-result forms it still has), ``DatabaseAPI`` (``/api/2.0/database/...``), the
+caller (``/api/2.0/preview/scim/v2/Me``) and the config probe a client makes when it is built
+(``/.well-known/databricks-config``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ..identity import Identity
+from .errors import ApiError
+from .messages import GenieService, MessageRef, user_id
+from .payloads import message_json, space_json, started_json, statement_json
+from .workspace import WorkspaceDatabases
+
+__all__ = ["WORKSPACE_ID", "database_routes", "genie_routes"]
+
+_SPACES = "/api/2.0/genie/spaces"
+_CONV = _SPACES + "/{space_id}/conversations/{conversation_id}"
+_MSG = _CONV + "/messages/{message_id}"
+_DATABASE = "/api/2.0/database"
+WORKSPACE_ID = "1234567890123456"
+
+Authenticate = Callable[[str | None], Identity]
+
+
+def _caller(authenticate: Authenticate, request: Request) -> Identity:
+    return authenticate(request.headers.get("authorization"))
+
+
+def _message_ref(request: Request) -> MessageRef:
+    p = request.path_params
+    return MessageRef(p["space_id"], p["conversation_id"], p["message_id"])
+
+
+async def _question(request: Request) -> str:
+    """The ``content`` of a start-conversation or create-message body."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "MALFORMED_REQUEST", "The request body is not valid JSON.") from None
+    content = body.get("content") if isinstance(body, dict) else None
+    if not isinstance(content, str) or not content.strip():
+        raise ApiError(400, "INVALID_PARAMETER_VALUE", "content must be a non-empty string.")
+    return content
+
+
+class _GenieRoutes:
+    """One handler per Genie API call over the message service."""
+
+    def __init__(self, service: GenieService) -> None:
+        self.s = service
+
+    def _who(self, request: Request) -> Identity:
+        return _caller(self.s.authenticate, request)
+
+    async def list_spaces(self, request: Request) -> JSONResponse:
+        ids = self.s.visible_spaces(self._who(request))
+        try:
+            size = max(1, int(request.query_params.get("page_size") or 100))
+            start = max(0, int(request.query_params.get("page_token") or 0))
+        except ValueError:
+            raise ApiError(
+                400, "INVALID_PARAMETER_VALUE", "page_size and page_token must be integers."
+            ) from None
+        page = [space_json(k, self.s.spaces[k].info) for k in ids[start : start + size]]
+        body: dict[str, object] = {"spaces": page}
+        if start + size < len(ids):
+            body["next_page_token"] = str(start + size)
+        return JSONResponse(body)
+
+    async def get_space(self, request: Request) -> JSONResponse:
+        space_id = request.path_params["space_id"]
+        space = self.s.space(space_id, self._who(request))
+        return JSONResponse(space_json(space_id, space.info))
+
+    async def start_conversation(self, request: Request) -> JSONResponse:
+        who = self._who(request)
+        space_id = request.path_params["space_id"]
+        self.s.space(space_id, who)
+        content = await _question(request)
+        conv, msg = self.s.start_conversation(who, space_id, content)
+        return JSONResponse(started_json(conv, msg))
+
+    async def create_message(self, request: Request) -> JSONResponse:
+        who = self._who(request)
+        p = request.path_params
+        conv = self.s.conversation(who, p["space_id"], p["conversation_id"])
+        content = await _question(request)
+        return JSONResponse(message_json(self.s.create_message(who, conv, content)))
+
+    async def list_messages(self, request: Request) -> JSONResponse:
+        who = self._who(request)
+        p = request.path_params
+        conv = self.s.conversation(who, p["space_id"], p["conversation_id"])
+        return JSONResponse({"messages": [message_json(m) for m in self.s.conversation_messages(conv)]})
+
+    async def get_message(self, request: Request) -> JSONResponse:
+        return JSONResponse(message_json(self.s.poll(self._who(request), _message_ref(request))))
+
+    async def query_result(self, request: Request) -> JSONResponse:
+        who, attachment_id = self._who(request), request.path_params.get("attachment_id")
+        return JSONResponse(statement_json(self.s.query_message(who, _message_ref(request), attachment_id)))
+
+    async def execute_query(self, request: Request) -> JSONResponse:
+        who, attachment_id = self._who(request), request.path_params.get("attachment_id")
+        return JSONResponse(statement_json(self.s.execute_query(who, _message_ref(request), attachment_id)))
+
+    async def well_known(self, request: Request) -> JSONResponse:
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse({"oidc_endpoint": f"{base}/oidc", "workspace_id": WORKSPACE_ID})
+
+    async def me(self, request: Request) -> JSONResponse:
+        who = self._who(request)
+        uid = str(user_id(who.user))
+        return JSONResponse({"id": uid, "userName": who.user, "displayName": who.user, "active": True})
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/.well-known/databricks-config", self.well_known),
+            Route("/api/2.0/preview/scim/v2/Me", self.me),
+            Route(_SPACES, self.list_spaces),
+            Route(_SPACES + "/{space_id}", self.get_space),
+            Route(_SPACES + "/{space_id}/start-conversation", self.start_conversation, methods=["POST"]),
+            Route(_CONV + "/messages", self.create_message, methods=["POST"]),
+            Route(_CONV + "/messages", self.list_messages, methods=["GET"]),
+            Route(_MSG, self.get_message),
+            Route(_MSG + "/attachments/{attachment_id}/query-result", self.query_result),
+            Route(_MSG + "/attachments/{attachment_id}/execute-query", self.execute_query, methods=["POST"]),
+            # Deprecated message-level forms the SDK still has.
+            Route(_MSG + "/query-result", self.query_result),
+            Route(_MSG + "/query-result/{attachment_id}", self.query_result),
+            Route(_MSG + "/execute-query", self.execute_query, methods=["POST"]),
+        ]
+
+
+def genie_routes(service: GenieService) -> list[Route]:
+    """The Genie API routes, the caller (``scim/v2/Me``) and the config probe."""
+    return _GenieRoutes(service).routes()
+
+
+class _DatabaseRoutes:
+    """The ``DatabaseAPI`` calls Lakebase clients make."""
+
+    def __init__(self, db: WorkspaceDatabases, authenticate: Authenticate) -> None:
+        self.db, self.authenticate = db, authenticate
+
+    async def list_instances(self, request: Request) -> JSONResponse:
+        _caller(self.authenticate, request)
+        return JSONResponse({"database_instances": [self.db.instance_json(n) for n in self.db.instances]})
+
+    async def get_instance(self, request: Request) -> JSONResponse:
+        _caller(self.authenticate, request)
+        return JSONResponse(self.db.instance_json(request.path_params["name"]))
+
+    async def generate_credential(self, request: Request) -> JSONResponse:
+        who = _caller(self.authenticate, request)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        names = body.get("instance_names") if isinstance(body, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", "instance_names must be a list of instance names.")
+        cred = self.db.mint(who, names)
+        expiry = cred.expires_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+        return JSONResponse({"token": cred.token, "expiration_time": expiry})
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(_DATABASE + "/instances", self.list_instances),
+            Route(_DATABASE + "/instances/{name}", self.get_instance),
+            Route(_DATABASE + "/credentials", self.generate_credential, methods=["POST"]),
+        ]
+
+
+def database_routes(db: WorkspaceDatabases, authenticate: Authenticate) -> list[Route]:
+    """The ``DatabaseAPI`` routes; ``authenticate`` names the caller from an ``Authorization`` value."""
+    return _DatabaseRoutes(db, authenticate).routes()
