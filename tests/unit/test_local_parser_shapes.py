@@ -46,3 +46,27 @@ def test_a_followup_naming_a_new_measure_replaces_it():
 def test_as_well_adds_a_grouping():
     parsed = parse_question("by segment as well", SALES)
     assert parsed.adds_grouping and parsed.unknown_words == ()
+
+
+CUSTOMERS = Vocabulary.build(
+    CATALOG.space("customers"), {"region": ["EUROPE"], "market segment": ["BUILDING"]}
+)
+
+
+def test_negative_numbers_keep_their_sign():
+    (c,) = parse_question(
+        "count of customers with balances from -500 to 500, per region", CUSTOMERS
+    ).plan.conditions
+    assert (c.op, c.value, c.high, c.on_measure) == ("between", -500, 500, False)
+    (below,) = parse_question("customers with a balance below -$900", CUSTOMERS).plan.conditions
+    assert (below.op, below.value) == ("<", -900)
+
+
+def test_a_dash_that_joins_or_spaces_two_numbers_is_no_sign():
+    from genie_agent.lexicon import tokenize
+    from genie_agent.spaces.local.reading import Reading, read_numbers
+
+    question = "balance 100 - 200, 300 -400, e-5 and (-7)"
+    r = Reading(question, tokenize(question), CUSTOMERS, [])
+    read_numbers(r)
+    assert [n.value for n in r.numbers] == [100, 200, 300, 400, -7]

@@ -76,7 +76,7 @@ class Reading:
 
 
 def read_numbers(r: Reading) -> None:
-    """Numeric literals: "600", "5,000", "1.5M", "2 billion", "$5000", "5%", "10 percent".
+    """Numeric literals: "600", "-500", "5,000", "1.5M", "2 billion", "$5000", "5%", "10 percent".
 
     Four-digit numbers from 1900 to 2099 are years unless a comparator stands before them."""
     words, tokens, text = r.words, r.tokens, r.question
@@ -107,8 +107,25 @@ def read_numbers(r: Reading) -> None:
         percent = text[tokens[end - 1].end : tokens[end - 1].end + 1] == "%"
         if not percent and end < len(words) and words[end] in ("percent", "pct", "%"):
             percent, end = True, end + 1
-        r.numbers.append(NumberSpan(i, end, value, percent, text[tokens[i].start : tokens[end - 1].end]))
+        first = _minus_sign(text, tokens[i].start)
+        if first is not None:
+            value = -value
+        first = tokens[i].start if first is None else first
+        r.numbers.append(NumberSpan(i, end, value, percent, text[first : tokens[end - 1].end]))
         i = end
+
+
+def _minus_sign(text: str, start: int) -> int | None:
+    """Where the minus sign of the number at ``start`` stands ("-500", "-$200"), if it has one: a
+    dash right before it that does not join it to a word ("e-5") and follows no number ("300 -400"
+    is a range written loosely, not 300 and minus 400)."""
+    k = start - 1
+    if k >= 0 and text[k] == "$":
+        k -= 1
+    if k < 0 or text[k] not in "-\u2212" or (k > 0 and text[k - 1] not in " \t(,:="):
+        return None
+    before = text[:k].rstrip()
+    return None if before[-1:].isdigit() else k
 
 
 _COMPARATOR_WORDS = frozenset(
