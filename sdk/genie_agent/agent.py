@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from queue import Empty, SimpleQueue
 
+from .combine import combine_results
 from .errors import (
     BackendTimeoutError,
     GenieAgentError,
@@ -35,6 +36,7 @@ from .spaces.base import GenieSpace, SpaceAnswer
 from .synthesis import DeterministicSynthesizer, Synthesizer, synthesize
 from .tracing import NoopTracer, Tracer, in_context
 from .turn import (
+    COMBINED,
     Clarification,
     ResultTable,
     RouteDecided,
@@ -234,9 +236,16 @@ class Agent:
         suggested: list[str] = []
         titles = {k: s.info.title for k, s in self.spaces.items()}
         status: TurnStatus
+        combined: ResultTable | None = None
         if memory.statement_only:
             status = "ok"
             chunks: Iterator[str] = iter([memory.acknowledgement()])
+        elif decision.kind == "ambiguous":
+            status = "clarify"
+            message = self._which_space(decision)
+            suggested = [q for d in decision.domains for q in self.spaces[d].info.sample_questions[:2]]
+            yield Clarification(message, tuple(suggested))
+            chunks = iter([message])
         elif decision.kind in ("refused", "out_of_scope"):
             status = "refused" if decision.kind == "refused" else "out_of_scope"
             chunks = iter([self._decline(decision, who)])
@@ -264,6 +273,7 @@ class Agent:
             order = {d: i for i, d in enumerate(decision.domains)}
             results.sort(key=lambda r: order.get(r.domain, 99))
             status = self._status(results, failures, decision)
+            combined = combine_results(results) if decision.kind == "cross_domain" else None
             if status == "refused":
                 chunks = iter([" ".join(failures.values())])
             elif status == "clarify":
@@ -273,14 +283,17 @@ class Agent:
             else:
                 context = memory.llm_context()
                 asked = f"{question}\n\n{context}" if context else question
-                chunks = self.synthesizer.stream(asked, results, failures, titles)
+                written = results if combined is None else [*results, combined]
+                titles[COMBINED] = "Together"
+                chunks = self.synthesizer.stream(asked, written, failures, titles)
 
         memory.recall_notes(self.memories, user)  # when no space was asked
         if memory.stated_pending:  # no space answered: what the message stated, before the answer
             self._save_memories(memory, user, ())
         # Before the text: the answer says when a remembered chart preference changed the hint.
-        primary_rows = next((len(r.rows) for r in results if r.error is None and r.columns), 0)
-        hint = memory.visualization(self._visualization(question, results), primary_rows)
+        charted = results if combined is None else [combined]
+        primary_rows = next((len(r.rows) for r in charted if r.error is None and r.columns), 0)
+        hint = memory.visualization(self._visualization(question, charted), primary_rows)
         synthesis_started = time.perf_counter()
         parts: list[str] = []
         with self.tracer.span(
@@ -343,6 +356,7 @@ class Agent:
             suggested_questions=tuple(dict.fromkeys(suggested))[:6],
             data_rows=self.limits.data_rows,
             timings_ms=timings,
+            combined=combined,
         )
 
     def _while_spaces_work(self, memory: TurnMemory, user: str, domains: Sequence[str]) -> None:
@@ -383,7 +397,9 @@ class Agent:
         reason = f"{decision.reason}; user {who.user!r} has no access to {', '.join(denied)}"
         if not kept:
             return RouteDecision("refused", (), decision.confidence, reason, denied=denied)
-        kind = "single" if len(kept) == 1 and decision.kind == "cross_domain" else decision.kind
+        kind = (
+            "single" if len(kept) == 1 and decision.kind in ("cross_domain", "ambiguous") else decision.kind
+        )
         questions = {d: q for d, q in decision.questions.items() if d in kept}
         return RouteDecision(kind, kept, decision.confidence, reason, questions, denied)
 
@@ -480,6 +496,13 @@ class Agent:
         if failures or len(answered) < len(decision.domains):
             return "partial"
         return "ok"
+
+    def _which_space(self, decision: RouteDecision) -> str:
+        titles = [self.spaces[d].info.title for d in decision.domains]
+        return (
+            f"Which do you mean? {decision.reason[:1].upper()}{decision.reason[1:]}, so I won't guess. "
+            "Ask again naming one: " + " or ".join(f"'... in {t}'" for t in titles) + "."
+        )
 
     def _decline(self, decision: RouteDecision, who: Identity) -> str:
         titles = ", ".join(self.spaces[d].info.title for d in decision.denied if d in self.spaces)

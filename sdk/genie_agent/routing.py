@@ -20,13 +20,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .clauses import Clause, Shared, ellipsis_predicate, shareable, split_clauses, strip_presentation
 from .lexicon import Lexicon, Match, Token, tokenize
 from .safety import write_intent
 from .spaces.base import RoutingTerm, SpaceInfo
 
 __all__ = ["RouteDecision", "RouteKind", "Router"]
 
-RouteKind = Literal["single", "cross_domain", "follow_up", "out_of_scope", "refused"]
+RouteKind = Literal["single", "cross_domain", "follow_up", "ambiguous", "out_of_scope", "refused"]
 _WEIGHTS = {
     "measure": 3.0,
     "value": 1.5,
@@ -35,10 +36,6 @@ _WEIGHTS = {
     "filter": 1.0,
     "time_dimension": 0.5,
 }
-_SPLIT = re.compile(
-    r",?\s+(?:and also|and|as well as|along with|plus|versus|vs\.?|compared (?:to|with)|with)\s+|;\s*|\?\s+",
-    re.IGNORECASE,
-)
 _GROUPING = re.compile(
     r"\b(?:by|per|for each|in each|each|across|for every)\s+((?:[\w#-]+\s?){1,3})", re.IGNORECASE
 )
@@ -98,6 +95,16 @@ class Router:
                 self._lexicon.add(term.phrase, _Hit(info.id, term.kind))
             self._lexicon.add(info.id, _Hit(info.id, "topic"))
             self._lexicon.add(info.title, _Hit(info.id, "topic"))
+        names = "|".join(
+            sorted(
+                {re.escape(n) for i in self.spaces.values() for n in (i.id, i.title)}, key=len, reverse=True
+            )
+        )
+        # "... in Customers": the question addresses a space; the space is not asked about itself.
+        self._addressed = re.compile(
+            rf",?\s+(?:in|from|using|on)\s+(?:the\s+)?(?:{names})(?:\s+space)?(?=\s*(?:[,.?!]|$))",
+            re.IGNORECASE,
+        )
 
     def _parsed(self, text: str, memo: dict[str, _Parsed]) -> _Parsed:
         """Tokens and matches of ``text``, once per route: clauses and sub-questions often repeat."""
@@ -150,6 +157,7 @@ class Router:
         verb = write_intent(question)
         if verb:
             return RouteDecision("refused", (), 1.0, f"a request to {verb} data; the spaces are read-only")
+        question = strip_presentation(question) or question
         memo: dict[str, _Parsed] = {}
         tokens, matches = self._parsed(question, memo)
         unknown = self._unknown_names(question, tokens, matches)
@@ -175,60 +183,143 @@ class Router:
         if not scores:
             return RouteDecision("out_of_scope", (), 0.9, "nothing in the question matches any space's data")
 
-        owners = self._clause_owners(question, memo)
+        owners, shared = self._clause_owners(question, memo)
         domains = tuple(dict.fromkeys(space for space, _ in owners))
         if len(domains) <= 1:
             best = domains[0] if domains else max(scores, key=lambda s: scores[s])
+            contenders = measure_spaces or scores.keys()  # no measure named: every space it matched
+            rivals = tuple(
+                s for s in self.spaces if s in contenders and s != best and scores[s] == scores[best]
+            )
+            if rivals and not previous:
+                return self._ambiguous(question, (best, *rivals), matches)
+            best = next((p for p in previous if p in (best, *rivals)), best)
             total = sum(scores.values())
             confidence = round(scores[best] / total, 2) if total else 0.0
-            return RouteDecision("single", (best,), confidence, self._reason(best, matches), {best: question})
+            asked = self._addressed.sub("", question) or question
+            return RouteDecision("single", (best,), confidence, self._reason(best, matches), {best: asked})
 
-        questions = self._sub_questions(question, owners, domains, memo)
+        questions = self._sub_questions(question, owners, shared, domains, memo)
         reasons = [self._reason(d, self._parsed(questions[d], memo)[1]) for d in domains]
         return RouteDecision("cross_domain", domains, 0.9, "; ".join(reasons), questions)
 
-    def _clause_owners(self, question: str, memo: dict[str, _Parsed]) -> list[tuple[str, str]]:
-        """Clauses of the question with the space that owns each (by the measures it names)."""
-        clauses = [c.strip(" ,?.") for c in _SPLIT.split(question) if c and c.strip(" ,?.")]
+    def _ambiguous(self, question: str, tied: tuple[str, ...], matches: list[Match[_Hit]]) -> RouteDecision:
+        """Spaces that hold the same measure, and nothing in the question to choose between them."""
+        shared = [m for m in matches if {h.space for h in m.entries} >= set(tied)]
+        measures = [m for m in shared if any(h.kind == "measure" for h in m.entries)]
+        phrases = [m.text for m in measures or shared]
+        titles = " and ".join(self.spaces[s].title for s in tied)
+        what = "', '".join(dict.fromkeys(phrases)) or "what it asks"
+        reason = f"'{what}' is in {titles}; the question does not say which"
+        return RouteDecision("ambiguous", tied, 0.5, reason, {s: question for s in tied})
+
+    def _owner(self, clause: str, memo: dict[str, _Parsed], before: str | None) -> str | None:
+        """The space whose measure the clause names (ties: the one the clause before went to, else the
+        one named first, never the set's hash order); None when it names no measure."""
+        tokens, matches = self._parsed(clause, memo)
+        scores, measure_spaces = self._scores(matches)
+        if self._unknown_names(clause, tokens, matches):
+            measure_spaces = {s for s in measure_spaces if self._open_world(s)}
+        named = [
+            h.space for m in matches for h in m.entries if h.kind == "measure" and h.space in measure_spaces
+        ]
+        if not named:
+            return None
+        owner = max(dict.fromkeys(named), key=lambda s: scores[s])
+        tied = [s for s in measure_spaces if scores[s] == scores[owner]]
+        return before if len(tied) > 1 and before in tied else owner
+
+    def _clause_owners(self, question: str, memo: dict[str, _Parsed]) -> tuple[list[tuple[str, str]], Shared]:
+        """Clauses of the question with the space that owns each (by the measures it names), and what
+        the question says once for all of them (:mod:`genie_agent.clauses`)."""
+        tokens, matches = self._parsed(question, memo)
+        values = {
+            i
+            for m in matches
+            if any(h.kind in ("value", "filter") for h in m.entries)
+            for i in range(m.start, m.end)
+        }
         owned: list[tuple[str | None, str]] = []
+        clauses = split_clauses(question, tokens, values.__contains__)
         for clause in clauses:
-            tokens, matches = self._parsed(clause, memo)
-            scores, measure_spaces = self._scores(matches)
-            if self._unknown_names(clause, tokens, matches):
-                measure_spaces = {s for s in measure_spaces if self._open_world(s)}
-            # Ties go to the space whose measure the clause names first, not to the set's hash order.
-            named = [
-                h.space
-                for m in matches
-                for h in m.entries
-                if h.kind == "measure" and h.space in measure_spaces
-            ]
-            owner = max(dict.fromkeys(named), key=lambda s: scores[s]) if named else None
-            if owner is not None:
-                tied = [s for s in measure_spaces if scores[s] == scores[owner]]
-                owner = owned[-1][0] if len(tied) > 1 and owned and owned[-1][0] in tied else owner
-            owned.append((owner, clause))
-        # A clause naming no measure ("1996", "asia") belongs with its neighbour.
-        merged: list[tuple[str, str]] = []
-        pending: list[str] = []
-        for owner, clause in owned:
+            before = next((o for o, _ in reversed(owned) if o is not None), None)
+            text = clause.text
+            previous = next((t for o, t in reversed(owned) if o is not None), None)
+            if previous is not None and ellipsis_predicate(self._after_measures(text, memo)):
+                text = self._with_predicate(text, previous, memo)
+            elif previous is not None and text.lower().startswith("of ") and " of " in previous:
+                # "the total balance of our customers and of our suppliers": the head is said once.
+                text = previous[: previous.rindex(" of ")] + " " + text
+            owned.append((self._owner(text, memo, before), text))
+        first = next((i for i, (o, _) in enumerate(owned) if o is not None), len(owned))
+        last = max((i for i, (o, _) in enumerate(owned) if o is not None), default=-1)
+        prefix = [t for _, t in owned[:first] if self._shareable(t, memo)]
+        suffix = "".join(f", {t}" for _, t in owned[last + 1 :] if self._shareable(t, memo))
+        if last >= 0:
+            tail = self._after_measures(owned[last][1], memo)
+            if tail and self._shareable(tail, memo):
+                suffix = f" {tail}{suffix}"
+        return self._merge(question, owned, clauses), Shared(", ".join(prefix), suffix)
+
+    @staticmethod
+    def _merge(
+        question: str, owned: list[tuple[str | None, str]], clauses: list[Clause]
+    ) -> list[tuple[str, str]]:
+        """One text per owner. A clause naming no measure ("1996", "asia") belongs with its neighbour;
+        clauses next to each other keep the words between them ("how many suppliers with a balance")."""
+        merged: list[tuple[str, str, int]] = []  # owner, text, index of its last clause
+
+        def joined(text: str, last: int, i: int, clause_text: str) -> str:
+            if last == i - 1 and owned[i][1] == clauses[i].text and text.endswith(clauses[last].text):
+                return text + question[clauses[last].end : clauses[i].end]
+            return f"{text} and {clause_text}"
+
+        pending: tuple[str, int] | None = None
+        for i, (owner, text) in enumerate(owned):
             if owner is None:
                 if merged:
-                    merged[-1] = (merged[-1][0], merged[-1][1] + " and " + clause)
+                    o, t, last = merged[-1]
+                    merged[-1] = (o, joined(t, last, i, text), i)
                 else:
-                    pending.append(clause)
+                    pending = (text, i) if pending is None else (joined(pending[0], pending[1], i, text), i)
                 continue
             if merged and merged[-1][0] == owner:
-                merged[-1] = (owner, merged[-1][1] + " and " + clause)
+                o, t, last = merged[-1]
+                merged[-1] = (owner, joined(t, last, i, text), i)
+            elif pending is not None:
+                merged.append((owner, joined(pending[0], pending[1], i, text), i))
             else:
-                merged.append((owner, " and ".join([*pending, clause])))
-            pending = []
-        return merged
+                merged.append((owner, text, i))
+            pending = None
+        return [(o, t) for o, t, _ in merged]
+
+    def _shareable(self, text: str, memo: dict[str, _Parsed]) -> bool:
+        tokens, matches = self._parsed(text, memo)
+        return shareable(tokens, [(m.start, m.end, {h.kind for h in m.entries}) for m in matches])
+
+    def _after_measures(self, clause: str, memo: dict[str, _Parsed]) -> str:
+        """The clause's words after its last measure ("suppliers in peru" -> "in peru")."""
+        tokens, matches = self._parsed(clause, memo)
+        ends = [m.end for m in matches if any(h.kind == "measure" for h in m.entries)]
+        if not ends or ends[-1] >= len(tokens):
+            return ""
+        return clause[tokens[ends[-1]].start :].strip(" ,?.!")
+
+    def _with_predicate(self, clause: str, previous: str, memo: dict[str, _Parsed]) -> str:
+        """ "how many suppliers do" after "how many customers have a negative balance": the clause with
+        the predicate it leaves out."""
+        tokens, matches = self._parsed(previous, memo)
+        first = next((m.end for m in matches if any(h.kind == "measure" for h in m.entries)), None)
+        if first is None or first >= len(tokens):
+            return clause
+        words = clause.rstrip(" ?.!").split()
+        return " ".join(words[:-1]) + " " + previous[tokens[first].start :].strip(" ,?.!")
 
     def _sub_questions(
         self,
         question: str,
         owners: list[tuple[str, str]],
+        shared: Shared,
         domains: tuple[str, ...],
         memo: dict[str, _Parsed],
     ) -> dict[str, str]:
@@ -247,6 +338,17 @@ class Router:
         out: dict[str, str] = {}
         for domain in domains:
             text = " and ".join(clause for owner, clause in owners if owner == domain)
+            have = {t.stem for t in self._parsed(text, memo)[0]}
+            # What the question said once for every part ("In ASIA, ...", "... in peru").
+            if shared.prefix and not {t.stem for t in tokenize(shared.prefix)} <= have:
+                text = f"{shared.prefix}, {text}"
+            # A verb phrase ("... do Germany and France each have") completes only a clause that ends at its measure.
+            verbal = (
+                ellipsis_predicate(shared.suffix.split(maxsplit=1)[0]) if shared.suffix.strip() else False
+            )
+            fits = not verbal or not self._after_measures(text, memo)
+            if shared.suffix and fits and not {t.stem for t in tokenize(shared.suffix)} <= have:
+                text += shared.suffix
             have = {t.stem for t in self._parsed(text, memo)[0]}
             for phrase, stems, spaces in grouping_phrases:
                 if domain in spaces and not stems <= have:

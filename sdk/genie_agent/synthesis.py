@@ -9,11 +9,19 @@ from typing import Protocol
 
 from .column_kinds import MEASURE_FORMATS, ColumnFormat, column_formats
 from .formatting import format_cell, format_key, is_number
-from .turn import ResultTable
+from .turn import COMBINED, ResultTable
 
-__all__ = ["DeterministicSynthesizer", "Synthesizer", "failure_sentence", "summarize_result", "synthesize"]
+__all__ = [
+    "DeterministicSynthesizer",
+    "Synthesizer",
+    "failure_sentence",
+    "measure_index",
+    "summarize_result",
+    "synthesize",
+]
 
 MAX_LISTED = 5
+MAX_TABLE_ROWS = 10
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -22,7 +30,7 @@ def _label(row: Sequence[object], measure_index: int) -> str:
     return ", ".join(format_key(v) for v in row[:measure_index])
 
 
-def _measure_index(first: Sequence[object], formats: Sequence[ColumnFormat | None]) -> int | None:
+def measure_index(first: Sequence[object], formats: Sequence[ColumnFormat | None]) -> int | None:
     """The first measure column: one whose format is a measure's, or a number in a column no format
     makes a key (past the first column, which labels the rows); None when there is none."""
     for i, (value, fmt) in enumerate(zip(first, formats, strict=False)):
@@ -48,38 +56,38 @@ def summarize_result(result: ResultTable, title: str) -> str:
     if not rows:
         return f"{head}: the query returned no rows."
     formats = column_formats(cols, rows, result.column_types, result.column_formats)
-    measure_index = _measure_index(rows[0], formats)
-    if len(rows) == 1 and measure_index == 0:
+    first_measure = measure_index(rows[0], formats)
+    if len(rows) == 1 and first_measure == 0:
         values = "; ".join(
             f"{c}: {format_cell(v, f)}" for c, v, f in zip(cols, rows[0], formats, strict=False)
         )
         return f"{head}: {values}."
-    if measure_index is None:
+    if first_measure is None:
         listed = "; ".join(", ".join(format_key(v) for v in row) for row in rows[:MAX_LISTED])
         return f"{head}: {listed}."
-    measure, fmt = cols[measure_index], formats[measure_index]
-    if measure_index == 1 and len(rows) > MAX_LISTED and all(_is_date(r[0]) for r in rows):
+    measure, fmt = cols[first_measure], formats[first_measure]
+    if first_measure == 1 and len(rows) > MAX_LISTED and all(_is_date(r[0]) for r in rows):
         return f"{head}: " + _trend(rows, measure, fmt) + "."
-    extra = len(cols) - measure_index - 1
+    extra = len(cols) - first_measure - 1
     parts = []
     for row in rows[:MAX_LISTED]:
-        shown = format_cell(row[measure_index], fmt)
+        shown = format_cell(row[first_measure], fmt)
         if extra:
             shown += (
                 " ("
                 + ", ".join(
                     f"{cols[j]} {format_cell(row[j], formats[j])}"
-                    for j in range(measure_index + 1, len(cols))
+                    for j in range(first_measure + 1, len(cols))
                 )
                 + ")"
             )
-        parts.append(f"{_label(row, measure_index)}: {shown}")
+        parts.append(f"{_label(row, first_measure)}: {shown}")
     more = ""
     if len(rows) > MAX_LISTED:
         more = f"; {len(rows)} rows in all"
     if result.truncated:
         more += " (result truncated at the row limit)"
-    lead = head if result.text else f"{head} — {measure} by {', '.join(cols[:measure_index])}"
+    lead = head if result.text else f"{head} — {measure} by {', '.join(cols[:first_measure])}"
     return f"{lead}: " + "; ".join(parts) + more + "."
 
 
@@ -106,9 +114,34 @@ def failure_sentence(domain_title: str, error: str) -> str:
     return f"**{domain_title}** could not answer: {error} No figures are shown for it."
 
 
+def summarize_combined(result: ResultTable, title: str) -> str:
+    """The parts joined on their grouping, as a table; a member a part lacks is written "—" (missing)."""
+    formats = column_formats(result.columns, result.rows, result.column_types, result.column_formats)
+    keys = measure_index(result.rows[0], formats) if result.rows else None
+    lines = [f"**{title}** — {result.text}:", "", "| " + " | ".join(result.columns) + " |"]
+    lines.append(
+        "|"
+        + "|".join("---" if keys is None or i < keys else "---:" for i in range(len(result.columns)))
+        + "|"
+    )
+    for row in result.rows[:MAX_TABLE_ROWS]:
+        cells = [
+            "—" if v is None else format_key(v) if keys is not None and i < keys else format_cell(v, f)
+            for i, (v, f) in enumerate(zip(row, formats, strict=False))
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    if len(result.rows) > MAX_TABLE_ROWS:
+        lines.append(f"\n{len(result.rows)} rows in all.")
+    return "\n".join(lines)
+
+
 def synthesize(results: Sequence[ResultTable], failures: Mapping[str, str], titles: Mapping[str, str]) -> str:
-    """The answer: one paragraph per space that answered, one line per space that failed."""
-    paragraphs = [summarize_result(r, titles.get(r.domain, r.domain)) for r in results]
+    """The answer: one paragraph per space that answered, one line per space that failed, and the
+    parts joined in one table when they share a grouping."""
+    paragraphs = [
+        (summarize_combined if r.domain == COMBINED else summarize_result)(r, titles.get(r.domain, r.domain))
+        for r in results
+    ]
     paragraphs += [failure_sentence(titles.get(d, d), e) for d, e in failures.items()]
     return "\n\n".join(paragraphs)
 

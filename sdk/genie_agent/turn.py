@@ -12,6 +12,7 @@ from .routing import RouteDecision
 from .spaces.base import SpaceAnswer
 
 __all__ = [
+    "COMBINED",
     "Clarification",
     "Grounding",
     "ResultTable",
@@ -27,6 +28,9 @@ __all__ = [
     "VisualizationReady",
     "jsonable",
 ]
+
+COMBINED = "combined"
+"""The ``domain`` of the table that joins a cross-domain answer's parts (:attr:`TurnResult.combined`)."""
 
 TurnStatus = Literal["ok", "partial", "clarify", "refused", "out_of_scope", "error"]
 
@@ -114,6 +118,8 @@ class TurnResult:
     suggested_questions: tuple[str, ...] = ()
     data_rows: int = 100
     timings_ms: dict[str, float] = field(default_factory=dict)
+    combined: ResultTable | None = None
+    """The parts of a cross-domain answer joined on the grouping they share (:mod:`genie_agent.combine`)."""
 
     @property
     def domain(self) -> str | None:
@@ -142,6 +148,7 @@ class TurnResult:
                 "reason": self.route.reason,
             },
             "results": [r.to_dict() for r in self.results],
+            "combined": None if self.combined is None else self.combined.to_dict(),
             "data": self.data,
             "visualization_hint": self.visualization_hint,
             "grounding": dict(self.grounding),

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..clauses import strip_presentation
 from ..lexicon import Match, Token, tokenize
 from .store import MemoryChange, MemoryItem
 from .vocabulary import SpaceVocabulary, TermRef, ValueRef
@@ -175,6 +176,10 @@ def _changes_data(sentence: str) -> bool:
 
 
 _EVERY = {"all", "any", "every", "each"}
+# "most ridden model in every city" asks for a ranking; it does not state a preference.
+_RANKING = re.compile(
+    r"\b(?:most|least|top|bottom|best|worst|highest|lowest|fewest|biggest|largest|smallest)\b", re.I
+)
 _FILTER_WORD = re.compile(r"\b(?:filter|filters|filtering)\b", re.IGNORECASE)
 
 _CHART_WORDS: dict[str, ChartChoice | None] = {
@@ -268,7 +273,8 @@ class PreferenceExtractor:
         clears: list[str] = []
         kept: list[str] = []
         sources: list[str] = []
-        for sentence in self._sentences(message):
+        # "... in one table", "side by side": the parts of this answer joined, not a way to show every answer.
+        for sentence in self._sentences(strip_presentation(message) or message):
             found = self._statement(sentence)
             if found is None and sentence in elsewhere:
                 sources.append(sentence)
@@ -314,7 +320,11 @@ class PreferenceExtractor:
         measure = any(r.kind == "measure" for m in terms for r in m.entries)
         remember = _REMEMBER.match(sentence)
         persist = bool(_PERSIST.search(sentence))
-        question = sentence.rstrip().endswith("?") or bool(_QUESTION.match(sentence))
+        question = (
+            sentence.rstrip().endswith("?")
+            or bool(_QUESTION.match(sentence))
+            or bool(_RANKING.search(sentence))
+        )
         return not (remember or persist or (not question and not measure))
 
     @staticmethod
