@@ -70,3 +70,11 @@ def test_a_dash_that_joins_or_spaces_two_numbers_is_no_sign():
     r = Reading(question, tokenize(question), CUSTOMERS, [])
     read_numbers(r)
     assert [n.value for n in r.numbers] == [100, 200, 300, 400, -7]
+
+
+def test_a_dated_measure_after_a_preposition_sets_the_scene_of_a_having():
+    p = parse_question("ship modes with an average discount above 5% on 1997 orders", SALES).plan
+    assert [m.name for m in p.measures] == ["average discount"] and p.group_by == ("ship mode",)
+    (c,) = p.conditions
+    assert (c.target, c.op, c.value, c.on_measure) == ("average discount", ">", 0.05, True)
+    assert p.time_range is not None and p.time_range.label == "1997"

@@ -59,6 +59,7 @@ _OPERATORS = (
        "other", "ratio", "rate", "median", "distinct", "unique", "cumulative", "running", "rolling",
        "including", "include", "includes", "except", "each", "per", "top", "bottom"}
 )  # fmt: skip
+_QUARTER = re.compile(r"q[1-4]|h[12]")
 _SCENE_AFTER = frozenset({"placed", "shipped", "ordered", "made", "that", "which", "where", "with"})
 
 
@@ -285,7 +286,8 @@ def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
         # M: "supplier with the highest balance": the ranked subject is a grouping.
         if ranking.superlative and r.word(m.end) in ("with", "that", "who", "whose", "has", "had", "having"):
             grouped = True
-        after_preposition = bool(prev) and prev[-1] in PREPOSITIONS
+        # "on 1997 orders": a date between the preposition and the noun still makes it the scene.
+        after_preposition = r.word(_before_dates(r, m.start)) in PREPOSITIONS
         after_term = m.start > 0 and r.matched[m.start - 1]
         if m.start in negated:
             _negate(r, out, m)
@@ -336,6 +338,18 @@ def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
         elif kind == "filter" and term.name not in out.named:
             out.named.append(term.name)
     return out
+
+
+def _before_dates(r: Reading, i: int) -> int:
+    """The index of the last word before ``i`` that is not part of a date the time reader placed."""
+    k = i - 1
+    while (
+        k >= 0
+        and r.used[k]
+        and (YEAR.match(r.words[k]) or r.words[k] in MONTHS or _QUARTER.fullmatch(r.words[k]))
+    ):
+        k -= 1
+    return k
 
 
 def _is_small_number(w: str) -> bool:
@@ -690,7 +704,7 @@ def _account(r: Reading) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if any(n.start <= i < n.end for n in r.numbers) or w.isdigit() or YEAR.match(w):
             unplaced.append(r.tokens[i].text)
             continue
-        if w in _OPERATORS or stem(w) in _OPERATORS or re.fullmatch(r"q[1-4]|h[12]", w):
+        if w in _OPERATORS or stem(w) in _OPERATORS or _QUARTER.fullmatch(w):
             unplaced.append(r.tokens[i].text)
             continue
         if not w.replace("-", "").replace("'", "").isalpha():

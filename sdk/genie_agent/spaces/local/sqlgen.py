@@ -349,8 +349,8 @@ def _share_members(plan: QueryPlan) -> str:
 
 def _condition_text(c: Condition) -> str:
     target = c.target.removeprefix("measure:")
-    if c.on_measure:
-        target = f"total {target}" if not target.endswith("s") else target
+    if c.on_measure and not target.endswith("s") and target.split()[0] not in ("average", "avg", "mean"):
+        target = f"total {target}"
     if c.op == "between":
         return f"{target} between {_number_sql(c.value)} and {_number_sql(c.high or 0)}"
     return f"{target} {c.op} {_number_sql(c.value)}"
