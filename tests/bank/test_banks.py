@@ -66,7 +66,6 @@ KNOWN_WRONG = frozenset(
     """
     sales-top-per-group-top2-segments-by-orders-per-year
     sales-top-per-group-best-month-each-year
-    sales-having-ship-modes-avg-discount-above-5-pct-1997
     sales-filtered-ratio-return-rate-by-ship-mode
     bikes-followup-other-fare-per-ride-regroup
     """.split()
