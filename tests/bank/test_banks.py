@@ -67,7 +67,6 @@ KNOWN_WRONG = frozenset(
     sales-top-per-group-top2-segments-by-orders-per-year
     sales-top-per-group-best-month-each-year
     sales-filtered-ratio-return-rate-by-ship-mode
-    bikes-followup-other-fare-per-ride-regroup
     """.split()
 )
 

@@ -78,3 +78,12 @@ def test_a_dated_measure_after_a_preposition_sets_the_scene_of_a_having():
     (c,) = p.conditions
     assert (c.target, c.op, c.value, c.on_measure) == ("average discount", ">", 0.05, True)
     assert p.time_range is not None and p.time_range.label == "1997"
+
+
+def test_the_term_after_instead_of_is_replaced_not_added():
+    regrouped = _followup(
+        "revenue per customer by nation in 1995", "can you split that by region instead of nation"
+    )
+    assert regrouped.group_by == ("region",) and regrouped.ratio is not None
+    refiltered = _followup("revenue in GERMANY", "CANADA rather than GERMANY")
+    assert dict(refiltered.filters) == {"nation": ("CANADA",)} and refiltered.group_by == ()

@@ -119,6 +119,7 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
     conditions = _place_conditions(r, terms, raw_conditions)
     ratio = _read_ratio(r, terms)
     per_group = _read_per_group(r, terms, ranking)
+    _drop_replaced(r, terms)
     for dim, dim_values in terms.filters.items():
         # "compare rides in Munich and Hamburg": several values of one dimension are compared, not
         # summed — unless the question asks for them together ("combined", "in total").
@@ -156,6 +157,33 @@ def _adds(r: Reading) -> bool:
             r.use(i, i - 1 if w == "well" else i)
             return True
     return False
+
+
+def _drop_replaced(r: Reading, terms: _Terms) -> None:
+    """ "by bike type instead of city", "Hamburg rather than Berlin": the term after "instead of" /
+    "rather than" is the one the question replaces, neither a grouping nor a filter."""
+    for i, w in enumerate(r.words):
+        if not ((w == "instead" and r.is_word(i + 1, "of")) or (w == "rather" and r.is_word(i + 1, "than"))):
+            continue
+        m = r.match_at(i + 2)
+        if m is None or m.start != i + 2:
+            continue
+        replaced = False
+        for t in m.entries:
+            if (
+                t.kind == "dimension"
+                and terms.dimension_spans.get(t.name) == m.start
+                and t.name in terms.group_by
+            ):
+                terms.group_by.remove(t.name)
+                replaced = True
+            elif t.kind == "value" and t.value in terms.filters.get(t.name, ()):
+                terms.filters[t.name].remove(t.value)
+                if not terms.filters[t.name]:
+                    del terms.filters[t.name]
+                replaced = True
+        if replaced:
+            r.use(i, i + 1)
 
 
 def _both(r: Reading, terms: _Terms) -> None:
