@@ -177,7 +177,7 @@ def _drop_replaced(r: Reading, terms: _Terms) -> None:
             ):
                 terms.group_by.remove(t.name)
                 replaced = True
-            elif t.kind == "value" and t.value in terms.filters.get(t.name, ()):
+            elif t.kind == "value" and t.value is not None and t.value in terms.filters.get(t.name, ()):
                 terms.filters[t.name].remove(t.value)
                 if not terms.filters[t.name]:
                     del terms.filters[t.name]
