@@ -64,8 +64,6 @@ def retail_bench(tmp_path_factory) -> _Bench:
 # strict xfail: when one becomes correct or declined, its test fails until it is taken off the list.
 KNOWN_WRONG = frozenset(
     """
-    sales-top-per-group-top2-segments-by-orders-per-year
-    sales-top-per-group-best-month-each-year
     sales-filtered-ratio-return-rate-by-ship-mode
     """.split()
 )

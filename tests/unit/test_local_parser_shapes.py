@@ -87,3 +87,30 @@ def test_the_term_after_instead_of_is_replaced_not_added():
     assert regrouped.group_by == ("region",) and regrouped.ratio is not None
     refiltered = _followup("revenue in GERMANY", "CANADA rather than GERMANY")
     assert dict(refiltered.filters) == {"nation": ("CANADA",)} and refiltered.group_by == ()
+
+
+def test_top_n_within_each_period():
+    segments = parse_question("for each year, the two segments with the most orders", SALES).plan
+    assert (segments.time_grain, segments.per_group, segments.group_by) == (
+        "year",
+        "year",
+        ("market segment",),
+    )
+    assert (segments.limit, segments.order) == (2, "desc")
+    months = parse_question("What was the best month for revenue in each year?", SALES).plan
+    assert (months.time_grain, months.per_group, months.limit) == ("month", "year", 1)
+
+
+def test_a_period_ranked_within_a_coarser_one_gets_both_keys():
+    from genie_agent.spaces.local.sqlgen import compile_plan
+
+    months = parse_question("What was the best month for revenue in each year?", SALES).plan
+    compiled = compile_plan(CATALOG.space("sales"), months)
+    assert compiled.columns[:2] == ("year", "month")
+    assert "PARTITION BY YEAR(orders.o_orderdate)" in compiled.sql and "<= 1" in compiled.sql
+
+
+def test_a_year_span_does_not_swallow_the_word_before_it():
+    p = parse_question("the 2 biggest nations for revenue each year, 1995-1997", SALES).plan
+    assert (p.time_grain, p.per_group, p.group_by, p.limit) == ("year", "year", ("nation",), 2)
+    assert p.time_range is not None and p.time_range.label == "1995 to 1997"

@@ -260,7 +260,7 @@ class LocalGenieSpace:
     def _column_formats(self, plan: QueryPlan | None, columns: Sequence[str]) -> tuple[str, ...]:
         """``key`` for a column the plan groups by, a measure's format for a column named as the
         measure; ``""`` for any other (the answer's writer then reads the column's name and values)."""
-        keys = {*plan.group_by, plan.time_grain} if plan is not None else set()
+        keys = {*plan.group_by, plan.time_grain, plan.per_group} if plan is not None else set()
         formats = {m.name: m.format for m in self.definition.measures}
         return tuple("key" if c in keys else formats.get(c, "") for c in columns)
 

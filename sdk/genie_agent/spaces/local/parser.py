@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ...lexicon import Match, stem, tokenize
-from .plan import Change, Condition, MeasureRef, QueryPlan, Ratio
+from .plan import GRAINS, Change, Condition, MeasureRef, QueryPlan, Ratio
 from .reading import YEAR, Reading, read_numbers
 from .shapes import (
     Ranking,
@@ -118,7 +118,7 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
     _measures_from_context(r, terms, ranking)
     conditions = _place_conditions(r, terms, raw_conditions)
     ratio = _read_ratio(r, terms)
-    per_group = _read_per_group(r, terms, ranking)
+    per_group = _read_per_group(r, terms, ranking, time)
     _drop_replaced(r, terms)
     for dim, dim_values in terms.filters.items():
         # "compare rides in Munich and Hamburg": several values of one dimension are compared, not
@@ -685,11 +685,11 @@ def _read_ratio(r: Reading, terms: _Terms) -> Ratio | None:
     return None
 
 
-def _read_per_group(r: Reading, terms: _Terms, ranking: Ranking) -> str | None:
+def _read_per_group(r: Reading, terms: _Terms, ranking: Ranking, time: TimeReading) -> str | None:
     """ "top 2 customers within each segment", "best nation per region": rank within groups."""
-    if ranking.order is None or len(terms.group_by) < 2:
+    if ranking.order is None:
         return None
-    for dim in terms.group_by:
+    for dim in terms.group_by if len(terms.group_by) >= 2 else ():
         cue = terms.group_cues.get(dim, "")
         if cue.endswith(("each", "every")) or cue in ("per", "within"):
             start = terms.dimension_spans[dim]
@@ -697,6 +697,23 @@ def _read_per_group(r: Reading, terms: _Terms, ranking: Ranking) -> str | None:
                 if r.words[k] in ("within", "in", "for", "each", "every", "per", "by"):
                     r.use(k)
             return dim
+    return _per_period(terms, ranking, time)
+
+
+def _per_period(terms: _Terms, ranking: Ranking, time: TimeReading) -> str | None:
+    """ "for each year, the two segments with the most orders", "the best month in each year":
+    rank within each period of a grain; the grain ranked is the finer one named, if any."""
+    each = [grain for grain, cue in time.grains if cue in ("each", "every", "per")]
+    if not each or ranking.limit is None:
+        return None
+    outer = each[-1]
+    finer = [g for g, _ in time.grains if GRAINS.index(g) < GRAINS.index(outer)]
+    if finer:
+        time.grain = finer[-1]
+        return outer
+    if terms.group_by:
+        time.grain = outer
+        return outer
     return None
 
 

@@ -8,9 +8,11 @@ from typing import Any, Literal
 
 from ..semantic_model import Aggregation
 
-__all__ = ["Condition", "MeasureRef", "QueryPlan", "Ratio", "TimeGrain", "TimeRange"]
+__all__ = ["GRAINS", "Condition", "MeasureRef", "QueryPlan", "Ratio", "TimeGrain", "TimeRange"]
 
 TimeGrain = Literal["year", "quarter", "month", "week", "day"]
+GRAINS: tuple[TimeGrain, ...] = ("day", "week", "month", "quarter", "year")
+"""The time grains, finest first."""
 Operator = Literal[">", ">=", "<", "<=", "=", "between"]
 Change = Literal["periods", "previous"]
 
@@ -97,7 +99,7 @@ class QueryPlan:
     share_of: str | None = None
     """The dimension (or ``filter:<name>``) whose selected members' share of the whole is asked."""
     per_group: str | None = None
-    """Top/bottom ``limit`` within each value of this dimension."""
+    """Top/bottom ``limit`` within each value of this dimension, or each period of this grain."""
     ratio: Ratio | None = None
     unknown_groupings: tuple[str, ...] = field(default=(), compare=False)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ..semantic_model import Measure, SpaceDefinition, referenced_aliases
-from .plan import Condition, QueryPlan, TimeRange
+from .plan import GRAINS, Condition, QueryPlan, TimeRange
 
 __all__ = ["CompiledQuery", "PlanError", "Query", "build_query", "compile_plan", "quote_ident", "sql_literal"]
 
@@ -127,10 +127,9 @@ def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[st
         where.append("(" + " OR ".join(_range_sql(time_dim.expr, p.start, p.end) for p in plan.periods) + ")")
     if plan.time_grain:
         assert time_dim is not None
-        if plan.time_grain == "year":
-            keys.append(("year", f"YEAR({time_dim.expr})"))
-        else:
-            keys.append((plan.time_grain, f"CAST(DATE_TRUNC('{plan.time_grain}', {time_dim.expr}) AS DATE)"))
+        if plan.per_group in GRAINS and plan.per_group != plan.time_grain:
+            keys.append((plan.per_group, _grain_sql(plan.per_group, time_dim.expr)))  # "best month each year"
+        keys.append((plan.time_grain, _grain_sql(plan.time_grain, time_dim.expr)))
     for d in dims:
         keys.append((d.name, d.expr))
         needed |= referenced_aliases(d.expr)
@@ -207,6 +206,10 @@ def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[st
                 lines.append(f"JOIN {_table_sql(space, step)} ON {on}")
     time_expr = time_dim.expr if time_dim else None
     return Query(keys, select_measures, where, having, "\n".join(lines), period_key, time_expr, member)
+
+
+def _grain_sql(grain: str, expr: str) -> str:
+    return f"YEAR({expr})" if grain == "year" else f"CAST(DATE_TRUNC('{grain}', {expr}) AS DATE)"
 
 
 def _share_member(space: SpaceDefinition, plan: QueryPlan) -> tuple[str, str, str] | None:

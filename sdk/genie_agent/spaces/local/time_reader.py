@@ -46,6 +46,8 @@ class TimeReading:
     year_over_year: bool = False
     endpoints: tuple[TimeRange, ...] = ()
     """The two ends of a range ("from 1995 to 1996"): what a change is measured between."""
+    grains: tuple[tuple[TimeGrain, str], ...] = ()
+    """Every grain the question names, with the cue before it ("each" in "in each year")."""
 
 
 def year_range(y: int) -> TimeRange:
@@ -210,7 +212,9 @@ def _connect(r: Reading, atoms: list[_Atom], out: TimeReading) -> None:
         or (len(atoms) == 2 and _only_joiners(r, first.end, last.start, *_RANGE_JOINERS, "up"))
     )
     if ranged and len(atoms) == 2:
-        r.use(first.start - 1, *range(first.end, last.start))
+        r.use(*range(first.end, last.start))
+        if r.is_word(first.start - 1, "between", "from"):
+            r.use(first.start - 1)
         start, end = first.range.start, last.range.end
         if start is not None and end is not None and end <= start:
             r.problems.append(f"the range {first.range.label} to {last.range.label} ends before it starts")
@@ -273,10 +277,12 @@ def _read_grain(r: Reading, out: TimeReading) -> None:
             w not in ("day", "days", "week", "weeks") or r.is_word(i - 1, "by", "per", "each", "every", "a")
         ):
             r.use(i)
-            if r.is_word(i - 1, "by", "per", "each", "every", "a", "over"):
+            cue = r.word(i - 1)
+            if cue in ("by", "per", "each", "every", "a", "over"):
                 r.use(i - 1)
             out.grain = GRAIN_WORDS[w]
             out.grain_given = True
+            out.grains += ((out.grain, cue),)
     if any(w in COMPARE_WORDS for w in r.words) and out.periods and not out.time_range:
         for i, w in enumerate(r.words):
             if w in COMPARE_WORDS:
