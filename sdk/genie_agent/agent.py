@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from queue import Empty, SimpleQueue
 
@@ -31,6 +31,7 @@ from .memory.llm_extraction import LlmMemoryExtractor
 from .memory.preferences import PreferenceExtractor, SpaceVocabulary
 from .memory.store import MemoryStore
 from .memory.threads import ThreadState, ThreadStore, TurnLocks, TurnRecord, summarize_results
+from .references import carry_members, key_members, resolve_references
 from .routing import RouteDecision, Router
 from .spaces.base import GenieSpace, SpaceAnswer
 from .synthesis import DeterministicSynthesizer, Synthesizer, synthesize
@@ -197,6 +198,7 @@ class Agent:
         if memory.statement_only:  # the answer is whether this worked
             self._save_memories(memory, user, ())
         question = memory.question or text  # statements taken out: what the spaces answer
+        question = resolve_references(question, state.last_members)  # "those nations": the last answer's
         self.tracer.tag_trace(
             user=user, session_id=state.thread_id, metadata={"genie_agent.source": self.source}
         )
@@ -216,6 +218,7 @@ class Agent:
             else:
                 decision = self._allowed(self.router.route(question, state.last_domains), who)
             decision = memory.route(decision, self.extractor.vocabulary)
+            decision = _carried(decision, state)
             span.set_outputs(
                 {
                     "kind": decision.kind,
@@ -557,6 +560,7 @@ class Agent:
             dict(conv_ids),
             {r.domain: r.sql for r in results},
             summarize_results(results),
+            members=_members(results) if status in ("ok", "partial") else {},
         )
         try:
             self.threads.append(state, record)
@@ -572,6 +576,31 @@ class Agent:
         if self.threads is None and self.memories is None:
             return "disabled"
         return "failed: " + "; ".join(dict.fromkeys(failures)) if failures else "saved"
+
+
+def _carried(decision: RouteDecision, state: ThreadState) -> RouteDecision:
+    """An elliptic follow-up ("and suppliers?") that goes to a space the last turn did not ask: that
+    space is asked about the last answer's members (:func:`~genie_agent.references.carry_members`)."""
+    if decision.kind != "single" or not state.last_members or decision.domains[0] in state.last_domains:
+        return decision
+    domain = decision.domains[0]
+    asked = carry_members(decision.questions.get(domain, ""), state.last_members)
+    return (
+        replace(decision, questions={domain: asked}) if asked != decision.questions.get(domain) else decision
+    )
+
+
+def _members(results: Sequence[ResultTable]) -> dict[str, list[object]]:
+    """The grouping members of the first answered result, per key column (for "those nations")."""
+    from .column_kinds import column_formats
+    from .synthesis import measure_index
+
+    for r in results:
+        if r.error is None and r.rows:
+            formats = column_formats(r.columns, r.rows, r.column_types, r.column_formats)
+            keys = measure_index(r.rows[0], formats)
+            return key_members(r.columns, r.rows, keys) if keys else {}
+    return {}
 
 
 def _scaled(chunks: Iterable[str], scale: str | None) -> Iterator[str]:

@@ -107,6 +107,8 @@ class TurnRecord:
     turn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Makes a save idempotent: a retried save of the same turn is not appended twice."""
     created_at: float = field(default_factory=time.time)
+    members: dict[str, list[Any]] = field(default_factory=dict)
+    """The answer's grouping members per key column: what "those nations" means in the next turn."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +121,7 @@ class TurnRecord:
             "sql": dict(self.sql),
             "results": [r.to_dict() for r in self.results],
             "created_at": self.created_at,
+            "members": self.members,
         }
 
     @classmethod
@@ -133,6 +136,7 @@ class TurnRecord:
             results=tuple(ResultSummary.from_dict(r) for r in data.get("results") or ()),
             turn_id=str(data.get("turn_id") or ""),
             created_at=float(data.get("created_at") or 0.0),
+            members=dict(data.get("members") or {}),
         )
 
 
@@ -157,10 +161,12 @@ class ThreadState:
     turns: int = 0
     head: ThreadHead | None = field(default=None, compare=False, repr=False)
     """Where the thread ended when loaded; None when unknown (the state was not loaded from the store)."""
+    last_members: dict[str, list[Any]] = field(default_factory=dict)
+    """The last answered turn's grouping members per key column (:attr:`TurnRecord.members`)."""
 
 
-_JSON_CHANNELS = ("turn", "genie_conversation_ids", "last_domains")
-_STATE_CHANNELS = ("genie_conversation_ids", "last_domains")
+_JSON_CHANNELS = ("turn", "genie_conversation_ids", "last_domains", "last_members")
+_STATE_CHANNELS = ("genie_conversation_ids", "last_domains", "last_members")
 """What the next turn needs: the last turn itself (its answer and results) is not decoded for that."""
 
 
@@ -221,6 +227,7 @@ def next_turn(
         "turn": turn.to_dict(),
         "genie_conversation_ids": {**state.genie_conversation_ids, **turn.genie_conversation_ids},
         "last_domains": list(turn.domains) or list(state.last_domains),
+        "last_members": turn.members or state.last_members,
     }
     versions = state.head.versions
     new_versions = {k: next_version(versions.get(k), None) for k in new_values}
@@ -314,6 +321,7 @@ class ThreadStore(ABC):
             dict(values.get("genie_conversation_ids") or {}),
             int(values.get("seq") or 0),
             ThreadHead(latest.checkpoint["id"], dict(latest.checkpoint["channel_versions"])),
+            dict(values.get("last_members") or {}),
         )
 
     def append(self, state: ThreadState, turn: TurnRecord) -> int:
@@ -345,6 +353,7 @@ class ThreadStore(ABC):
             ThreadHead(latest.checkpoint["id"], latest.checkpoint["channel_versions"])
             if latest
             else ThreadHead(None),
+            dict(values.get("last_members") or {}),
         )
         parent, checkpoint, metadata = next_turn(now, turn, saver.get_next_version)
         saver.put(parent, checkpoint, metadata, checkpoint["channel_versions"])
