@@ -64,7 +64,6 @@ def retail_bench(tmp_path_factory) -> _Bench:
 # strict xfail: when one becomes correct or declined, its test fails until it is taken off the list.
 KNOWN_WRONG = frozenset(
     """
-    sales-filtered-ratio-return-rate-by-ship-mode
     """.split()
 )
 

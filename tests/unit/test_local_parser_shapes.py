@@ -114,3 +114,10 @@ def test_a_year_span_does_not_swallow_the_word_before_it():
     p = parse_question("the 2 biggest nations for revenue each year, 1995-1997", SALES).plan
     assert (p.time_grain, p.per_group, p.group_by, p.limit) == ("year", "year", ("nation",), 2)
     assert p.time_range is not None and p.time_range.label == "1995 to 1997"
+
+
+def test_a_filter_said_of_the_measure_is_the_share_asked_within_each_group():
+    rate = parse_question("what % of line items get returned, by ship mode", SALES).plan
+    assert (rate.share_of, rate.group_by) == ("filter:returned", ("ship mode",))
+    within = parse_question("share of returned line items by ship mode", SALES).plan
+    assert within.share and within.share_of is None and within.named_filters == ("returned",)

@@ -60,6 +60,9 @@ _OPERATORS = (
        "including", "include", "includes", "except", "each", "per", "top", "bottom"}
 )  # fmt: skip
 _QUARTER = re.compile(r"q[1-4]|h[12]")
+_PREDICATE = frozenset(
+    {"are", "were", "is", "was", "get", "gets", "got", "getting", "that", "which", "being"}
+)
 _SCENE_AFTER = frozenset({"placed", "shipped", "ordered", "made", "that", "which", "where", "with"})
 
 
@@ -97,6 +100,7 @@ class _Terms:
     named: list[str] = field(default_factory=list)
     measure_spans: dict[str, int] = field(default_factory=dict)
     dimension_spans: dict[str, int] = field(default_factory=dict)
+    named_spans: dict[str, int] = field(default_factory=dict)
     time_dimension: str | None = None
     context_measure: bool = False
 
@@ -226,7 +230,7 @@ def _assemble(
         change_kind, grain = "previous", grain or "year"
     share_of = None
     if share:
-        share_of = _share_target(terms)
+        share_of = _share_target(r, terms)
         row_conditions = [i for i, c in enumerate(conditions) if not c.on_measure]
         if share_of is None and row_conditions:
             share_of = f"condition:{row_conditions[-1]}"
@@ -258,17 +262,29 @@ def _assemble(
     )
 
 
-def _share_target(terms: _Terms) -> str | None:
+def _share_target(r: Reading, terms: _Terms) -> str | None:
     """ "what % of revenue comes from ASIA": the filtered members' share of the whole."""
     filtered = [d for d, v in terms.filters.items() if d not in terms.group_by]
     if terms.group_by:
-        return None  # "each Hamburg station's share of rides in Hamburg": shares within the filters
+        # "each Hamburg station's share of rides in Hamburg": shares within the filters; but "what %
+        # of line items get returned, by ship mode": a filter said of the measured things is the
+        # part whose share is asked within each group.
+        said_of = [n for n in terms.named if _said_of_measure(r, terms, n)]
+        return "filter:" + said_of[-1] if said_of else None
     if filtered:
         return filtered[-1]
     named = [n for n in terms.named if not n.startswith("not:")]
     if named:
         return "filter:" + named[-1]
     return None
+
+
+def _said_of_measure(r: Reading, terms: _Terms, name: str) -> bool:
+    """The named filter follows the measure as its predicate ("line items get returned")."""
+    start = terms.named_spans.get(name)
+    if start is None or not any(span < start for span in terms.measure_spans.values()):
+        return False
+    return r.word(start - 1) in _PREDICATE or r.word(start) in _PREDICATE
 
 
 def _asks_total(r: Reading) -> bool:
@@ -365,6 +381,7 @@ def _read_terms(r: Reading, negated: set[int], ranking: Ranking) -> _Terms:
             out.time_dimension = term.name
         elif kind == "filter" and term.name not in out.named:
             out.named.append(term.name)
+            out.named_spans[term.name] = m.start
     return out
 
 

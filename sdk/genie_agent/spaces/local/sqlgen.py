@@ -332,7 +332,11 @@ def describe(space: SpaceDefinition, plan: QueryPlan) -> str:
         text += ", compared across " + " vs ".join(p.label for p in plan.periods)
     parts = [f"{d} = {', '.join(v)}" for d, v in plan.filters if plan.share_of != d]
     parts += [f"excluding {d} {', '.join(v)}" for d, v in plan.exclusions]
-    parts += [f"not {n[4:]}" if n.startswith("not:") else n for n in plan.named_filters]
+    parts += [
+        f"not {n[4:]}" if n.startswith("not:") else n
+        for n in plan.named_filters
+        if plan.share_of != f"filter:{n}"
+    ]
     parts += [_condition_text(c) for c in plan.conditions]
     if plan.time_range:
         parts.insert(0, plan.time_range.label)
