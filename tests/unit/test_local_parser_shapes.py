@@ -121,3 +121,19 @@ def test_a_filter_said_of_the_measure_is_the_share_asked_within_each_group():
     assert (rate.share_of, rate.group_by) == ("filter:returned", ("ship mode",))
     within = parse_question("share of returned line items by ship mode", SALES).plan
     assert within.share and within.share_of is None and within.named_filters == ("returned",)
+
+
+def test_a_noun_naming_the_table_of_a_value_says_what_the_value_is():
+    import yaml
+
+    from genie_agent.spaces.semantic_model import SpaceDefinition
+    from tests.bank.catalogs.bikes import RIDES_SPACE
+
+    rides = Vocabulary.build(
+        SpaceDefinition.model_validate(yaml.safe_load(RIDES_SPACE)),
+        {"model": ["Volt", "Spark", "Hauler"], "city": ["Berlin"]},
+    )
+    parsed = parse_question("Average duration for Volt, Spark and Hauler bikes", rides)
+    assert parsed.unknown_words == () and parsed.unplaced == ()
+    assert dict(parsed.plan.filters) == {"model": ("Volt", "Spark", "Hauler")}
+    assert parse_question("Average duration for Berlin bikes", rides).unknown_words == ("bikes",)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from ...lexicon import Match, stem, tokenize
+from ..semantic_model import referenced_aliases
 from .plan import GRAINS, Change, Condition, MeasureRef, QueryPlan, Ratio
 from .reading import YEAR, Reading, read_numbers
 from .shapes import (
@@ -131,6 +132,7 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
             terms.group_by.append(dim)
     _both(r, terms)
     _use_cues(r)
+    _use_value_nouns(r)
     if terms.group_by or len(terms.measures) > 1:
         # "compare revenue by region", "Munich vs Hamburg": the rows side by side are the comparison.
         r.use(*(i for i, w in enumerate(r.words) if w in COMPARE_WORDS))
@@ -752,6 +754,24 @@ def _use_cues(r: Reading) -> None:
             r.use(i, i - 1)
         elif w == "within" and r.is_word(i + 1, "each", "every"):
             r.use(i, i + 1)
+
+
+def _use_value_nouns(r: Reading) -> None:
+    """ "Hauler bikes", "BUILDING customers": a noun right after a value that names the table
+    holding the value's dimension says what the value is, nothing more."""
+    space = r.vocabulary.space
+    for m in r.matches:
+        if not r.free(m.end):
+            continue
+        noun = stem(r.words[m.end])
+        for t in m.entries:
+            if t.kind != "value":
+                continue
+            aliases = referenced_aliases(space.dimension(t.name).expr)
+            names = {n for a in aliases for n in (a, space.table_by_alias[a].physical)}
+            if noun in {stem(n) for n in names}:
+                r.use(m.end)
+                break
 
 
 def _account(r: Reading) -> tuple[tuple[str, ...], tuple[str, ...]]:
