@@ -137,3 +137,8 @@ def test_a_noun_naming_the_table_of_a_value_says_what_the_value_is():
     assert parsed.unknown_words == () and parsed.unplaced == ()
     assert dict(parsed.plan.filters) == {"model": ("Volt", "Spark", "Hauler")}
     assert parse_question("Average duration for Berlin bikes", rides).unknown_words == ("bikes",)
+
+
+def test_a_date_that_does_not_exist_is_bad_input_not_a_crash():
+    parsed = parse_question("how many orders on 1995-02-30?", SALES)
+    assert parsed.problems == ("which day '1995-02-30' is: there is no such date",)

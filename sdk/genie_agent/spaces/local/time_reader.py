@@ -98,8 +98,13 @@ def _atoms(r: Reading) -> list[_Atom]:
             continue
         w = r.words[i]
         if _ISO_DATE.match(w):
-            d = date.fromisoformat(w)
-            atoms.append(_Atom(i, i + 1, TimeRange(d, d + timedelta(days=1), str(d)), "date"))
+            try:
+                d = date.fromisoformat(w)
+            except ValueError:
+                r.problems.append(f"which day {w!r} is: there is no such date")
+                r.use(i)
+            else:
+                atoms.append(_Atom(i, i + 1, TimeRange(d, d + timedelta(days=1), str(d)), "date"))
             i += 1
             continue
         if YEAR.match(w) and not any(x.start == i for x in r.numbers):
