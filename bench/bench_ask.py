@@ -3,10 +3,13 @@
 Prints figures only (nothing is asserted on timings). Run from the repo root:
 
     .venv/bin/python bench/bench_ask.py [--home DIR] [--runs N] [--query-runs N] [--cli-runs N]
+                                        [--base REV | --no-base] [--compare-only] [--compare-runs N]
 
 Without --home a fresh temporary home under ``.bench-home/`` is used (so the TPC-H SF 0.1 data is
 generated, and timed, once) and deleted at the end; with --home the directory is kept and reused.
 Verified queries are OFF throughout, so every question goes through the parser and the compiler.
+The last section times NL -> SQL and routing on this checkout and, in the same run, on the base
+commit (``--base``, checked out in a temporary ``git worktree``), each in a subprocess.
 See bench/README.md for how to read the output.
 """
 
@@ -25,13 +28,21 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = REPO / "examples" / "tpch" / "questions.yaml"
 SCALE_FACTOR = 0.1
-TARGET = "NL -> SQL <= 5 ms p50 and small beside the query"
+TARGET_MS = 1.0
+TARGET = f"NL -> SQL <= {TARGET_MS:g} ms p50 and routing <= {TARGET_MS:g} ms p50, small beside the query"
+BANK_FILES = (
+    REPO / "tests" / "bank" / "tpch_single.yaml",
+    REPO / "tests" / "bank" / "tpch_conversations.yaml",
+)
+# Where issue 12's work began: the parent of 58147a7, the first commit of the question bank.
+DEFAULT_BASE = "48cdcfe"
 
 # CLI questions: three single-space (one per space) and one cross-space.
 CLI_QUESTIONS = (
@@ -175,12 +186,13 @@ def per_question(console: Any, settings: Any, runs: int, query_runs: int) -> Non
             return None
         return compile_plan(space.definition, plan).sql
 
-    for space in agent.spaces.values():  # index vocabularies before timing anything
-        _ = space.vocabulary  # type: ignore[attr-defined]
+    spaces: dict[str, Any] = dict(agent.spaces)
+    for space in spaces.values():  # index vocabularies before timing anything
+        _ = space.vocabulary
 
     rows = []
     for case in cases:
-        space = agent.spaces[case["spaces"][0]]
+        space = spaces[case["spaces"][0]]
         question = case["question"]
         try:
             sql = nl_to_sql(space, question)  # warm-up, and the SQL to execute
@@ -188,7 +200,7 @@ def per_question(console: Any, settings: Any, runs: int, query_runs: int) -> Non
             rows.append((case, float("nan"), float("nan"), float("nan"), f"{type(exc).__name__}: {exc}"))
             continue
         gc.collect()
-        nl_ms, _ = time_ms(lambda s=space, q=question: nl_to_sql(s, q), runs)
+        nl_ms, _ = time_ms(partial(nl_to_sql, space, question), runs)
         if sql is None:
             rows.append((case, p50(nl_ms), float("nan"), float("nan"), "no SQL (unknown grouping)"))
             continue
@@ -201,11 +213,11 @@ def per_question(console: Any, settings: Any, runs: int, query_runs: int) -> Non
         ex = executors[path]
         tables = space.definition.physical_tables
         try:
-            q_ms, result = time_ms(lambda e=ex, s=sql, t=tables: e.execute(s, t), query_runs)
+            q_ms, result = time_ms(partial(ex.execute, sql, tables), query_runs)
         except Exception as exc:
             rows.append((case, p50(nl_ms), float("nan"), float("nan"), f"{type(exc).__name__}: {exc}"))
             continue
-        guard_ms, _ = time_ms(lambda s=sql, t=tables: check_select(s, t), runs)
+        guard_ms, _ = time_ms(partial(check_select, sql, tables), runs)
         rows.append((case, p50(nl_ms), p50(q_ms), p50(guard_ms), f"{result.row_count} rows"))
     for ex in executors.values():
         ex.close()
@@ -243,7 +255,7 @@ def per_question(console: Any, settings: Any, runs: int, query_runs: int) -> Non
     ratios = [nl / q for _, nl, q, _, _ in rows if nl == nl and q == q and q > 0]
     failed = len(rows) - len(ratios)
     nl_p50, nl_p95 = percentile(nls, 50), percentile(nls, 95)
-    verdict = "met" if nl_p50 <= 5.0 else "NOT met"
+    verdict = "met" if nl_p50 <= TARGET_MS else "NOT met"
     console.print("[b]Summary across questions[/] (of the per-question p50s):")
     console.print(f"  NL -> SQL   p50 {fmt_ms(nl_p50)}   p95 {fmt_ms(nl_p95)}   max {fmt_ms(max(nls))}")
     console.print(f"  query       p50 {fmt_ms(percentile(qs, 50))}   p95 {fmt_ms(percentile(qs, 95))}")
@@ -253,7 +265,7 @@ def per_question(console: Any, settings: Any, runs: int, query_runs: int) -> Non
         f"{fmt_ms(percentile(guards, 50))}, p95 {fmt_ms(percentile(guards, 95))})"
     )
     console.print(
-        f"  Target: {TARGET}  ->  5 ms p50: {verdict}; NL -> SQL is "
+        f"  Target: {TARGET}  ->  NL -> SQL {TARGET_MS:g} ms p50: {verdict}; NL -> SQL is "
         f"{100 * percentile(ratios, 50):.1f}% of the query time at p50"
     )
     if failed:
@@ -428,6 +440,149 @@ def import_costs(console: Any, home: Path, top: int = 12) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# NL -> SQL and routing, this checkout vs. the base commit
+# --------------------------------------------------------------------------------------------------
+def question_sets() -> dict[str, tuple[list[tuple[str, str]], list[str]]]:
+    """Per set, the (space, question) pairs timed for NL -> SQL and the questions timed for routing.
+
+    *examples*: the single-space cases of examples/tpch/questions.yaml (NL -> SQL, as in section 3)
+    and the first question of every case (routing). *bank*: the same from the TPC-H question banks,
+    which ask every shape issue 12 added. Both commits are timed on these same questions.
+    """
+    import yaml
+
+    def first_question(case: dict[str, Any]) -> str:
+        return str(case["question"] if "question" in case else case["turns"][0]["question"])
+
+    out = {}
+    for name, files in (("examples", (QUESTIONS,)), ("bank", BANK_FILES)):
+        cases = [c for f in files for c in yaml.safe_load(f.read_text()) or []]
+        single = [(c["spaces"][0], c["question"]) for c in cases if c["kind"] == "single"]
+        out[name] = (single, [first_question(c) for c in cases])
+    return out
+
+
+def measure_core(settings: Any, runs: int) -> dict[str, Any]:
+    """Per-question p50s of NL -> SQL (``parse_question`` + ``compile_plan``) and of ``Router.route``.
+
+    Runs in a subprocess per commit (``--measure-core``), so only what both commits have is used. A
+    question the compiler refuses is timed up to the refusal and counted in ``refused``.
+    """
+    import genie_agent
+    from genie_agent.factory import make_agent
+    from genie_agent.spaces.local.parser import parse_question
+    from genie_agent.spaces.local.sqlgen import compile_plan
+
+    agent = make_agent(settings, progress=False)
+    spaces: dict[str, Any] = dict(agent.spaces)
+    for space in spaces.values():  # index vocabularies and build the router before timing
+        _ = space.vocabulary
+    router = agent.router
+
+    def nl_to_sql(space: Any, question: str) -> str | None:
+        try:
+            return str(compile_plan(space.definition, parse_question(question, space.vocabulary).plan).sql)
+        except Exception:
+            return None
+
+    out: dict[str, Any] = {"genie_agent": genie_agent.__file__, "sets": {}}
+    for name, (single, routed) in question_sets().items():
+        nl, route, refused = [], [], 0
+        for sid, question in single:
+            space = spaces[sid]
+            refused += nl_to_sql(space, question) is None  # warm-up
+            gc.collect()
+            ms, _ = time_ms(partial(nl_to_sql, space, question), runs)
+            nl.append(p50(ms))
+        for question in routed:
+            router.route(question)
+            ms, _ = time_ms(partial(router.route, question), runs)
+            route.append(p50(ms))
+        out["sets"][name] = {"nl_sql": nl, "route": route, "refused": refused}
+    return out
+
+
+def _git(*args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def _child_figures(tree: Path, home: Path, runs: int) -> dict[str, Any]:
+    """``measure_core`` in a subprocess that imports genie_agent from ``tree``/sdk, with ``tree``'s
+    example catalog; fails when the import came from anywhere else."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        env = {**clean_env(home), "PYTHONPATH": str(tree / "sdk")}
+        command = [sys.executable, str(Path(__file__).resolve()), "--measure-core", out.name]
+        command += ["--home", str(home), "--catalog", str(tree / "examples" / "tpch" / "catalog.yaml")]
+        command += ["--compare-runs", str(runs)]
+        proc = subprocess.run(command, env=env, cwd=home, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise SystemExit(f"the bench at {tree} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+        figures: dict[str, Any] = json.loads(Path(out.name).read_text())
+    if not Path(figures["genie_agent"]).resolve().is_relative_to((tree / "sdk").resolve()):
+        raise SystemExit(f"the bench for {tree} imported genie_agent from {figures['genie_agent']}")
+    return figures
+
+
+def compare_with_base(console: Any, home: Path, base: str, runs: int) -> None:
+    """Time this checkout and ``base`` (a temporary git worktree, removed afterwards) one after the
+    other, each in a subprocess of its own, on the same questions and the same TPC-H file."""
+    head_rev = _git("rev-parse", "--short", "HEAD")
+    base_rev = _git("rev-parse", "--short", f"{base}^{{commit}}")
+    dirty = " + uncommitted changes" if _git("status", "--porcelain", "--", "sdk", "examples") else ""
+    with tempfile.TemporaryDirectory(prefix="bench-base-") as tmp:
+        tree = Path(tmp) / "tree"
+        _git("worktree", "add", "--detach", "--quiet", str(tree), base_rev)
+        try:
+            base_home = Path(tmp) / "home"  # its own home (value caches), the same TPC-H file
+            (base_home / "data").mkdir(parents=True)
+            for data in (home / "data").glob("*.duckdb"):
+                (base_home / "data" / data.name).symlink_to(data)
+            head = _child_figures(REPO, home, runs)
+            old = _child_figures(tree, base_home, runs)
+        finally:
+            _git("worktree", "remove", "--force", str(tree))
+    console.print(
+        f"[b]NL -> SQL and routing[/]: this checkout (HEAD {head_rev}{dirty}) vs. base {base_rev} "
+        f"(git worktree), each in a subprocess; p50 / p95 of the per-question p50s of {runs} runs"
+    )
+    console.print(f"  genie_agent from {head['genie_agent']} and {old['genie_agent']}")
+    _print_comparison(console, head, old)
+
+
+def _print_comparison(console: Any, head: dict[str, Any], base: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title_justify="left")
+    for col, just in (("figure", "left"), ("questions", "right"), ("head p50", "right"), ("base p50", "right"),
+                      ("head/base", "right"), ("head p95", "right"), ("base p95", "right"), ("head/base ", "right")):  # fmt: skip
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    verdicts = []
+    for name in head["sets"]:
+        h, b = head["sets"][name], base["sets"][name]
+        for key, label in (("nl_sql", "NL -> SQL"), ("route", "routing")):
+            hp50, bp50 = percentile(h[key], 50), percentile(b[key], 50)
+            hp95, bp95 = percentile(h[key], 95), percentile(b[key], 95)
+            table.add_row(
+                f"{label} ({name})",
+                str(len(h[key])),
+                fmt_ms(hp50),
+                fmt_ms(bp50),
+                f"{hp50 / bp50:.2f}x",
+                fmt_ms(hp95),
+                fmt_ms(bp95),
+                f"{hp95 / bp95:.2f}x",
+            )
+            verdicts.append(f"{label} ({name}) {'met' if hp50 <= TARGET_MS else 'NOT met'}")
+        refused = f"compiler refused {h['refused']} (head) / {b['refused']} (base) of {len(h['nl_sql'])}"
+        table.add_row(f"  ({name}: {refused})", "", "", "", "", "", "", "")
+    console.print(table)
+    console.print(f"  Target: {TARGET_MS:g} ms p50 for each on this checkout -> " + "; ".join(verdicts))
+
+
+# --------------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -446,7 +601,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--ask-runs", type=int, default=20, help="warm in-process agent.ask turns (default 20)"
     )
+    parser.add_argument(
+        "--base",
+        default=DEFAULT_BASE,
+        help=f"commit to time NL -> SQL and routing against, from a temporary git worktree "
+        f"(default {DEFAULT_BASE}: where issue 12's work began)",
+    )
+    parser.add_argument("--no-base", action="store_true", help="skip the comparison with the base commit")
+    parser.add_argument(
+        "--compare-only", action="store_true", help="only the example data and the comparison with the base"
+    )
+    parser.add_argument(
+        "--compare-runs", type=int, default=20, help="repetitions per question in the comparison (default 20)"
+    )
+    # Internal: the comparison's subprocesses (one per commit) write their figures as JSON here.
+    parser.add_argument("--measure-core", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--catalog", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.measure_core:
+        return _measure_core_main(args)
 
     from rich.console import Console
 
@@ -480,20 +653,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         console.rule("1. Example data")
         generate_data(console, settings)
-        console.rule("2. Cold start (in-process)")
-        cold_start(console, settings)
-        console.rule("3. NL -> SQL vs. query, per question")
-        per_question(console, settings, args.runs, args.query_runs)
-        console.rule("4. In-process turns")
-        in_process_turns(console, settings, args.ask_runs)
-        console.rule("5. CLI wall time")
-        cli_wall_time(console, home, args.cli_runs)
-        cli_phases(console, home)
-        import_costs(console, home)
+        if not args.compare_only:
+            console.rule("2. Cold start (in-process)")
+            cold_start(console, settings)
+            console.rule("3. NL -> SQL vs. query, per question")
+            per_question(console, settings, args.runs, args.query_runs)
+            console.rule("4. In-process turns")
+            in_process_turns(console, settings, args.ask_runs)
+            console.rule("5. CLI wall time")
+            cli_wall_time(console, home, args.cli_runs)
+            cli_phases(console, home)
+            import_costs(console, home)
+        if not args.no_base:
+            console.rule("6. NL -> SQL and routing: this checkout vs. the base commit")
+            compare_with_base(console, home, args.base, args.compare_runs)
     finally:
         if temporary:
             shutil.rmtree(home, ignore_errors=True)
     console.rule(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _measure_core_main(args: argparse.Namespace) -> int:
+    """The comparison's subprocess: ``measure_core`` on the genie_agent PYTHONPATH gives, as JSON."""
+    from genie_agent.config import load_settings
+
+    home = args.home.expanduser().resolve()
+    settings = load_settings(
+        home=home, verified_queries=False, tpch_scale_factor=SCALE_FACTOR, catalog=args.catalog
+    )
+    args.measure_core.write_text(json.dumps(measure_core(settings, args.compare_runs)))
     return 0
 
 
