@@ -31,8 +31,6 @@ from .memory.llm_extraction import LlmMemoryExtractor
 from .memory.preferences import PreferenceExtractor, SpaceVocabulary
 from .memory.store import MemoryStore
 from .memory.threads import ThreadState, ThreadStore, TurnLocks, TurnRecord, summarize_results
-from .references import carry_members, key_members, resolve_references
-from .routing import RouteDecision, Router
 from .spaces.base import GenieSpace, SpaceAnswer
 from .synthesis import DeterministicSynthesizer, Synthesizer, synthesize
 from .tracing import NoopTracer, Tracer, in_context
@@ -51,6 +49,8 @@ from .turn import (
     TurnStatus,
     VisualizationReady,
 )
+from .understanding.references import carry_members, key_members, resolve_references
+from .understanding.routing import RouteDecision, Router
 
 __all__ = ["SPACE_WORKERS", "Agent", "AgentLimits"]
 
@@ -580,7 +580,7 @@ class Agent:
 
 def _carried(decision: RouteDecision, state: ThreadState) -> RouteDecision:
     """An elliptic follow-up ("and suppliers?") that goes to a space the last turn did not ask: that
-    space is asked about the last answer's members (:func:`~genie_agent.references.carry_members`)."""
+    space is asked about the last answer's members (:func:`~genie_agent.understanding.references.carry_members`)."""
     if decision.kind != "single" or not state.last_members or decision.domains[0] in state.last_domains:
         return decision
     domain = decision.domains[0]

@@ -8,8 +8,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
-from .routing import RouteDecision
 from .spaces.base import SpaceAnswer
+from .understanding.routing import RouteDecision
 
 __all__ = [
     "COMBINED",

@@ -18,12 +18,12 @@ import pytest
 
 from genie_agent.genie_api import build_genie_api, serve_in_background
 from genie_agent.identity import Identity, TokenIdentityProvider, UserConfig
-from genie_agent.routing import Router
 from genie_agent.spaces.base import GenieSpace
 from genie_agent.spaces.databricks import DatabricksGenieSpace, GenieSpaceConfig
 from genie_agent.spaces.local.conversations import ConversationStore
 from genie_agent.spaces.local.engine import LocalGenieSpace
 from genie_agent.spaces.local.executor import ReadOnlyExecutor
+from genie_agent.understanding.routing import Router
 from tests.conftest import open_readonly
 
 if TYPE_CHECKING:

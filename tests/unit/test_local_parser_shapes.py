@@ -63,8 +63,8 @@ def test_negative_numbers_keep_their_sign():
 
 
 def test_a_dash_that_joins_or_spaces_two_numbers_is_no_sign():
-    from genie_agent.lexicon import tokenize
     from genie_agent.spaces.local.reading import Reading, read_numbers
+    from genie_agent.understanding.lexicon import tokenize
 
     question = "balance 100 - 200, 300 -400, e-5 and (-7)"
     r = Reading(question, tokenize(question), CUSTOMERS, [])

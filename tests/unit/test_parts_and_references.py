@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from genie_agent.clauses import shareable, split_clauses, strip_presentation
 from genie_agent.combine import combine_results
-from genie_agent.lexicon import tokenize
-from genie_agent.references import carry_members, key_members, resolve_references
 from genie_agent.turn import COMBINED, ResultTable
+from genie_agent.understanding.clauses import shareable, split_clauses, strip_presentation
+from genie_agent.understanding.lexicon import tokenize
+from genie_agent.understanding.references import carry_members, key_members, resolve_references
 
 
 def _table(domain: str, columns, rows, *, truncated: bool = False) -> ResultTable:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from genie_agent.grounding import check_grounding
-from genie_agent.safety import write_intent
+from genie_agent.understanding.write_intent import write_intent
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..formatting import SCALES, is_number
-from ..routing import RouteDecision
+from ..understanding.routing import RouteDecision
 from .errors import MemoryUnavailableError
 from .llm_extraction import LlmExtraction, LlmMemoryExtractor
 from .preferences import (

@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..clauses import strip_presentation
-from ..lexicon import Match, Token, tokenize
+from ..understanding.clauses import strip_presentation
+from ..understanding.lexicon import Match, Token, tokenize
 from .store import MemoryChange, MemoryItem
 from .vocabulary import SpaceVocabulary, TermRef, ValueRef
 
@@ -166,7 +166,7 @@ _MEMORY_OBJECT = re.compile(
 
 
 def _changes_data(sentence: str) -> bool:
-    from ..safety import write_intent
+    from ..understanding.write_intent import write_intent
 
     return (
         write_intent(sentence) is not None

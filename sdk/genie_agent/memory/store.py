@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from urllib.parse import quote, unquote
 
-from ..lexicon import tokenize
+from ..understanding.lexicon import tokenize
 from .errors import MemoryUnavailableError
 from .health import Health
 

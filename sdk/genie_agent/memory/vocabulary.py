@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..lexicon import Lexicon, Match, Token, tokenize
 from ..spaces.base import GenieSpace
+from ..understanding.lexicon import Lexicon, Match, Token, tokenize
 
 __all__ = ["SpaceVocabulary", "TermRef", "ValueRef"]
 

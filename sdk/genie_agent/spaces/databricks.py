@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BackendError, BackendTimeoutError, ConfigError, UnsafeRequestError, UserInputError
 from ..identity import Identity
-from ..lexicon import tokenize
-from ..safety import write_intent
+from ..understanding.lexicon import tokenize
+from ..understanding.write_intent import write_intent
 from .base import RoutingTerm, SpaceAnswer, SpaceInfo
 from .genie_client import GenieCall, Pacer, column_type_name, describe_caller
 

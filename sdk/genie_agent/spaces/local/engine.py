@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ...errors import UnsafeRequestError, UserInputError
 from ...identity import LOCAL_USER, Identity
-from ...lexicon import tokenize
-from ...safety import write_intent
+from ...understanding.lexicon import tokenize
+from ...understanding.write_intent import write_intent
 from ..base import RoutingTerm, SpaceAnswer, SpaceInfo
 from ..semantic_model import SpaceDefinition, referenced_aliases
 from .chat_history import ask_with_history, user_questions

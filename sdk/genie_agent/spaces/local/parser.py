@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from ...lexicon import Match, stem, tokenize
+from ...understanding.lexicon import Match, stem, tokenize
 from ..semantic_model import referenced_aliases
 from .plan import GRAINS, Change, Condition, MeasureRef, QueryPlan, Ratio
 from .reading import YEAR, Reading, read_numbers

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ...lexicon import Match, Token
+from ...understanding.lexicon import Match, Token
 from .vocabulary import Term, Vocabulary
 
 __all__ = ["NumberSpan", "Reading", "read_numbers"]

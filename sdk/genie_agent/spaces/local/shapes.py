@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ...lexicon import Match
+from ...understanding.lexicon import Match
 from .plan import Condition, Operator
 from .reading import NumberSpan, Reading
 from .vocabulary import Term

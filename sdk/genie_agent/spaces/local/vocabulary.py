@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from ...lexicon import Lexicon, phrase_key, tokenize
+from ...understanding.lexicon import Lexicon, phrase_key, tokenize
 from ..semantic_model import SpaceDefinition, referenced_aliases
 
 __all__ = ["MAX_INDEXED_VALUES", "Term", "Vocabulary"]

@@ -20,10 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..spaces.base import RoutingTerm, SpaceInfo
 from .clauses import Clause, Shared, ellipsis_predicate, shareable, split_clauses, strip_presentation
 from .lexicon import Lexicon, Match, Token, tokenize
-from .safety import write_intent
-from .spaces.base import RoutingTerm, SpaceInfo
+from .write_intent import write_intent
 
 __all__ = ["RouteDecision", "RouteKind", "Router"]
 
@@ -231,7 +231,7 @@ class Router:
 
     def _clause_owners(self, question: str, memo: dict[str, _Parsed]) -> tuple[list[tuple[str, str]], Shared]:
         """Clauses of the question with the space that owns each (by the measures it names), and what
-        the question says once for all of them (:mod:`genie_agent.clauses`)."""
+        the question says once for all of them (:mod:`genie_agent.understanding.clauses`)."""
         tokens, matches = self._parsed(question, memo)
         values = {
             i

@@ -1,0 +1,10 @@
+"""Reading what people write: questions, statements and references, from the spaces' vocabulary.
+
+- :mod:`.lexicon` — tokens, stems and phrase matching (shared with the local engine and the memory store).
+- :mod:`.write_intent` — requests to change data, refused before any space sees them.
+- :mod:`.routing` — which space(s) a question goes to; :mod:`.clauses` splits a question that spans
+  spaces into its parts and what is said once for all of them.
+- :mod:`.references` — "those nations": a follow-up naming the previous answer's members.
+
+Nothing is imported here: the local engine imports :mod:`.lexicon` alone.
+"""
