@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from genie_agent import contract
+
 from .targets import UNREADABLE_EVENT
 
 __all__ = [
@@ -33,14 +35,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class RouteInfo:
-    """Where the question went and why."""
-
-    domains: tuple[str, ...]
-    kind: str
-    confidence: float | None
-    reason: str
+RouteInfo = contract.Route
+"""Where the question went and why (from the route's reasoning item, or the turn result's ``route``)."""
+ResultData = contract.ResultTable
+"""One space's result (or the parts joined: ``domain`` ``combined``) from the turn result."""
 
 
 @dataclass(frozen=True)
@@ -64,41 +62,50 @@ class TextArrived:
 
 
 @dataclass(frozen=True)
-class ResultData:
-    """One space's result from the turn result's ``results``."""
-
-    domain: str
-    sql: str | None
-    columns: tuple[str, ...]
-    rows: tuple[tuple[Any, ...], ...]
-    row_count: int
-    truncated: bool
-    error: str | None
-
-    @property
-    def has_table(self) -> bool:
-        return self.error is None and bool(self.columns)
-
-
-@dataclass(frozen=True)
 class TurnOutputs:
-    """The parts of ``custom_outputs`` the chat uses; ``raw`` keeps all of it (for sessions)."""
+    """The turn result (``custom_outputs``) as the contract reads it, leniently; ``raw`` keeps all of it
+    (for sessions), ``error_*`` the error a failed request carries."""
 
-    status: str
-    route: RouteInfo | None
-    results: tuple[ResultData, ...]
-    visualization_hint: Mapping[str, Any] | None
-    thread_id: str | None
-    genie_conversation_ids: dict[str, str]
-    suggested_questions: tuple[str, ...]
+    result: contract.TurnResult
     error_message: str = ""
     error_hint: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def status(self) -> str:
+        return self.result.status
+
+    @property
+    def route(self) -> RouteInfo | None:
+        return self.result.route
+
+    @property
+    def results(self) -> tuple[ResultData, ...]:
+        """Each space's result, then the parts joined (when the turn joined them)."""
+        combined = (self.result.combined,) if self.result.combined is not None else ()
+        return (*self.result.results, *combined)
+
+    @property
+    def visualization_hint(self) -> Mapping[str, Any] | None:
+        hint = self.result.visualization_hint
+        return None if hint is None else hint.model_dump()
+
+    @property
+    def thread_id(self) -> str | None:
+        return self.result.thread_id or None
+
+    @property
+    def genie_conversation_ids(self) -> dict[str, str]:
+        return dict(self.result.genie_conversation_ids)
+
+    @property
+    def suggested_questions(self) -> tuple[str, ...]:
+        return tuple(self.result.suggested_questions)
+
+    @property
     def primary(self) -> ResultData | None:
-        """The result the visualization hint is about: the first with a table."""
-        return next((r for r in self.results if r.has_table), None)
+        """The result the visualization hint is about: the parts joined, else the first with a table."""
+        return self.result.primary
 
 
 @dataclass(frozen=True)
@@ -137,73 +144,29 @@ def _int(value: Any) -> int:
 def _route_from_summary(text: str) -> RouteInfo:
     match = _ROUTE.match(text)
     if match is None:
-        return RouteInfo((), "", None, text)
+        return RouteInfo.read({"reason": text})
     where = match["where"]
-    domains = () if where == "no space" else tuple(d.strip() for d in where.split(","))
-    return RouteInfo(domains, match["kind"], float(match["conf"]), match["reason"])
-
-
-def _route_from_outputs(value: Any) -> RouteInfo | None:
-    if not isinstance(value, Mapping):
-        return None
-    domains = value.get("domains")
-    confidence = value.get("confidence")
-    return RouteInfo(
-        tuple(str(d) for d in domains) if isinstance(domains, list) else (),
-        _str(value.get("kind")),
-        float(confidence) if isinstance(confidence, int | float) else None,
-        _str(value.get("reason")),
+    domains = [] if where == "no space" else [d.strip() for d in where.split(",")]
+    return RouteInfo.read(
+        {
+            "domains": domains,
+            "kind": match["kind"],
+            "confidence": float(match["conf"]),
+            "reason": match["reason"],
+        }
     )
 
 
 def parse_results(value: Any) -> tuple[ResultData, ...]:
     """``results`` of a turn result, skipping entries that are not results."""
-    if not isinstance(value, list):
-        return ()
-    results = []
-    for item in value:
-        if not isinstance(item, Mapping):
-            continue
-        columns = item.get("columns")
-        rows = item.get("rows")
-        cols = tuple(str(c) for c in columns) if isinstance(columns, list) else ()
-        good_rows = (
-            tuple(tuple(r) for r in rows if isinstance(r, list | tuple)) if isinstance(rows, list) else ()
-        )
-        error = item.get("error")
-        results.append(
-            ResultData(
-                domain=_str(item.get("domain"), "?"),
-                sql=item.get("sql") if isinstance(item.get("sql"), str) else None,
-                columns=cols,
-                rows=good_rows,
-                row_count=_int(item.get("row_count")) or len(good_rows),
-                truncated=bool(item.get("truncated")),
-                error=str(error) if error else None,
-            )
-        )
-    return tuple(results)
+    return tuple(contract.TurnResult.read({"results": value}).results)
 
 
 def parse_outputs(value: Mapping[str, Any]) -> TurnOutputs:
     """A ``custom_outputs`` mapping (possibly partial or from an older server) as :class:`TurnOutputs`."""
-    ids = value.get("genie_conversation_ids")
-    hint = value.get("visualization_hint")
-    suggested = value.get("suggested_questions")
     error = value.get("error")
-    thread_id = value.get("thread_id")
     return TurnOutputs(
-        status=_str(value.get("status"), "ok"),
-        route=_route_from_outputs(value.get("route")),
-        results=parse_results(value.get("results")),
-        visualization_hint=hint if isinstance(hint, Mapping) else None,
-        thread_id=thread_id if isinstance(thread_id, str) and thread_id else None,
-        genie_conversation_ids=(
-            {str(k): str(v) for k, v in ids.items() if isinstance(v, str)} if isinstance(ids, Mapping) else {}
-        ),
-        suggested_questions=tuple(s for s in suggested if isinstance(s, str))
-        if isinstance(suggested, list)
-        else (),
+        contract.TurnResult.read(value),
         error_message=_str(error.get("message")) if isinstance(error, Mapping) else _str(error),
         error_hint=_str(error.get("hint")) if isinstance(error, Mapping) else "",
         raw=dict(value),

@@ -166,7 +166,9 @@ class Agent:
             self.tracer.span("genie_agent.turn", "AGENT", {"question": text, "user": who.user}) as root,
             self._turn_locks.hold(thread_id),  # turns on one thread take turns
         ):
+            turn_id = str(getattr(root, "trace_id", None) or uuid.uuid4().hex)  # the trace's id where traced
             result = yield from self._turn(text, who, thread_id, domains, genie_conversation_ids)
+            result = replace(result, turn_id=turn_id)
             root.set_outputs({"status": result.status, "text": result.text, "grounding": result.grounding})
             root.set_attributes({"domains": list(result.route.domains), "timings_ms": result.timings_ms})
         yield TurnDone(result)

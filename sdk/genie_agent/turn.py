@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
+from . import contract
 from .spaces.base import SpaceAnswer
 from .understanding.routing import RouteDecision
 
@@ -69,6 +70,8 @@ class ResultTable:
     text: str = ""
     column_formats: tuple[str, ...] = ()
     """Per column, its display format where the space said it (:attr:`SpaceAnswer.column_formats`)."""
+    message_id: str | None = None
+    attachment_id: str | None = None
 
     @classmethod
     def from_answer(cls, answer: SpaceAnswer) -> ResultTable:
@@ -86,19 +89,28 @@ class ResultTable:
             answer.column_types,
             answer.text,
             answer.column_formats,
+            answer.message_id or None,
+            answer.attachment_id,
+        )
+
+    def to_wire(self) -> contract.ResultTable:
+        """This result as the contract has it (:class:`genie_agent.contract.ResultTable`)."""
+        return contract.ResultTable.model_construct(
+            domain=self.domain,
+            sql=self.sql,
+            columns=self.columns,
+            column_types=self.column_types,
+            rows=self.rows,
+            row_count=self.row_count,
+            truncated=self.truncated,
+            conversation_id=self.conversation_id,
+            message_id=self.message_id,
+            attachment_id=self.attachment_id,
+            error=self.error,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "domain": self.domain,
-            "sql": self.sql,
-            "columns": list(self.columns),
-            "rows": [list(r) for r in self.rows],
-            "row_count": self.row_count,
-            "truncated": self.truncated,
-            "conversation_id": self.conversation_id,
-            "error": self.error,
-        }
+        return self.to_wire().model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,8 @@ class TurnResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     combined: ResultTable | None = None
     """The parts of a cross-domain answer joined on the grouping they share (:mod:`genie_agent.combine`)."""
+    turn_id: str | None = None
+    """The turn's id: its trace id where tracing is on."""
 
     @property
     def domain(self) -> str | None:
@@ -135,30 +149,40 @@ class TurnResult:
             return []
         return [dict(zip(primary.columns, row, strict=False)) for row in primary.rows[: self.data_rows]]
 
+    def to_wire(self) -> contract.TurnResult:
+        """This result as the contract has it (:class:`genie_agent.contract.TurnResult`)."""
+        return contract.TurnResult.model_construct(
+            status=self.status,
+            text=self.text,
+            turn_id=self.turn_id,
+            domain=self.domain,
+            domains=self.route.domains,
+            route=contract.Route.model_construct(
+                kind=self.route.kind,
+                domains=self.route.domains,
+                confidence=self.route.confidence,
+                reason=self.route.reason,
+            ),
+            results=tuple(r.to_wire() for r in self.results),
+            combined=None if self.combined is None else self.combined.to_wire(),
+            data=self.data,
+            visualization_hint=None
+            if self.visualization_hint is None
+            else contract.VisualizationHint.model_construct(**self.visualization_hint),
+            grounding=contract.Grounding.model_construct(
+                ok=self.grounding["ok"], unsupported_numbers=tuple(self.grounding["unsupported_numbers"])
+            ),
+            thread_id=self.thread_id,
+            genie_conversation_ids=dict(self.genie_conversation_ids),
+            memory_status=self.memory_status,
+            source=self.source,
+            suggested_questions=self.suggested_questions,
+            timings_ms={k: round(v, 2) for k, v in self.timings_ms.items()},
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "text": self.text,
-            "domain": self.domain,
-            "domains": list(self.route.domains),
-            "route": {
-                "kind": self.route.kind,
-                "domains": list(self.route.domains),
-                "confidence": self.route.confidence,
-                "reason": self.route.reason,
-            },
-            "results": [r.to_dict() for r in self.results],
-            "combined": None if self.combined is None else self.combined.to_dict(),
-            "data": self.data,
-            "visualization_hint": self.visualization_hint,
-            "grounding": dict(self.grounding),
-            "thread_id": self.thread_id,
-            "genie_conversation_ids": dict(self.genie_conversation_ids),
-            "memory_status": self.memory_status,
-            "source": self.source,
-            "suggested_questions": list(self.suggested_questions),
-            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
-        }
+        """The turn result as JSON-ready data: ``ask --json``, the served agent's custom_outputs."""
+        return self.to_wire().model_dump(mode="json")
 
 
 @dataclass(frozen=True)

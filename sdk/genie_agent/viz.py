@@ -43,6 +43,7 @@ from .column_kinds import (
 from .column_kinds import name_tokens as _name_tokens
 from .column_kinds import names_a_year as _names_a_year
 from .column_kinds import names_an_identifier as _names_an_identifier
+from .contract import ChartType, NumberFormat, SortOrder
 
 __all__ = [
     "MAX_BAR_ROWS",
@@ -55,9 +56,6 @@ __all__ = [
     "suggest_visualization",
 ]
 
-ChartType = Literal["kpi", "line", "bar", "pie", "table"]
-NumberFormat = Literal["number", "currency", "percent", "integer", "date"]
-SortOrder = Literal["asc", "desc"]
 Role = Literal["time", "measure", "category", "identifier", "empty"]
 
 MAX_BAR_ROWS = 50

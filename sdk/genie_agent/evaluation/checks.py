@@ -61,21 +61,21 @@ def result_correctness(
         return short
     misses = []
     for i, (tables, turn) in enumerate(zip(expected, turns, strict=False)):
-        by_space = {str(r.get("domain")): r for r in turn.results}
+        by_space = {r.domain: r for r in turn.tables}
         for space, table in tables.items():
             result = by_space.get(space)
             if result is None:
                 misses.append(f"{_label(case, i)}{space} returned no result")
                 continue
-            if result.get("error"):
-                misses.append(f"{_label(case, i)}{space} failed: {result['error']}")
+            if result.error:
+                misses.append(f"{_label(case, i)}{space} failed: {result.error}")
                 continue
-            if bool(result.get("truncated")) != table.truncated:
+            if result.truncated != table.truncated:
                 misses.append(f"{_label(case, i)}{space}: truncated differs from the expected result")
                 continue
-            diff = compare_rows(result.get("rows") or [], table.rows, table.ordered)
+            diff = compare_rows(result.rows, table.rows, table.ordered)
             if diff:
-                sql = " ".join(str(result.get("sql") or "-").split())
+                sql = " ".join((result.sql or "-").split())
                 misses.append(f"{_label(case, i)}{space}: {diff} (SQL: {sql})")
     if misses:
         return Check(False, "; ".join(misses))

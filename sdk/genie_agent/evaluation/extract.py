@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from .. import contract
 
 __all__ = ["TurnView", "question_text", "response_text", "turns_of"]
 
@@ -146,16 +149,25 @@ class TurnView:
         """The turn result's status; ``unknown`` when the outputs carried no turn result."""
         return str(self.result.get("status", "unknown"))
 
+    @cached_property
+    def wire(self) -> contract.TurnResult:
+        """The turn result as the contract reads it (leniently: an odd payload reads as empty)."""
+        return contract.TurnResult.read(self.result)
+
     @property
     def domains(self) -> list[str]:
-        domains = self.result.get("domains")
-        if domains is None and isinstance(self.result.get("route"), Mapping):
-            domains = self.result["route"].get("domains")
-        return [str(d) for d in domains or []]
+        wire = self.wire
+        return list(wire.domains or (wire.route.domains if wire.route is not None else ()))
 
     @property
     def results(self) -> list[dict[str, Any]]:
+        """The results as sent (plain data, as a judge renders them)."""
         return [dict(r) for r in self.result.get("results") or [] if isinstance(r, Mapping)]
+
+    @property
+    def tables(self) -> tuple[contract.ResultTable, ...]:
+        """The results as the contract reads them."""
+        return self.wire.results
 
     @property
     def seconds(self) -> float | None:

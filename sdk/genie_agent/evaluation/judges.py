@@ -123,15 +123,15 @@ def _evidence(turns: list[TurnView]) -> dict[str, Any]:
     """What the domain judge reads: the answer and, per space, a bounded view of its result."""
     results = [
         {
-            "space": r.get("domain"),
-            "sql": r.get("sql"),
-            "columns": r.get("columns"),
-            "rows": (r.get("rows") or [])[:_ROWS_SHOWN],
-            "row_count": r.get("row_count"),
-            "error": r.get("error"),
+            "space": r.domain,
+            "sql": r.sql,
+            "columns": list(r.columns),
+            "rows": [list(row) for row in r.rows[:_ROWS_SHOWN]],
+            "row_count": r.row_count,
+            "error": r.error,
         }
         for t in turns
-        for r in t.results
+        for r in t.tables
     ]
     return {"answer": turns[-1].text if turns else "", "query_results": results}
 

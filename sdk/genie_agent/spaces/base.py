@@ -59,6 +59,8 @@ class SpaceAnswer:
     column_formats: tuple[str, ...] = ()
     """Per column, its display format where the space knows it: ``key`` for a grouping column, else a
     measure's format (``percent``, ``currency``, ``integer``, ``number``); ``""`` or none: not known."""
+    attachment_id: str | None = None
+    """The Genie query attachment holding the full result (a remote space's answer)."""
 
 
 @runtime_checkable

@@ -276,6 +276,7 @@ class DatabricksGenieSpace:
             text="\n\n".join(texts) or query.description or query.title or "",
             conversation_id=conv_id,
             message_id=message_id,
+            attachment_id=attachment.attachment_id,
             sql=query.query,
             columns=names,
             column_types=tuple(c.type_text or n for c, n in zip(columns, type_names, strict=True)),

@@ -1,0 +1,200 @@
+"""The wire contract: a turn's result as it crosses a boundary, defined once.
+
+The SDK writes it (:meth:`genie_agent.turn.TurnResult.to_dict`: ``ask --json``, the served agent's
+``custom_outputs``), the terminal chat and the evaluation read it back. Its JSON Schema is in
+``docs/turn-result.schema.json`` (``python -m genie_agent.contract`` prints it).
+
+Reading is lenient, since payloads come from other versions and over networks: :meth:`Wire.read`
+never raises. A field that is missing or of the wrong type takes its default, an entry of a list
+that is not of its kind is skipped, and unknown fields are ignored.
+
+Rows: a turn result carries each space's rows up to the agent's ``data_rows`` per result (its
+``row_count`` says how many the query returned, ``truncated`` whether the space cut them off). The
+per-space event of the Responses stream (``function_call_output``) carries at most
+:data:`ROWS_IN_SPACE_EVENT` rows for display; the full result is in the turn result, and beyond it
+in the Genie space's own message (``conversation_id`` / ``message_id`` / ``attachment_id``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+__all__ = [
+    "ROWS_IN_SPACE_EVENT",
+    "ChartType",
+    "Failure",
+    "Grounding",
+    "NumberFormat",
+    "Progress",
+    "ResultTable",
+    "Route",
+    "RouteKind",
+    "SortOrder",
+    "TurnResult",
+    "TurnStatus",
+    "VisualizationHint",
+    "Wire",
+    "json_schema",
+]
+
+ROWS_IN_SPACE_EVENT = 50
+"""Rows of a space's result in its ``function_call_output`` event; the full result is in the turn result."""
+
+TurnStatus = Literal["ok", "partial", "clarify", "refused", "out_of_scope", "error"]
+RouteKind = Literal["single", "cross_domain", "follow_up", "ambiguous", "out_of_scope", "refused", ""]
+ChartType = Literal["kpi", "line", "bar", "pie", "table"]
+NumberFormat = Literal["number", "currency", "percent", "integer", "date"]
+SortOrder = Literal["asc", "desc"]
+
+W = TypeVar("W", bound="Wire")
+
+
+class Wire(BaseModel):
+    """A part of the contract: frozen, extra fields ignored, read leniently."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @classmethod
+    def read(cls: type[W], data: Any) -> W:
+        """``data`` (a mapping, a JSON string, or already this model) as this model; never raises."""
+        if isinstance(data, cls):
+            return data
+        if isinstance(data, str | bytes):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                data = {}
+        payload = dict(data) if isinstance(data, Mapping) else {}
+        for _ in range(len(payload) + 1):
+            try:
+                return cls.model_validate(payload)
+            except ValidationError as exc:
+                bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]} & payload.keys()
+                if not bad:
+                    break
+                for key in bad:  # the field takes its default
+                    del payload[key]
+        return cls.model_construct()
+
+
+def _each(kind: type[Wire]) -> BeforeValidator:
+    """A list of ``kind``: entries that are not mappings are skipped, the rest read leniently."""
+    return BeforeValidator(
+        lambda v: tuple(kind.read(x) for x in v if isinstance(x, Mapping | kind)) if isinstance(v, list | tuple) else ()
+    )
+
+
+def _one(kind: type[Wire]) -> BeforeValidator:
+    """An optional ``kind``: anything but a mapping is None."""
+    return BeforeValidator(lambda v: kind.read(v) if isinstance(v, Mapping | kind) else None)
+
+
+class VisualizationHint(Wire):
+    """How to chart a result: ``x`` the category or time column, ``y`` the measure, ``series`` a second
+    category splitting the chart, ``format`` the number format of ``y``, ``reason`` why this chart."""
+
+    type: ChartType = "table"
+    x: str | None = None
+    y: str | None = None
+    series: str | None = None
+    title: str = ""
+    sort: SortOrder | None = None
+    format: NumberFormat = "number"
+    reason: str = ""
+
+
+class Route(Wire):
+    """Where the question went and why."""
+
+    kind: RouteKind = ""
+    domains: tuple[str, ...] = ()
+    confidence: float | None = None
+    reason: str = ""
+
+
+class ResultTable(Wire):
+    """One space's result (or, with ``domain`` ``combined``, the parts joined on their shared keys)."""
+
+    domain: str = "?"
+    sql: str | None = None
+    columns: tuple[str, ...] = ()
+    column_types: tuple[str, ...] = Field((), description="Per column, its SQL type where known.")
+    rows: tuple[tuple[Any, ...], ...] = Field((), description="Up to data_rows rows; numbers as numbers.")
+    row_count: int = Field(0, description="Rows the query returned (may exceed len(rows)).")
+    truncated: bool = Field(False, description="The space cut the result off.")
+    conversation_id: str | None = None
+    message_id: str | None = Field(None, description="The Genie message that answered.")
+    attachment_id: str | None = Field(None, description="The Genie query attachment holding the full result.")
+    error: str | None = Field(None, description="Why the space gave no result (then no columns or rows).")
+
+    @property
+    def has_table(self) -> bool:
+        return self.error is None and bool(self.columns)
+
+
+class Grounding(Wire):
+    ok: bool = True
+    unsupported_numbers: tuple[str, ...] = ()
+
+
+class Failure(Wire):
+    """Why a request could not run at all (``status`` ``error``): the error's class, message and what to do."""
+
+    type: str = ""
+    message: str = ""
+    hint: str = ""
+
+
+class TurnResult(Wire):
+    """What a turn returns: ``ask --json`` prints it, the served agent returns it as custom_outputs."""
+
+    status: TurnStatus = "ok"
+    text: str = ""
+    turn_id: str | None = Field(None, description="The turn's id: its trace id where tracing is on.")
+    domain: str | None = Field(None, description="The single space asked, or cross_domain.")
+    domains: tuple[str, ...] = ()
+    route: Annotated[Route | None, _one(Route)] = None
+    results: Annotated[tuple[ResultTable, ...], _each(ResultTable)] = ()
+    combined: Annotated[ResultTable | None, _one(ResultTable)] = None
+    data: list[dict[str, Any]] = Field(default_factory=list, description="Rows of the primary result as objects.")
+    visualization_hint: Annotated[VisualizationHint | None, _one(VisualizationHint)] = None
+    grounding: Annotated[Grounding, BeforeValidator(Grounding.read)] = Field(default_factory=Grounding)
+    thread_id: str | None = None
+    genie_conversation_ids: dict[str, str] = Field(default_factory=dict)
+    memory_status: str = ""
+    source: str = "local"
+    suggested_questions: tuple[str, ...] = ()
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    error: Annotated[Failure | None, _one(Failure)] = None
+
+    @property
+    def primary(self) -> ResultTable | None:
+        """The result the visualization hint is about: the combined table, else the first with a table."""
+        if self.combined is not None and self.combined.has_table:
+            return self.combined
+        return next((r for r in self.results if r.has_table), None)
+
+
+class Progress(Wire):
+    """A wait worth showing while a space works (Genie's capacity queue, a slow warehouse)."""
+
+    kind: Literal["progress"] = "progress"
+    domain: str = ""
+    message: str = ""
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of :class:`TurnResult` (``docs/turn-result.schema.json``)."""
+    schema = TurnResult.model_json_schema(mode="serialization")
+    schema.setdefault("$defs", {})["Progress"] = Progress.model_json_schema()
+    schema["$id"] = "https://github.com/genie-agent/genie-agent/docs/turn-result.schema.json"
+    schema["description"] = (TurnResult.__doc__ or "") + "\n\n" + (__doc__ or "").split("\n\n", 3)[3].strip()
+    return schema
+
+
+if __name__ == "__main__":
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
