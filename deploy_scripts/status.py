@@ -12,6 +12,7 @@ from genie_agent.turn import (
     RouteDecided,
     SpaceAnswered,
     SpaceFailed,
+    SpaceProgress,
     SpaceQueryStarted,
     TextDelta,
     TurnDone,
@@ -72,6 +73,13 @@ class StatusLine:
                 )
                 self._show(
                     "Querying " + ", ".join(self._running) + "…" if self._running else "Writing the answer…"
+                )
+            case SpaceProgress(domain, message):
+                self._running[domain] = message
+                self._show(
+                    "Querying "
+                    + ", ".join(f"{d} ({m})" if m != "running" else d for d, m in self._running.items())
+                    + "…"
                 )
             case SpaceFailed(domain, error, _, _):
                 self._running.pop(domain, None)

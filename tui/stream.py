@@ -23,6 +23,7 @@ __all__ = [
     "ResultData",
     "RouteInfo",
     "SpaceFinished",
+    "SpaceProgress",
     "SpaceStarted",
     "StreamFailed",
     "TextArrived",
@@ -37,6 +38,8 @@ __all__ = [
 
 RouteInfo = contract.Route
 """Where the question went and why (from the route's reasoning item, or the turn result's ``route``)."""
+SpaceProgress = contract.Progress
+"""A space is still working and says on what."""
 ResultData = contract.ResultTable
 """One space's result (or the parts joined: ``domain`` ``combined``) from the turn result."""
 
@@ -126,7 +129,16 @@ class Unreadable:
     description: str
 
 
-TurnUpdate = SpaceStarted | SpaceFinished | TextArrived | TurnFinished | StreamFailed | Unreadable | RouteInfo
+TurnUpdate = (
+    SpaceStarted
+    | SpaceProgress
+    | SpaceFinished
+    | TextArrived
+    | TurnFinished
+    | StreamFailed
+    | Unreadable
+    | RouteInfo
+)
 
 _ROUTE = re.compile(
     r"Route: (?P<where>.*?) \((?P<kind>[\w-]+), confidence (?P<conf>[\d.]+)\) — (?P<reason>.*)", re.S
@@ -243,6 +255,9 @@ class TurnReader:
                 if isinstance(summary, list)
                 else ""
             )
+            if text.startswith(contract.PROGRESS_PREFIX):
+                space, _, message = text.removeprefix(contract.PROGRESS_PREFIX).partition(" — ")
+                return [SpaceProgress.read({"domain": space, "message": message})]
             return [_route_from_summary(text)] if text else []
         if item_type == "function_call":
             name = _str(item.get("name"))

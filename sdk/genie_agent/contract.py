@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 __all__ = [
+    "PROGRESS_PREFIX",
     "ROWS_IN_SPACE_EVENT",
     "ChartType",
     "Failure",
@@ -43,6 +44,9 @@ __all__ = [
 
 ROWS_IN_SPACE_EVENT = 50
 """Rows of a space's result in its ``function_call_output`` event; the full result is in the turn result."""
+PROGRESS_PREFIX = "Progress: "
+"""In the Responses stream a space's :class:`Progress` is a reasoning item whose summary is
+``Progress: <space> — <message>`` (the route's reasoning item starts ``Route: ``)."""
 
 TurnStatus = Literal["ok", "partial", "clarify", "refused", "out_of_scope", "error"]
 RouteKind = Literal["single", "cross_domain", "follow_up", "ambiguous", "out_of_scope", "refused", ""]
@@ -84,7 +88,11 @@ class Wire(BaseModel):
 def _each(kind: type[Wire]) -> BeforeValidator:
     """A list of ``kind``: entries that are not mappings are skipped, the rest read leniently."""
     return BeforeValidator(
-        lambda v: tuple(kind.read(x) for x in v if isinstance(x, Mapping | kind)) if isinstance(v, list | tuple) else ()
+        lambda v: (
+            tuple(kind.read(x) for x in v if isinstance(x, Mapping | kind))
+            if isinstance(v, list | tuple)
+            else ()
+        )
     )
 
 
@@ -160,7 +168,9 @@ class TurnResult(Wire):
     route: Annotated[Route | None, _one(Route)] = None
     results: Annotated[tuple[ResultTable, ...], _each(ResultTable)] = ()
     combined: Annotated[ResultTable | None, _one(ResultTable)] = None
-    data: list[dict[str, Any]] = Field(default_factory=list, description="Rows of the primary result as objects.")
+    data: list[dict[str, Any]] = Field(
+        default_factory=list, description="Rows of the primary result as objects."
+    )
     visualization_hint: Annotated[VisualizationHint | None, _one(VisualizationHint)] = None
     grounding: Annotated[Grounding, BeforeValidator(Grounding.read)] = Field(default_factory=Grounding)
     thread_id: str | None = None

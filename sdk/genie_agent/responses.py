@@ -21,6 +21,7 @@ from typing import Any, assert_never
 
 from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse, ResponsesAgentStreamEvent
 
+from .contract import PROGRESS_PREFIX, ROWS_IN_SPACE_EVENT
 from .errors import GenieAgentError, UserInputError
 from .memory.actions import MemoryAction, MemoryActionResult
 from .turn import (
@@ -28,6 +29,7 @@ from .turn import (
     RouteDecided,
     SpaceAnswered,
     SpaceFailed,
+    SpaceProgress,
     SpaceQueryStarted,
     TextDelta,
     TurnDone,
@@ -38,6 +40,7 @@ from .turn import (
 
 __all__ = [
     "MAX_ROWS_IN_TOOL_OUTPUT",
+    "PROGRESS_PREFIX",
     "TurnRequest",
     "collect_response",
     "error_events",
@@ -46,7 +49,7 @@ __all__ = [
     "parse_request",
 ]
 
-MAX_ROWS_IN_TOOL_OUTPUT = 50
+MAX_ROWS_IN_TOOL_OUTPUT = ROWS_IN_SPACE_EVENT
 """Rows of a space's result shown in its function_call_output; the full result is in custom_outputs."""
 
 
@@ -175,6 +178,16 @@ def events_to_responses(events: Iterable[TurnEvent]) -> Iterator[ResponsesAgentS
                         "call_id": call_ids[domain],
                         "name": f"genie_{domain}",
                         "arguments": arguments,
+                    }
+                )
+            case SpaceProgress(domain, message):
+                yield _done(
+                    {
+                        "type": "reasoning",
+                        "id": f"rs_{uuid.uuid4().hex}",
+                        "summary": [
+                            {"type": "summary_text", "text": f"{PROGRESS_PREFIX}{domain} — {message}"}
+                        ],
                     }
                 )
             case SpaceAnswered(domain, _):

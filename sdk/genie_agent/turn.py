@@ -20,6 +20,7 @@ __all__ = [
     "RouteDecided",
     "SpaceAnswered",
     "SpaceFailed",
+    "SpaceProgress",
     "SpaceQueryStarted",
     "TextDelta",
     "TurnDone",
@@ -197,6 +198,14 @@ class SpaceQueryStarted:
 
 
 @dataclass(frozen=True)
+class SpaceProgress:
+    """A space is still working and says on what (a wait in Genie's capacity queue, a slow warehouse)."""
+
+    domain: str
+    message: str
+
+
+@dataclass(frozen=True)
 class SpaceAnswered:
     domain: str
     answer: SpaceAnswer
@@ -238,6 +247,7 @@ class TurnDone:
 TurnEvent = (
     RouteDecided
     | SpaceQueryStarted
+    | SpaceProgress
     | SpaceAnswered
     | SpaceFailed
     | TextDelta

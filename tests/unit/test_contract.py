@@ -65,3 +65,14 @@ def test_what_the_agent_writes_reads_back_the_same(make_test_agent):
     assert read.model_dump(mode="json") == written
     assert read.combined is not None and read.primary is read.combined
     assert read.results[0].column_types and read.turn_id == result.turn_id
+
+
+def test_a_spaces_progress_reaches_the_chat_as_progress_not_as_the_route():
+    from genie_agent.responses import events_to_responses
+    from genie_agent.turn import SpaceProgress
+    from genie_agent_tui.stream import RouteInfo, TurnReader
+
+    (event,) = events_to_responses([SpaceProgress("sales", "waiting for Genie capacity (3 ahead)")])
+    (update,) = TurnReader().read(event.model_dump())
+    assert isinstance(update, contract.Progress) and not isinstance(update, RouteInfo)
+    assert (update.domain, update.message) == ("sales", "waiting for Genie capacity (3 ahead)")

@@ -24,6 +24,7 @@ class _Space:
     started: float
     ended: float | None = None
     rows: int = 0
+    progress: str = ""
 
 
 class TurnStatus(Static):
@@ -79,6 +80,11 @@ class TurnStatus(Static):
         self.phase = "querying"
         self._tick()
 
+    def space_progress(self, space: str, message: str) -> None:
+        """A wait the space reported (Genie's capacity queue): shown beside its timer."""
+        self.spaces.setdefault(space, _Space("running", self._clock())).progress = message
+        self._tick()
+
     def space_finished(
         self, space: str, status: Literal["completed", "no_answer", "failed"], rows: int
     ) -> None:
@@ -128,6 +134,8 @@ class TurnStatus(Static):
             text.append(name, style="bold")
             if space.status == "running":
                 text.append(f" {spin} running {self._elapsed(space.started)}", style="cyan")
+                if space.progress:
+                    text.append(f" · {space.progress}", style="dim italic")
             elif space.status == "completed":
                 rows = f"{space.rows:,} row" + ("" if space.rows == 1 else "s")
                 text.append(f" ✓ {rows}", style="green")

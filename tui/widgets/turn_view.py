@@ -14,6 +14,7 @@ from textual.widgets.markdown import MarkdownStream
 from ..stream import (
     RouteInfo,
     SpaceFinished,
+    SpaceProgress,
     SpaceStarted,
     StreamFailed,
     TextArrived,
@@ -85,6 +86,8 @@ class TurnView(Vertical):
                 self.status.set_route(update)
             case SpaceStarted(space, _):
                 self.status.space_started(space)
+            case SpaceProgress():
+                self.status.space_progress(update.domain, update.message)
             case SpaceFinished(space, status, rows, _, _):
                 self.status.space_finished(space, status, rows)
                 if status == "failed":
