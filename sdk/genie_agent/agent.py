@@ -25,10 +25,7 @@ from .errors import (
 from .formatting import number_scale
 from .grounding import check_grounding
 from .identity import Identity, PermissionDeniedError
-from .memory.apply import TurnMemory
 from .memory.errors import MemoryUnavailableError, ThreadNotAvailableError
-from .memory.llm_extraction import LlmMemoryExtractor
-from .memory.preferences import PreferenceExtractor, SpaceVocabulary
 from .memory.store import MemoryStore
 from .memory.threads import ThreadState, ThreadStore, TurnLocks, TurnRecord, summarize_results
 from .spaces.base import GenieSpace, SpaceAnswer
@@ -49,8 +46,12 @@ from .turn import (
     TurnStatus,
     VisualizationReady,
 )
+from .turn_memory import TurnMemory
+from .understanding.extraction import PreferenceExtractor
+from .understanding.llm_extraction import LlmMemoryExtractor
 from .understanding.references import carry_members, key_members, resolve_references
 from .understanding.routing import RouteDecision, Router
+from .understanding.vocabulary import SpaceVocabulary
 
 __all__ = ["SPACE_WORKERS", "Agent", "AgentLimits"]
 

@@ -8,11 +8,11 @@ from .agent import Agent, AgentLimits
 from .config import Settings
 from .errors import ConfigError
 from .memory.backends import open_memory
-from .memory.llm_extraction import LlmMemoryExtractor
 from .spaces.base import GenieSpace
 from .spaces.catalog import Catalog, DatabaseSpec, load_catalog
 from .synthesis import DeterministicSynthesizer, Synthesizer
 from .tracing import MlflowTracer, make_tracer
+from .understanding.llm_extraction import LlmMemoryExtractor
 
 __all__ = [
     "MEMORY_EXTRACTION_TIMEOUT_S",
@@ -116,7 +116,6 @@ def make_memory_extractor(settings: Settings, *, registry: bool = False) -> LlmM
     if not settings.llm_base_url:
         return None
     from .llm import OpenAICompatibleChat
-    from .memory.llm_extraction import LlmMemoryExtractor
 
     chat = OpenAICompatibleChat.from_settings(settings)
     assert chat is not None

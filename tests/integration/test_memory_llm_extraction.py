@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from genie_agent.memory.llm_extraction import LlmMemoryExtractor
 from genie_agent.tracing import NoopTracer
+from genie_agent.understanding.llm_extraction import LlmMemoryExtractor
 from tests.fakes.openai_server import FakeOpenAIServer, RecordedRequest, Reply
 
 pytestmark = pytest.mark.usefixtures("tpch_db")

@@ -3,9 +3,9 @@ a note stated in a turn is not recalled in that turn, and a failed notes search 
 
 from __future__ import annotations
 
-from genie_agent.memory.apply import TurnMemory
 from genie_agent.memory.errors import MemoryUnavailableError
 from genie_agent.memory.store import InMemoryMemoryStore, MemoryChange, Recall
+from genie_agent.turn_memory import TurnMemory
 from genie_agent.understanding.lexicon import tokenize
 
 NOTE = "revenue by region goes to the board every quarter"

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.usefixtures("tpch_db")
 def extractor(tpch_catalog, tmp_path_factory):
     from genie_agent.config import load_settings
     from genie_agent.factory import make_agent
-    from genie_agent.memory.preferences import PreferenceExtractor, SpaceVocabulary
+    from genie_agent.understanding.extraction import PreferenceExtractor
+    from genie_agent.understanding.vocabulary import SpaceVocabulary
 
     home = tmp_path_factory.mktemp("extractor-home")
     agent = make_agent(
@@ -190,7 +191,8 @@ def test_listing_and_forgetting_through_the_sdk(make_test_agent):
 def test_requests_to_change_data_state_nothing_even_over_a_bare_vocabulary(message):
     """A remote Genie space knows few words: "table" in "Drop the customer table" is then no longer
     masked as data, and must still not become "tables instead of charts"."""
-    from genie_agent.memory.preferences import PreferenceExtractor, SpaceVocabulary
+    from genie_agent.understanding.extraction import PreferenceExtractor
+    from genie_agent.understanding.vocabulary import SpaceVocabulary
 
     extraction = PreferenceExtractor(SpaceVocabulary()).extract(message)
     assert not extraction.remembers

@@ -1,9 +1,10 @@
-"""Memory: conversation threads (short-term) and what users asked us to remember (long-term).
+"""Memory is storage: conversation threads (short-term) and what users asked us to remember (long-term).
 
 Threads are LangGraph checkpoints (:mod:`.threads`), user memories live in a LangGraph store with
-keyword recall (:mod:`.store`), preferences are extracted from plain statements
-(:mod:`.preferences`) and applied to each turn (:mod:`.apply`). :func:`open_memory` builds the
-configured backend: SQLite by default, any Postgres, or Lakebase.
+keyword or embedding recall (:mod:`.store`, :mod:`.embeddings`); :mod:`.actions` lists and forgets
+a user's memories. :func:`open_memory` builds the configured backend: SQLite by default, any
+Postgres, or Lakebase. Finding preferences in what people write is
+:mod:`genie_agent.understanding`; applying them to a turn is :mod:`genie_agent.turn_memory`.
 """
 
 from __future__ import annotations

@@ -13,21 +13,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from ..formatting import SCALES, is_number
-from ..understanding.routing import RouteDecision
-from .errors import MemoryUnavailableError
-from .llm_extraction import LlmExtraction, LlmMemoryExtractor
-from .preferences import (
+from .formatting import SCALES, is_number
+from .memory.errors import MemoryUnavailableError
+from .memory.store import DOMAINS_ID, MemoryChange, MemoryStore, Recall, search_terms
+from .understanding.extraction import PreferenceExtractor
+from .understanding.llm_extraction import LlmExtraction, LlmMemoryExtractor
+from .understanding.preferences import (
     CLEAR_ALL,
     CLEAR_FILTERS,
     Extraction,
     Preference,
-    PreferenceExtractor,
-    SpaceVocabulary,
     describe_all,
     preferences_from,
 )
-from .store import DOMAINS_ID, MemoryChange, MemoryItem, MemoryStore, Recall, search_terms
+from .understanding.routing import RouteDecision
+from .understanding.vocabulary import SpaceVocabulary
 
 __all__ = ["TurnMemory"]
 
@@ -351,12 +351,3 @@ def _domain_counts(counts: Mapping[str, int]) -> MemoryChange:
     top = sorted(counts.items(), key=lambda kv: -kv[1])
     text = "Most asked: " + ", ".join(f"{d} ({n})" for d, n in top[:5])
     return MemoryChange("domains", DOMAINS_ID, text, dict(counts), " ".join(counts))
-
-
-def frequent_domains(recall: Recall) -> list[str]:
-    """Domains by how often the user asked them, most first."""
-    return [d for d, _ in sorted(recall.domains.items(), key=lambda kv: -kv[1])]
-
-
-def memory_item_summary(items: Iterable[MemoryItem]) -> list[dict[str, Any]]:
-    return [i.to_dict() for i in items]

@@ -21,7 +21,8 @@ from typing import Any
 from ..errors import BackendError, ConfigError
 from ..llm import OpenAICompatibleChat
 from ..prompts import REGISTRY_PREFIX, PromptText, load_prompt_template
-from .preferences import CLEAR_ALL, CLEAR_FILTERS, Extraction, Preference, PreferenceExtractor
+from .extraction import PreferenceExtractor
+from .preferences import CLEAR_ALL, CLEAR_FILTERS, Extraction, Preference
 from .vocabulary import SpaceVocabulary, ValueRef
 
 __all__ = ["MAX_NOTE_CHARS", "LlmExtraction", "LlmMemoryExtractor", "parse_memories"]
