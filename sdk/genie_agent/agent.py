@@ -74,7 +74,7 @@ class Agent:
         spaces: Mapping[str, GenieSpace],
         threads: ThreadStore | None,
         *,
-        router: Router | None = None,
+        vocabulary: SpaceVocabulary | None = None,
         limits: AgentLimits | None = None,
         source: str = "local",
         synthesizer: Synthesizer | None = None,
@@ -84,38 +84,27 @@ class Agent:
     ) -> None:
         """``threads`` None turns memory off (``memory_status`` "disabled"); ``memories`` None turns
         off long-term memory (preferences and notes) only. ``memory_llm`` also finds memories in
-        statements with an LLM, beside the deterministic extractor."""
+        statements with an LLM, beside the deterministic extractor. ``vocabulary`` (what the spaces
+        know, for the router and the preference extractor) is gathered from ``spaces`` when not given."""
         self.memory_llm = memory_llm
         self.spaces = dict(spaces)
         self.threads = threads
         self.memories = memories
         self._turn_locks = TurnLocks()
-        self._extractor: PreferenceExtractor | None = None
+        self.vocabulary = vocabulary if vocabulary is not None else SpaceVocabulary.from_spaces(self.spaces)
+        self.router = Router(self.vocabulary)
+        self.extractor = PreferenceExtractor(self.vocabulary)
         self.limits = limits or AgentLimits()
         self.source = source
-        self._router = router
         self.synthesizer: Synthesizer = synthesizer or DeterministicSynthesizer()
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self.tracer: Tracer = tracer or NoopTracer()
 
     @property
-    def extractor(self) -> PreferenceExtractor:
-        """Finds preferences in questions, from the spaces' vocabulary (built on first use)."""
-        if self._extractor is None:
-            self._extractor = PreferenceExtractor(SpaceVocabulary.from_spaces(self.spaces))
-        return self._extractor
-
-    @property
     def _traced(self) -> bool:
         """Spans are kept: build their costlier outputs only then."""
         return type(self.tracer) is not NoopTracer
-
-    @property
-    def router(self) -> Router:
-        if self._router is None:
-            self._router = Router([(s.info, s.routing_terms()) for s in self.spaces.values()])
-        return self._router
 
     def validate_question(self, question: str) -> str:
         text = question.strip()
@@ -220,7 +209,7 @@ class Agent:
                 )
             else:
                 decision = self._allowed(self.router.route(question, state.last_domains), who)
-            decision = memory.route(decision, self.extractor.vocabulary)
+            decision = memory.route(decision, self.vocabulary)
             decision = _carried(decision, state)
             span.set_outputs(
                 {

@@ -13,6 +13,7 @@ from .spaces.catalog import Catalog, DatabaseSpec, load_catalog
 from .synthesis import DeterministicSynthesizer, Synthesizer
 from .tracing import MlflowTracer, make_tracer
 from .understanding.llm_extraction import LlmMemoryExtractor
+from .understanding.vocabulary import SpaceVocabulary
 
 __all__ = [
     "MEMORY_EXTRACTION_TIMEOUT_S",
@@ -82,6 +83,7 @@ def _assemble(settings: Settings, spaces: dict[str, GenieSpace], *, source: str 
     return Agent(
         spaces,
         memory.threads,
+        vocabulary=SpaceVocabulary.from_spaces(spaces),  # one, for the router and the preference extractor
         memories=memory.memories,
         limits=limits,
         source=source,

@@ -24,6 +24,7 @@ from genie_agent.spaces.local.conversations import ConversationStore
 from genie_agent.spaces.local.engine import LocalGenieSpace
 from genie_agent.spaces.local.executor import ReadOnlyExecutor
 from genie_agent.understanding.routing import Router
+from genie_agent.understanding.vocabulary import SpaceVocabulary
 from tests.conftest import open_readonly
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def _remote(configs: dict[str, GenieSpaceConfig]) -> list[DatabricksGenieSpace]:
 
 
 def _router(spaces: Sequence[GenieSpace]) -> Router:
-    return Router([(s.info, s.routing_terms()) for s in spaces])
+    return Router(SpaceVocabulary((s.info, s.routing_terms()) for s in spaces))
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,13 @@ class RoutingTerm:
 
     phrase: str
     kind: Literal["measure", "dimension", "value", "time_dimension", "filter", "topic"]
+    name: str | None = None
+    """What the phrase names, for reading statements (the preference extractor): the measure,
+    dimension, time dimension or filter it is a phrase of, a remote space's configured word itself,
+    or for a value the value as stored (a synonym's value: "1-URGENT" for "urgent"). None: the
+    phrase only points at the space ("how many e-bikes") and names nothing to remember."""
+    dimension: str | None = None
+    """For a value: the dimension it belongs to, where the space knows it."""
 
 
 @dataclass(frozen=True)

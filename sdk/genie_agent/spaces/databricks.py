@@ -122,11 +122,12 @@ class DatabricksGenieSpace:
         return SpaceInfo(self.domain, title, c.description, c.sample_questions, knows_values=False)
 
     def routing_terms(self) -> Sequence[RoutingTerm]:
-        """Configured keywords as measures; content words of the description and sample questions as topics."""
-        terms = [RoutingTerm(k, "measure") for k in self.config.keywords]
+        """Configured keywords as measures; content words of the description and sample questions as
+        topics. Each names itself: the space's own names and values are not known here."""
+        terms = [RoutingTerm(k, "measure", k) for k in self.config.keywords]
         text = " ".join([self.config.description, *self.config.sample_questions])
         words = dict.fromkeys(t.lower for t in tokenize(text) if t.text.isalpha() and len(t.text) >= 4)
-        terms += [RoutingTerm(w, "topic") for w in words if w not in _TOPIC_STOP]
+        terms += [RoutingTerm(w, "topic", w) for w in words if w not in _TOPIC_STOP]
         return terms
 
     def ask(

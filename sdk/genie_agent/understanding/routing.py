@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..spaces.base import RoutingTerm, SpaceInfo
 from .clauses import Clause, Shared, ellipsis_predicate, shareable, split_clauses, strip_presentation
 from .lexicon import Lexicon, Match, Token, tokenize
+from .vocabulary import SpaceVocabulary
 from .write_intent import write_intent
 
 __all__ = ["RouteDecision", "RouteKind", "Router"]
@@ -85,13 +85,13 @@ _Parsed = tuple[list[Token], list[Match[_Hit]]]
 
 
 class Router:
-    """Deterministic router over the spaces' routing terms."""
+    """Deterministic router over the spaces' routing terms (gathered once in ``vocabulary``)."""
 
-    def __init__(self, spaces: Sequence[tuple[SpaceInfo, Sequence[RoutingTerm]]]) -> None:
-        self.spaces = {info.id: info for info, _ in spaces}
+    def __init__(self, vocabulary: SpaceVocabulary) -> None:
+        self.spaces = dict(vocabulary.spaces)
         self._lexicon: Lexicon[_Hit] = Lexicon()
-        for info, terms in spaces:
-            for term in terms:
+        for info in self.spaces.values():
+            for term in vocabulary.routing_terms[info.id]:
                 self._lexicon.add(term.phrase, _Hit(info.id, term.kind))
             self._lexicon.add(info.id, _Hit(info.id, "topic"))
             self._lexicon.add(info.title, _Hit(info.id, "topic"))

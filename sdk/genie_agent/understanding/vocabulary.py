@@ -1,16 +1,20 @@
-"""The spaces' vocabulary as preference extraction needs it: values with their dimensions, and terms.
+"""What the spaces know, gathered once through the space protocol, for the router and the
+preference extractor.
 
-The local engine knows which dimension each indexed value belongs to; other spaces (Databricks
-Genie) give routing terms only, so their values come without a dimension.
+Each space gives its info and its routing terms (:meth:`~genie_agent.spaces.base.GenieSpace.routing_terms`):
+a phrase, its kind, what it names and, for a value, its dimension. The router weighs the phrases by
+kind; the preference extractor matches them: values with their dimensions, and the measures,
+dimensions and filters they name. A local space names every indexed value with its dimension; a
+remote Genie space configures a few words, which name themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..spaces.base import GenieSpace
-from ..understanding.lexicon import Lexicon, Match, Token, tokenize
+from ..spaces.base import GenieSpace, RoutingTerm, SpaceInfo
+from .lexicon import Lexicon, Match, Token, tokenize
 
 __all__ = ["SpaceVocabulary", "TermRef", "ValueRef"]
 
@@ -30,44 +34,31 @@ class TermRef:
 
 
 class SpaceVocabulary:
-    """Measures, dimensions and indexed values of every space, matched as phrases."""
+    """Every space's info and routing terms; its values and named terms matched as phrases."""
 
-    def __init__(self) -> None:
+    def __init__(self, spaces: Iterable[tuple[SpaceInfo, Sequence[RoutingTerm]]] = ()) -> None:
+        self.spaces: dict[str, SpaceInfo] = {}
+        self.routing_terms: dict[str, tuple[RoutingTerm, ...]] = {}
         self.values: Lexicon[ValueRef] = Lexicon()
         self.terms: Lexicon[TermRef] = Lexicon()
+        for info, terms in spaces:
+            self._add(info, tuple(terms))
 
     @classmethod
     def from_spaces(cls, spaces: Mapping[str, GenieSpace]) -> SpaceVocabulary:
-        """Exact dimensions of each value where the space knows them (the local engine), else its routing terms."""
-        vocab = cls()
-        for sid, space in spaces.items():
-            local = getattr(space, "vocabulary", None)
-            model = getattr(local, "space", None)
-            values = getattr(local, "values", None)
-            if model is None or values is None:
-                for term in space.routing_terms():
-                    if term.kind == "value":
-                        vocab.values.add(term.phrase, ValueRef(sid, None, term.phrase))
-                    else:
-                        vocab.terms.add(term.phrase, TermRef(sid, term.kind, term.phrase))
-                continue
-            for kind, items in (
-                ("measure", model.measures),
-                ("dimension", model.dimensions),
-                ("time_dimension", model.time_dimensions),
-                ("filter", model.filters),
-            ):
-                for item in items:
-                    for phrase in item.phrases:
-                        vocab.terms.add(phrase, TermRef(sid, kind, item.name))
-            for d in model.dimensions:
-                for value in values.get(d.name, ()):
-                    if len(value) >= 2 and not value.isdigit():
-                        vocab.values.add(value, ValueRef(sid, d.name, value))
-                for value, phrases in d.value_synonyms.items():
-                    for phrase in phrases:
-                        vocab.values.add(phrase, ValueRef(sid, d.name, value))
-        return vocab
+        """Asks each space for its routing terms, once (the local engine indexes its values then)."""
+        return cls((space.info, space.routing_terms()) for space in spaces.values())
+
+    def _add(self, info: SpaceInfo, terms: tuple[RoutingTerm, ...]) -> None:
+        self.spaces[info.id] = info
+        self.routing_terms[info.id] = terms
+        for term in terms:
+            if term.name is None:
+                continue  # points at the space, names nothing to remember ("how many e-bikes")
+            if term.kind == "value":
+                self.values.add(term.phrase, ValueRef(info.id, term.dimension, term.name))
+            else:
+                self.terms.add(term.phrase, TermRef(info.id, term.kind, term.name))
 
     def matches(self, text: str) -> tuple[list[Token], list[Match[ValueRef]], list[Match[TermRef]]]:
         tokens = tokenize(text)

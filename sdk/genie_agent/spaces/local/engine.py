@@ -118,15 +118,19 @@ class LocalGenieSpace:
         return values
 
     def routing_terms(self) -> Sequence[RoutingTerm]:
+        """Every phrase of the semantic model with the name it stands for; every indexed value and
+        value synonym with its dimension."""
         d = self.definition
-        terms = [RoutingTerm(p, "measure") for m in d.measures for p in m.phrases]
-        terms += [RoutingTerm(p, "dimension") for x in d.dimensions for p in x.phrases]
-        terms += [RoutingTerm(p, "time_dimension") for x in d.time_dimensions for p in x.phrases]
-        terms += [RoutingTerm(p, "filter") for x in d.filters for p in x.phrases]
-        for name, values in self.vocabulary.values.items():
-            terms += [RoutingTerm(v, "value") for v in values if len(v) >= 2 and not v.isdigit()]
-            terms += [RoutingTerm(p, "value") for ps in d.dimension(name).value_synonyms.values() for p in ps]
-        # "how many e-bikes" asks this space to count, as a measure would.
+        terms = [RoutingTerm(p, "measure", m.name) for m in d.measures for p in m.phrases]
+        terms += [RoutingTerm(p, "dimension", x.name) for x in d.dimensions for p in x.phrases]
+        terms += [RoutingTerm(p, "time_dimension", x.name) for x in d.time_dimensions for p in x.phrases]
+        terms += [RoutingTerm(p, "filter", x.name) for x in d.filters for p in x.phrases]
+        indexed = self.vocabulary.values
+        for x in d.dimensions:
+            values = [v for v in indexed.get(x.name, ()) if len(v) >= 2 and not v.isdigit()]
+            terms += [RoutingTerm(v, "value", v, x.name) for v in values]
+            terms += [RoutingTerm(p, "value", v, x.name) for v, ps in x.value_synonyms.items() for p in ps]
+        # "how many e-bikes" asks this space to count, as a measure would (it names no measure: no name).
         for value, _ in self.vocabulary.counted_values():
             if len(value) >= 2 and not value.isdigit():
                 terms += [
