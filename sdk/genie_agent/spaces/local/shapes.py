@@ -28,6 +28,10 @@ _BARE_PERCENT = re.compile(r"(?:^|[^\d\s])\s*%")
 
 __all__ = [
     "Ranking",
+    "RawCondition",
+    "comparator",
+    "condition_on",
+    "contradictory",
     "credible_matches",
     "read_change",
     "read_conditions",
@@ -177,7 +181,7 @@ _LESS = ("less", "fewer", "lower", "smaller", "under", "below", "beneath")
 
 
 @dataclass
-class _RawCondition:
+class RawCondition:
     op: Operator
     value: float
     high: float | None
@@ -187,7 +191,7 @@ class _RawCondition:
     label: str
 
 
-def _comparator(r: Reading, i: int) -> tuple[Operator, int] | None:
+def comparator(r: Reading, i: int) -> tuple[Operator, int] | None:
     """The comparator starting at ``i``: its operator and the index of its number."""
     w, nxt = r.word(i), r.word(i + 1)
     if w in ("at",) and nxt == "least":
@@ -205,18 +209,18 @@ def _comparator(r: Reading, i: int) -> tuple[Operator, int] | None:
     return None
 
 
-def read_conditions(r: Reading) -> list[_RawCondition]:
+def read_conditions(r: Reading) -> list[RawCondition]:
     """Comparators with their numbers: "more than 600", "at least 5%", "between 10 and 20",
     "10 to 20", "5000 or more", "negative", "positive"."""
-    found: list[_RawCondition] = []
+    found: list[RawCondition] = []
     for i, w in enumerate(r.words):
         if not r.free(i):
             continue
         if w in ("negative", "positive"):
             r.use(i)
-            found.append(_RawCondition("<" if w == "negative" else ">", 0.0, None, False, i, i + 1, w))
+            found.append(RawCondition("<" if w == "negative" else ">", 0.0, None, False, i, i + 1, w))
             continue
-        comp = _comparator(r, i)
+        comp = comparator(r, i)
         if comp is not None:
             op, k = comp
             n = r.number_at(k)
@@ -232,7 +236,7 @@ def read_conditions(r: Reading) -> list[_RawCondition]:
             r.use(*range(i, n.end))
             if op in (">", "<") and r.is_word(n.end, "or") and r.is_word(n.end + 1, "more", "less", "fewer"):
                 r.use(n.end, n.end + 1)
-            found.append(_RawCondition(op, n.value, None, n.percent, i, n.end, r.question_span(i, n.end)))
+            found.append(RawCondition(op, n.value, None, n.percent, i, n.end, r.question_span(i, n.end)))
             continue
         n = r.number_at(i)
         if n is None:
@@ -243,7 +247,7 @@ def read_conditions(r: Reading) -> list[_RawCondition]:
             r.use(*range(i, n.end + 2))
             op2: Operator = ">=" if r.word(n.end + 1) in ("more", "greater", "above") else "<="
             found.append(
-                _RawCondition(op2, n.value, None, n.percent, i, n.end + 2, r.question_span(i, n.end + 2))
+                RawCondition(op2, n.value, None, n.percent, i, n.end + 2, r.question_span(i, n.end + 2))
             )
             continue
         if r.is_word(n.end, "to", "-", "through") and r.number_at(n.end + 1) is not None:
@@ -255,15 +259,15 @@ def read_conditions(r: Reading) -> list[_RawCondition]:
     return found
 
 
-def _range(r: Reading, lo: NumberSpan, hi: NumberSpan, start: int) -> _RawCondition:
+def _range(r: Reading, lo: NumberSpan, hi: NumberSpan, start: int) -> RawCondition:
     if hi.value < lo.value:
         r.problems.append(f"the range {lo.text} to {hi.text} ends below where it starts")
-    return _RawCondition(
+    return RawCondition(
         "between", lo.value, hi.value, lo.percent or hi.percent, start, hi.end, r.question_span(start, hi.end)
     )
 
 
-def condition_on(raw: _RawCondition, target: str, *, on_measure: bool, percent_scale: bool) -> Condition:
+def condition_on(raw: RawCondition, target: str, *, on_measure: bool, percent_scale: bool) -> Condition:
     scale = 0.01 if raw.percent and percent_scale else 1.0
     high = raw.high * scale if raw.high is not None else None
     return Condition(target, raw.op, raw.value * scale, high, on_measure, raw.label)

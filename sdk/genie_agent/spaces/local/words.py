@@ -10,6 +10,7 @@ answer would be to a different question.
 from __future__ import annotations
 
 import calendar
+import re
 
 from ..semantic_model import Aggregation
 from .plan import TimeGrain
@@ -29,6 +30,7 @@ __all__ = [
     "MONTHS",
     "NUMBER_WORDS",
     "ORDINALS",
+    "PERIOD_NAME",
     "PREPOSITIONS",
     "SHARE_WORDS",
     "TOTAL_WORDS",
@@ -41,6 +43,8 @@ NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "fifty": 50,
 }  # fmt: skip
+PERIOD_NAME = re.compile(r"q[1-4]|h[12]")
+"""A quarter or half written as one word ("q2", "h1")."""
 ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 GRAIN_WORDS: dict[str, TimeGrain] = {
     "monthly": "month", "month": "month", "months": "month",

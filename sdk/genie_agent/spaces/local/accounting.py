@@ -1,0 +1,117 @@
+"""The accounting of a question's words after every reader ran: cue words next to the terms they
+qualify are placed, and whatever is still unplaced is reported — as unknown (the space has no data
+about it) or as unplaced (an operator, number or date understood as a word but not placed in the
+plan). The engine declines naming them rather than answer a different question.
+"""
+
+from __future__ import annotations
+
+from ...understanding.lexicon import stem
+from ..semantic_model import referenced_aliases
+from .reading import YEAR, Reading
+from .words import (
+    AGG_WORDS,
+    ASC_WORDS,
+    CHANGE_WORDS,
+    COMPARE_WORDS,
+    COUNT_CUES,
+    DESC_WORDS,
+    EXCLUSION_WORDS,
+    FILLER,
+    GRAIN_WORDS,
+    GROUPING_CUES,
+    MONTHS,
+    PERIOD_NAME,
+    PREPOSITIONS,
+    SHARE_WORDS,
+)
+
+__all__ = ["account", "unknown_groupings", "use_cues", "use_value_nouns"]
+
+# Words that change an answer: a space's own prose never excuses them (see words.FILLER).
+_OPERATORS = (
+    DESC_WORDS | ASC_WORDS | EXCLUSION_WORDS | SHARE_WORDS | CHANGE_WORDS | COMPARE_WORDS
+    | GRAIN_WORDS.keys() | MONTHS.keys()
+    | {"between", "since", "before", "after", "until", "through", "within", "than", "more", "less", "fewer",
+       "over", "under", "above", "below", "first", "last", "second", "half", "next", "previous", "only",
+       "other", "ratio", "rate", "median", "distinct", "unique", "cumulative", "running", "rolling",
+       "including", "include", "includes", "except", "each", "per", "top", "bottom"}
+)  # fmt: skip
+
+
+def use_cues(r: Reading) -> None:
+    """Grouping cues and aggregation words next to the terms they qualify."""
+    for i, w in enumerate(r.words):
+        if not r.free(i):
+            continue
+        if (
+            w in AGG_WORDS
+            or w in COUNT_CUES
+            or (
+                w in ("by", "per", "each", "every", "across")
+                and (r.matched[i + 1] if i + 1 < len(r.words) else False)
+            )
+        ):
+            r.use(i)
+        elif w in ("each", "every") and r.is_word(i - 1, "in", "for", "within", "by", "per"):
+            r.use(i, i - 1)
+        elif w == "within" and r.is_word(i + 1, "each", "every"):
+            r.use(i, i + 1)
+
+
+def use_value_nouns(r: Reading) -> None:
+    """ "Hauler bikes", "BUILDING customers": a noun right after a value that names the table
+    holding the value's dimension says what the value is, nothing more."""
+    space = r.vocabulary.space
+    for m in r.matches:
+        if not r.free(m.end):
+            continue
+        noun = stem(r.words[m.end])
+        for t in m.entries:
+            if t.kind != "value":
+                continue
+            aliases = referenced_aliases(space.dimension(t.name).expr)
+            names = {n for a in aliases for n in (a, space.table_by_alias[a].physical)}
+            if noun in {stem(n) for n in names}:
+                r.use(m.end)
+                break
+
+
+def account(r: Reading) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Words no reader placed: unknown subjects (no data about them) and unplaced operators,
+    numbers and dates (understood as words, not placed in the plan)."""
+    prose = r.vocabulary.words - r.vocabulary.term_words
+    unknown: list[str] = []
+    unplaced: list[str] = []
+    for i, w in enumerate(r.words):
+        if r.matched[i] or r.used[i] or w in FILLER:
+            continue
+        if any(n.start <= i < n.end for n in r.numbers) or w.isdigit() or YEAR.match(w):
+            unplaced.append(r.tokens[i].text)
+            continue
+        if w in _OPERATORS or stem(w) in _OPERATORS or PERIOD_NAME.fullmatch(w):
+            unplaced.append(r.tokens[i].text)
+            continue
+        if not w.replace("-", "").replace("'", "").isalpha():
+            continue
+        if stem(w) in FILLER or stem(w) in prose or w in GROUPING_CUES or w in PREPOSITIONS:
+            continue
+        unknown.append(w)
+    return tuple(unknown), tuple(dict.fromkeys(unplaced))
+
+
+def unknown_groupings(r: Reading) -> list[str]:
+    """Words after "by"/"per" that the space does not know ("revenue by weather")."""
+    unknown = []
+    words = r.words
+    for i, w in enumerate(words):
+        if w not in ("by", "per") or r.matched[i]:
+            continue
+        k = i + 1
+        while k < len(words) and not r.matched[k] and words[k] in ("the", "each", "their", "a"):
+            k += 1
+        if k < len(words) and r.free(k) and words[k].isalpha() and words[k] not in FILLER:
+            nxt = words[k]
+            if nxt not in GRAIN_WORDS and nxt not in _OPERATORS:
+                unknown.append(nxt)
+    return unknown
