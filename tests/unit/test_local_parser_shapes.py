@@ -142,3 +142,17 @@ def test_a_noun_naming_the_table_of_a_value_says_what_the_value_is():
 def test_a_date_that_does_not_exist_is_bad_input_not_a_crash():
     parsed = parse_question("how many orders on 1995-02-30?", SALES)
     assert parsed.problems == ("which day '1995-02-30' is: there is no such date",)
+
+
+SUPPLY = Vocabulary.build(CATALOG.space("supply"), {"region": ["EUROPE"], "brand": ["Brand#13"]})
+
+
+def test_a_dimension_followed_by_a_comparator_is_the_condition_target_not_a_grouping():
+    for question in (
+        "number of parts with a part size of at least 45",
+        "number of parts with part size no more than 5",
+        "number of parts with part size over 45",
+        "number of parts with part size larger than 45",
+    ):
+        p = parse_question(question, SUPPLY).plan
+        assert p.group_by == () and [c.target for c in p.conditions] == ["part size"], question

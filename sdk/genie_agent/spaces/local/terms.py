@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ...understanding.lexicon import Match
 from .plan import MeasureRef
 from .reading import YEAR, Reading
-from .shapes import Ranking
+from .shapes import Ranking, comparator
 from .vocabulary import Term
 from .words import (
     AGG_WORDS,
@@ -31,10 +31,7 @@ __all__ = ["Terms", "measures_from_context", "read_terms"]
 
 _SCENE_AFTER = frozenset({"placed", "shipped", "ordered", "made", "that", "which", "where", "with"})
 # Words between a term and the comparator that qualifies it ("balance of over 5000", "size is at least 10").
-_BEFORE_COMPARATOR = frozenset(
-    {"of", "is", "was", "a", "an", "the", "at", "more", "less", "greater", "fewer", "with", "has", "have", "from",
-     "no"}
-)  # fmt: skip
+_BEFORE_COMPARATOR = frozenset({"of", "is", "was", "a", "an", "the", "with", "has", "have", "from"})
 
 
 @dataclass
@@ -277,10 +274,13 @@ def _followed_by_range(r: Reading, i: int) -> bool:
 
 
 def _condition_follows(r: Reading, i: int) -> bool:
-    """A comparator follows the term ("size between 10 and 20", "balance over 5000")."""
+    """A comparator with its number follows the term ("size between 10 and 20", "balance over
+    5000", "size 10 to 20"), perhaps after a few words ("balance of at least 5000")."""
     for k in range(i, min(i + 4, len(r.words))):
-        if r.words[k] in ("over", "above", "under", "below", "between", "than", "least", "most", "exceeding",
-                          "exceeded", "exceeds") or (r.number_at(k) and r.is_word(r.number_at(k).end, "to", "or")):  # type: ignore[union-attr]  # fmt: skip
+        comp, n = comparator(r, k), r.number_at(k)
+        if (comp is not None and r.number_at(comp[1]) is not None) or (
+            n is not None and r.is_word(n.end, "to", "or")
+        ):
             return True
         if r.words[k] not in _BEFORE_COMPARATOR:
             return False
