@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+from .cli_base import pass_settings
+
+if TYPE_CHECKING:
+    from genie_agent.config import Settings
 
 __all__ = ["chat"]
 
@@ -15,11 +22,9 @@ __all__ = ["chat"]
     help="Talk to a Databricks Model Serving endpoint (credentials: databricks-sdk unified auth).",
 )
 @click.option("--user", default="local", show_default=True, help="Local user on the embedded default.")
-@click.pass_context
-def chat(ctx: click.Context, url: str | None, token: str | None, endpoint: str | None, user: str) -> None:
+@pass_settings
+def chat(settings: Settings, url: str | None, token: str | None, endpoint: str | None, user: str) -> None:
     """Open the terminal chat: on the embedded default, or on --url / --endpoint."""
-    from genie_agent.config import Settings
-    from genie_agent.errors import GenieAgentError
     from genie_agent_tui.app import GenieChatApp
     from genie_agent_tui.targets import ChatTarget, InProcessTarget, TargetError, TargetSpec, target_for
 
@@ -27,7 +32,6 @@ def chat(ctx: click.Context, url: str | None, token: str | None, endpoint: str |
         raise click.UsageError("Give --url or --endpoint, not both.")
     if token and not url:
         raise click.UsageError("--token goes with --url.")
-    settings: Settings = ctx.obj
     if url:
         spec = TargetSpec("url", url.rstrip("/"), token=token)
     elif endpoint:
@@ -39,12 +43,8 @@ def chat(ctx: click.Context, url: str | None, token: str | None, endpoint: str |
         from genie_agent.factory import make_agent
         from genie_agent.identity import local_identity
 
-        from .main import _fail
-
-        try:  # before the app: a first run generates the example data, with progress on the terminal
-            agent = make_agent(settings)
-        except GenieAgentError as exc:
-            _fail(exc)
+        # before the app: a first run generates the example data, with progress on the terminal
+        agent = make_agent(settings)
         target = InProcessTarget(lambda: agent, identity=local_identity(user, settings.users), spec=spec)
     else:
         try:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cli_base import json_option, pass_settings
+
 if TYPE_CHECKING:
     from genie_agent.config import Settings
     from genie_agent.deployment import DeploymentPlan
@@ -185,10 +187,10 @@ def _app_steps(plan: DeploymentPlan, directory: Path) -> list[str]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where --target apps writes the app source. Default: $GENIE_AGENT_HOME/build/app.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.pass_context
+@json_option("Print one JSON object.")
+@pass_settings
 def deploy(
-    ctx: click.Context,
+    settings: Settings,
     target: str,
     version: int | None,
     alias: str | None,
@@ -199,23 +201,15 @@ def deploy(
 ) -> None:
     """Deploy a registered version of the agent after its evaluation gate passes."""
     from genie_agent.deployment import plan_deployment
-    from genie_agent.errors import GenieAgentError
+    from genie_agent.errors import UserInputError
 
-    from .main import _fail
-
-    settings: Settings = ctx.obj
     plan = plan_deployment(settings)
     if dry_run:
         _dry_run(settings, plan, target, version, as_json)
         return
-    try:
-        if version is not None and alias:
-            from genie_agent.errors import UserInputError
-
-            raise UserInputError("--version and --alias name the version twice.", "Pass one of them.")
-        report = _deploy(settings, plan, target, version, alias, skip_gate, build_dir)
-    except GenieAgentError as exc:
-        _fail(exc, as_json=as_json)
+    if version is not None and alias:
+        raise UserInputError("--version and --alias name the version twice.", "Pass one of them.")
+    report = _deploy(settings, plan, target, version, alias, skip_gate, build_dir)
     if as_json:
         click.echo(json.dumps(report, default=str))
 
@@ -261,10 +255,7 @@ def _deploy(
     skip_gate: bool,
     build_dir: Path | None,
 ) -> dict[str, Any]:
-    import mlflow
-
-    from genie_agent.deployment import serving_deploy_kwargs
-    from genie_agent.errors import BackendError, ConfigError
+    from genie_agent.errors import ConfigError
     from genie_agent.evaluation import check_gate, configure_mlflow, latest_outcome
 
     # Model Serving serves the registered model from Unity Catalog; an App runs the wheel, so the
@@ -289,14 +280,28 @@ def _deploy(
     else:
         click.echo(decision.message, err=True)
     if target == "apps":
-        directory = build_dir or settings.home / "build" / "app"
-        files = write_app(plan, directory)
-        steps = _app_steps(plan, directory)
-        click.echo(f"Wrote the app source to {directory}: {', '.join(f.name for f in files)}", err=True)
-        click.echo("Upload and deploy it with the Databricks CLI:", err=True)
-        for step in steps:
-            click.echo(f"  {step}", err=True)
-        return {"target": "apps", "version": version, "directory": str(directory), "steps": steps}
+        return _write_app_source(plan, version, build_dir or settings.home / "build" / "app")
+    return _deploy_serving(settings, plan, version)
+
+
+def _write_app_source(plan: DeploymentPlan, version: int, directory: Path) -> dict[str, Any]:
+    files = write_app(plan, directory)
+    steps = _app_steps(plan, directory)
+    click.echo(f"Wrote the app source to {directory}: {', '.join(f.name for f in files)}", err=True)
+    click.echo("Upload and deploy it with the Databricks CLI:", err=True)
+    for step in steps:
+        click.echo(f"  {step}", err=True)
+    return {"target": "apps", "version": version, "directory": str(directory), "steps": steps}
+
+
+def _deploy_serving(settings: Settings, plan: DeploymentPlan, version: int) -> dict[str, Any]:
+    """``databricks.agents.deploy`` of ``version`` to the plan's Model Serving endpoint."""
+    import mlflow
+
+    from genie_agent.deployment import serving_deploy_kwargs
+    from genie_agent.errors import BackendError, ConfigError
+    from genie_agent.evaluation import configure_mlflow
+
     kwargs = serving_deploy_kwargs(plan, version)
     try:
         agents = importlib.import_module("databricks.agents")

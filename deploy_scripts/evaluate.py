@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cli_base import json_option, pass_settings
+
 if TYPE_CHECKING:
     from genie_agent.config import Settings
     from genie_agent.evaluation import EvaluationOutcome
@@ -21,11 +23,6 @@ __all__ = ["evaluate", "monitor"]
 
 EXIT_PASSED, EXIT_FAILED = 0, 1
 _WHY_CHARS = 300
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
 
 
 @click.command()
@@ -44,45 +41,40 @@ def _settings(ctx: click.Context) -> Settings:
     default=None,
     help="Run the LLM judges. Default: when GENIE_AGENT_JUDGE_MODEL is set.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
-@click.pass_context
+@json_option("Print the outcome as one JSON object.")
+@pass_settings
 def evaluate(
-    ctx: click.Context, eval_set: Path | None, model_uri: str | None, judges: bool | None, as_json: bool
+    settings: Settings, eval_set: Path | None, model_uri: str | None, judges: bool | None, as_json: bool
 ) -> None:
     """Evaluate the agent on a set with MLflow; exit 0 if the gate passes, 1 if it fails."""
-    from genie_agent.errors import GenieAgentError
-    from genie_agent.evaluation import configure_mlflow, run_evaluation
+    from genie_agent.evaluation import run_evaluation
 
-    from .main import _fail
-
-    settings = _settings(ctx)
-    try:
-        respond = None
-        if model_uri:
-            import mlflow.pyfunc
-
-            configure_mlflow(settings)  # a runs:/ or models:/ URI resolves against the configured store
-            try:
-                model = mlflow.pyfunc.load_model(model_uri)
-            except Exception as exc:
-                from genie_agent.errors import UserInputError
-
-                raise UserInputError(
-                    f"Could not load the model {model_uri}: {exc}",
-                    "Check the URI (runs:/<id>/agent, models:/<name>/<version>).",
-                ) from None
-            respond = model.predict
-            _prime_model_tracing(model)
-        outcome = run_evaluation(
-            settings, respond=respond, target=model_uri, eval_set=eval_set, judges=judges
-        )
-    except GenieAgentError as exc:
-        _fail(exc, as_json=as_json)
+    respond = _load_model(settings, model_uri).predict if model_uri else None
+    outcome = run_evaluation(settings, respond=respond, target=model_uri, eval_set=eval_set, judges=judges)
     if as_json:
         click.echo(json.dumps({**outcome.to_dict(), "path": str(outcome.path or "")}, default=str))
     else:
         render_outcome(outcome)
     sys.exit(EXIT_PASSED if outcome.passed else EXIT_FAILED)
+
+
+def _load_model(settings: Settings, model_uri: str) -> Any:
+    """The logged model at ``model_uri``, its tracing primed; raises UserInputError if it cannot load."""
+    import mlflow.pyfunc
+
+    from genie_agent.errors import UserInputError
+    from genie_agent.evaluation import configure_mlflow
+
+    configure_mlflow(settings)  # a runs:/ or models:/ URI resolves against the configured store
+    try:
+        model = mlflow.pyfunc.load_model(model_uri)
+    except Exception as exc:
+        raise UserInputError(
+            f"Could not load the model {model_uri}: {exc}",
+            "Check the URI (runs:/<id>/agent, models:/<name>/<version>).",
+        ) from None
+    _prime_model_tracing(model)
+    return model
 
 
 def _prime_model_tracing(model: Any) -> None:
@@ -166,10 +158,10 @@ def render_outcome(outcome: EvaluationOutcome, console: Any = None) -> None:
 @click.option(
     "--judges/--no-judges", default=None, help="Score with the LLM judges too. Default: when configured."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-@click.pass_context
+@json_option("Print the report as one JSON object.")
+@pass_settings
 def monitor(
-    ctx: click.Context,
+    settings: Settings,
     since: str,
     sample: float | None,
     limit: int,
@@ -178,27 +170,20 @@ def monitor(
     as_json: bool,
 ) -> None:
     """Report on recent production traces and score a sample with the evaluation's scorers."""
-    from genie_agent.errors import GenieAgentError
     from genie_agent.evaluation.monitoring import monitor as run_monitor
     from genie_agent.evaluation.monitoring import parse_since, register_production_monitoring
 
-    from .main import _fail
-
-    settings = _settings(ctx)
-    try:
-        if register:
-            names = register_production_monitoring(settings, sample_rate=0.1 if sample is None else sample)
-            click.echo(f"Production monitoring started for: {', '.join(names)}")
-            return
-        report = run_monitor(
-            settings,
-            since=parse_since(since),
-            sample=1.0 if sample is None else sample,
-            limit=limit,
-            judges=judges,
-        )
-    except GenieAgentError as exc:
-        _fail(exc, as_json=as_json)
+    if register:
+        names = register_production_monitoring(settings, sample_rate=0.1 if sample is None else sample)
+        click.echo(f"Production monitoring started for: {', '.join(names)}")
+        return
+    report = run_monitor(
+        settings,
+        since=parse_since(since),
+        sample=1.0 if sample is None else sample,
+        limit=limit,
+        judges=judges,
+    )
     if as_json:
         click.echo(json.dumps(report.to_dict(), default=str))
     else:

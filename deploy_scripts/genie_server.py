@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cli_base import pass_settings
+
 if TYPE_CHECKING:
     from genie_agent.config import Settings
     from genie_agent.genie_api import GenieApi
@@ -156,9 +158,9 @@ def build_server_app(
     help="A Lakebase database instance whose clients connect to the PostgreSQL on HOST:5432 "
     "(TLS, database databricks_postgres; repeatable).",
 )
-@click.pass_context
+@pass_settings
 def genie_server(
-    ctx: click.Context,
+    settings: Settings,
     host: str,
     port: int,
     latencies: tuple[str, ...],
@@ -167,21 +169,14 @@ def genie_server(
 ) -> None:
     """Serve the local spaces under the Genie Conversation API (/api/2.0/genie/...) and the agent as a
     Model Serving endpoint, for databricks-sdk and serving clients."""
-    from genie_agent.errors import GenieAgentError
-
-    from .main import _fail, _settings
     from .serve import check_bind_address
 
-    settings = _settings(ctx)
     latency = parse_latencies(latencies)
     instances = parse_lakebase_instances(lakebase)
-    try:
-        check_bind_address(host, settings)
-        app, _ = build_server_app(
-            settings, latency_s=latency, endpoint_name=endpoint_name, lakebase_instances=instances
-        )
-    except GenieAgentError as exc:
-        _fail(exc)
+    check_bind_address(host, settings)
+    app, _ = build_server_app(
+        settings, latency_s=latency, endpoint_name=endpoint_name, lakebase_instances=instances
+    )
     import uvicorn
 
     auth = (

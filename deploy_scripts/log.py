@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .cli_base import json_option, pass_settings
+
 if TYPE_CHECKING:
     from genie_agent.config import Settings
     from genie_agent.deployment import DeploymentPlan
@@ -112,17 +114,15 @@ def log_agent(
     help="Also point this alias of the registered model at the new version (e.g. candidate), for "
     "`evaluate --model-uri models:/<name>@<alias>` and `deploy --alias <alias>`.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.pass_context
-def log(ctx: click.Context, dry_run: bool, register: bool, alias: str | None, as_json: bool) -> None:
+@json_option("Print one JSON object.")
+@pass_settings
+def log(settings: Settings, dry_run: bool, register: bool, alias: str | None, as_json: bool) -> None:
     """Log the agent as an MLflow model with its resources, register it and its prompts."""
     from genie_agent.deployment import plan_deployment
     from genie_agent.errors import BackendError, GenieAgentError
 
     from .deploy import render_plan
-    from .main import _fail
 
-    settings: Settings = ctx.obj
     plan = plan_deployment(settings)
     if dry_run:
         if as_json:
@@ -132,15 +132,14 @@ def log(ctx: click.Context, dry_run: bool, register: bool, alias: str | None, as
         return
     try:
         created = log_agent(settings, plan, register=register, alias=alias)
-    except GenieAgentError as exc:
-        _fail(exc, as_json=as_json)
+    except GenieAgentError:
+        raise
     except Exception as exc:  # mlflow and the registry raise their own types
-        error = BackendError(
+        raise BackendError(
             f"Logging the model failed: {type(exc).__name__}: {exc}",
             "Check the MLflow tracking URI and, for Unity Catalog, that you have USE CATALOG, USE "
             "SCHEMA and CREATE MODEL on the schema (`genie-agent log --dry-run` shows the plan).",
-        )
-        _fail(error, as_json=as_json)
+        ) from exc
     if as_json:
         click.echo(json.dumps(created))
         return

@@ -1,4 +1,5 @@
-"""The ``genie-agent`` command line: thin over the SDK. Errors become a message and an exit code.
+"""The ``genie-agent`` command line: thin over the SDK. Errors become a message and an exit code
+in one place (:class:`~.cli_base.GenieAgentGroup`).
 
 Exit codes: 0 an answer was given (ok, partial, clarify, out_of_scope, refused); 1 an error;
 2 bad input or configuration.
@@ -8,11 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .chat import chat
+from .cli_base import EXIT_ERROR, GenieAgentGroup, json_option, pass_settings
 from .deploy import deploy
 from .evaluate import evaluate, monitor
 from .genie_server import genie_server
@@ -21,61 +23,25 @@ from .memory import memory, setup_memory
 
 if TYPE_CHECKING:
     from genie_agent.config import Settings
-    from genie_agent.errors import GenieAgentError
-
-EXIT_ERROR, EXIT_BAD_INPUT = 1, 2
 
 
-def _fail(exc: GenieAgentError, *, as_json: bool = False) -> NoReturn:
-    from genie_agent.errors import ConfigError, UnsafeRequestError, UserInputError
-
-    code = (
-        EXIT_BAD_INPUT if isinstance(exc, UserInputError | ConfigError | UnsafeRequestError) else EXIT_ERROR
-    )
-    problems = getattr(exc, "problems", [])
-    if as_json:
-        error = {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "problems": problems}
-        click.echo(json.dumps({"status": "error", "error": error}))
-    click.secho(f"Error: {exc.message}", fg="red", err=True)
-    for problem in problems:
-        click.echo(f"  - {problem}", err=True)
-    if exc.hint:
-        click.echo(f"Hint: {exc.hint}", err=True)
-    sys.exit(code)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GenieAgentGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="genie-agent")
-@click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli() -> None:
     """genie-agent: ask your data questions in plain language, answered from Genie spaces."""
-    from genie_agent.config import load_settings
-    from genie_agent.errors import ConfigError
-
-    if ctx.invoked_subcommand == "config" or "--help" in sys.argv or "-h" in sys.argv:
-        return  # `config` reports problems itself
-    try:
-        ctx.obj = load_settings()
-    except ConfigError as exc:
-        _fail(exc, as_json="--json" in sys.argv)
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object: the turn result.")
+@json_option("Print exactly one JSON object: the turn result.")
 @click.option("--thread-id", help="Continue this conversation thread (printed after each answer).")
 @click.option("--user", default="local", show_default=True, help="Local user the thread belongs to.")
 @click.option(
     "--domain", "domains", multiple=True, help="Ask this space directly, skipping routing (repeatable)."
 )
 @click.argument("question")
-@click.pass_context
+@pass_settings
 def ask(
-    ctx: click.Context,
+    settings: Settings,
     as_json: bool,
     thread_id: str | None,
     user: str,
@@ -83,24 +49,19 @@ def ask(
     question: str,
 ) -> None:
     """Ask one QUESTION and print the answer with its result tables."""
-    from genie_agent.errors import GenieAgentError
     from genie_agent.factory import make_agent
     from genie_agent.identity import local_identity
 
     from .status import StatusLine
 
-    settings = _settings(ctx)
-    try:
-        agent = make_agent(settings)
-        agent.validate_question(question)
-        with StatusLine(enabled=not as_json) as status:
-            result = None
-            identity = local_identity(user, settings.users)
-            stream = agent.stream(question, identity=identity, thread_id=thread_id, domains=domains or None)
-            for event in stream:
-                result = status.update(event) or result
-    except GenieAgentError as exc:
-        _fail(exc, as_json=as_json)
+    agent = make_agent(settings)
+    agent.validate_question(question)
+    with StatusLine(enabled=not as_json) as status:
+        result = None
+        identity = local_identity(user, settings.users)
+        stream = agent.stream(question, identity=identity, thread_id=thread_id, domains=domains or None)
+        for event in stream:
+            result = status.update(event) or result
     assert result is not None
     if as_json:
         click.echo(json.dumps(result.to_dict(), default=str))
@@ -116,40 +77,28 @@ def ask(
 @click.option(
     "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
 )
-@click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+@pass_settings
+def serve(settings: Settings, host: str, port: int) -> None:
     """Serve the agent over HTTP: /responses and /invocations (Responses API, SSE when "stream": true)."""
-    from genie_agent.errors import GenieAgentError
-
     from .serve import check_bind_address, run
 
-    settings = _settings(ctx)
-    try:
-        check_bind_address(host, settings, workspace_auth=True)
-        auth = (
-            f"bearer tokens for {len(settings.users)} user(s)" if settings.users else "none (one local user)"
-        )
-        if settings.auth_mode() != "token":
-            auth = f"{settings.auth_mode()} (the workspace names each caller)"
-        click.echo(f"genie-agent serving on http://{host}:{port}  (auth: {auth})", err=True)
-        run(settings, host, port)
-    except GenieAgentError as exc:
-        _fail(exc)
+    check_bind_address(host, settings, workspace_auth=True)
+    auth = f"bearer tokens for {len(settings.users)} user(s)" if settings.users else "none (one local user)"
+    if settings.auth_mode() != "token":
+        auth = f"{settings.auth_mode()} (the workspace names each caller)"
+    click.echo(f"genie-agent serving on http://{host}:{port}  (auth: {auth})", err=True)
+    run(settings, host, port)
 
 
 @cli.command("config")
-@click.option("--json", "as_json", is_flag=True, help="Print the effective settings as JSON.")
-def config_command(as_json: bool) -> None:
+@json_option("Print the effective settings as JSON.")
+@pass_settings
+def config_command(settings: Settings, as_json: bool) -> None:
     """Print the effective settings and every problem with them, with what to fix."""
-    from genie_agent.config import Settings, config_file_path, load_settings
-    from genie_agent.errors import ConfigError
+    from genie_agent.config import Settings, config_file_path
     from genie_agent.spaces.catalog import load_catalog
 
-    try:
-        settings = load_settings()
-        catalog = load_catalog(settings.catalog)
-    except ConfigError as exc:
-        _fail(exc, as_json=as_json)
+    catalog = load_catalog(settings.catalog)
     values: dict[str, Any] = {name: getattr(settings, name) for name in Settings.model_fields}
     spaces = [{"id": s.id, "title": s.title, "database": s.database} for s in catalog.spaces]
     if as_json:

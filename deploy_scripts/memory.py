@@ -8,32 +8,20 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .cli_base import EXIT_BAD_INPUT, EXIT_ERROR, json_option, pass_settings
+
 if TYPE_CHECKING:
-    from genie_agent.memory import MemoryBackend
+    from genie_agent.config import Settings
 
 __all__ = ["memory", "setup_memory"]
 
 
-def _backend(ctx: click.Context) -> MemoryBackend:
-    from genie_agent.errors import GenieAgentError
-    from genie_agent.memory import open_memory
-
-    from .main import _fail, _settings
-
-    try:
-        return open_memory(_settings(ctx))
-    except GenieAgentError as exc:
-        _fail(exc)
-
-
 def _run(
-    ctx: click.Context, user: str, as_json: bool, action_name: str, memory_id: str | None = None
+    settings: Settings, user: str, as_json: bool, action_name: str, memory_id: str | None = None
 ) -> None:
-    from genie_agent.memory import MemoryAction, run_memory_action
+    from genie_agent.memory import MemoryAction, open_memory, run_memory_action
 
-    from .main import EXIT_BAD_INPUT, EXIT_ERROR
-
-    backend = _backend(ctx)
+    backend = open_memory(settings)
     try:
         action = MemoryAction(action_name, memory_id)  # type: ignore[arg-type]
         result = run_memory_action(backend.memories, user, action)
@@ -59,41 +47,37 @@ def memory() -> None:
 
 @memory.command("list")
 @click.option("--user", default="local", show_default=True, help="Whose memories.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.pass_context
-def list_command(ctx: click.Context, user: str, as_json: bool) -> None:
+@json_option("Print one JSON object.")
+@pass_settings
+def list_command(settings: Settings, user: str, as_json: bool) -> None:
     """List a user's memories with their ids."""
-    _run(ctx, user, as_json, "list")
+    _run(settings, user, as_json, "list")
 
 
 @memory.command("forget")
 @click.argument("memory_id", required=False)
 @click.option("--all", "forget_all", is_flag=True, help="Forget every memory of the user.")
 @click.option("--user", default="local", show_default=True, help="Whose memories.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.pass_context
+@json_option("Print one JSON object.")
+@pass_settings
 def forget_command(
-    ctx: click.Context, memory_id: str | None, forget_all: bool, user: str, as_json: bool
+    settings: Settings, memory_id: str | None, forget_all: bool, user: str, as_json: bool
 ) -> None:
     """Forget one memory (MEMORY_ID from `memory list`) or, with --all, every memory of the user."""
     if bool(memory_id) == forget_all:
         raise click.UsageError("Give a MEMORY_ID or --all (not both).")
-    _run(ctx, user, as_json, "forget_all" if forget_all else "forget", memory_id)
+    _run(settings, user, as_json, "forget_all" if forget_all else "forget", memory_id)
 
 
 @click.command("setup-memory")
-@click.pass_context
-def setup_memory(ctx: click.Context) -> None:
+@pass_settings
+def setup_memory(settings: Settings) -> None:
     """Create the memory tables and indexes for the configured backend (idempotent)."""
-    from genie_agent.errors import GenieAgentError
+    from genie_agent.memory import open_memory
 
-    from .main import _fail
-
-    backend = _backend(ctx)
+    backend = open_memory(settings)
     try:
         done = backend.setup()
-    except GenieAgentError as exc:
-        _fail(exc)
     finally:
         backend.close()
     if not done:

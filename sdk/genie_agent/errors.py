@@ -15,6 +15,8 @@ an error item in the served agent's output)::
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 __all__ = [
     "BackendError",
     "BackendTimeoutError",
@@ -29,6 +31,9 @@ __all__ = [
 class GenieAgentError(Exception):
     """Base of every error genie-agent raises on purpose."""
 
+    #: The ``genie-agent`` command line's exit code for this error: 1 a failure, 2 bad input or configuration.
+    exit_code: ClassVar[int] = 1
+
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.message = message
@@ -41,6 +46,8 @@ class GenieAgentError(Exception):
 class ConfigError(GenieAgentError):
     """The configuration or a space definition is invalid. ``problems`` lists each one."""
 
+    exit_code: ClassVar[int] = 2
+
     def __init__(self, message: str, hint: str = "", problems: list[str] | None = None) -> None:
         super().__init__(message, hint)
         self.problems = problems or []
@@ -49,6 +56,8 @@ class ConfigError(GenieAgentError):
 class UserInputError(GenieAgentError):
     """The request itself is bad: empty, too large, or names something that does not exist."""
 
+    exit_code: ClassVar[int] = 2
+
 
 class UnknownSpaceError(UserInputError):
     """A domain or space that is not configured."""
@@ -56,6 +65,8 @@ class UnknownSpaceError(UserInputError):
 
 class UnsafeRequestError(GenieAgentError):
     """The request would write data, leave the space's tables, or reach outside the database."""
+
+    exit_code: ClassVar[int] = 2
 
 
 class BackendError(GenieAgentError):
