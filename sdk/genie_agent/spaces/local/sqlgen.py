@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
-from ..semantic_model import Measure, SpaceDefinition, referenced_aliases
+from ..semantic_model import Measure, SpaceDefinition, TimeDimension, referenced_aliases
 from .plan import GRAINS, Condition, QueryPlan, TimeRange
 
 __all__ = ["CompiledQuery", "PlanError", "Query", "build_query", "compile_plan", "quote_ident", "sql_literal"]
@@ -104,63 +104,110 @@ def _in_list(values: Sequence[str]) -> str:
     return ", ".join(sql_literal(v) for v in values)
 
 
+@dataclass
+class _Parts:
+    """The parts of a query collected from a plan, and the table aliases they need."""
+
+    keys: list[tuple[str, str]] = field(default_factory=list)
+    measures: list[tuple[str, str]] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+    having: list[str] = field(default_factory=list)
+    needed: set[str] = field(default_factory=set)
+
+
 def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[str, Sequence[str]]) -> Query:
     measures = [space.measure(m.name) for m in plan.measures]
     dims = [space.dimension(d) for d in plan.group_by]
-    keys: list[tuple[str, str]] = []
-    select_measures: list[tuple[str, str]] = []
-    where: list[str] = []
-    having: list[str] = []
-    needed: set[str] = set()
-
-    time_dim = None
-    if plan.time_range or plan.time_grain or plan.periods:
-        time_dim = _time_dimension(space, plan, measures)
-        needed |= referenced_aliases(time_dim.expr)
-    period_key = None
-    if plan.periods and not plan.change:
-        assert time_dim is not None
-        period_key = "year" if all(p.is_year for p in plan.periods) else "period"
-        keys.append((period_key, period_label(time_dim.expr, plan.periods)))
-    if plan.periods:
-        assert time_dim is not None
-        where.append("(" + " OR ".join(_range_sql(time_dim.expr, p.start, p.end) for p in plan.periods) + ")")
-    if plan.time_grain:
-        assert time_dim is not None
-        if plan.per_group in GRAINS and plan.per_group != plan.time_grain:
-            keys.append((plan.per_group, _grain_sql(plan.per_group, time_dim.expr)))  # "best month each year"
-        keys.append((plan.time_grain, _grain_sql(plan.time_grain, time_dim.expr)))
+    q = _Parts()
+    time_dim = (
+        _time_dimension(space, plan, measures) if plan.time_range or plan.time_grain or plan.periods else None
+    )
+    period_key = _time_keys(plan, time_dim, q)
     for d in dims:
-        keys.append((d.name, d.expr))
-        needed |= referenced_aliases(d.expr)
-    for m, ref in zip(measures, plan.measures, strict=True):
-        label = m.name if ref.agg in (None, m.agg) or m.column is None else f"{ref.agg} {m.name}"
-        select_measures.append((label, m.sql(ref.agg)))
-        needed |= referenced_aliases(m.sql(ref.agg))
-    if plan.ratio is not None:
-        num_label, num_expr = select_measures[0]
-        if plan.ratio.kind == "entity":
-            d = space.dimension(plan.ratio.denominator)
-            den_label, den_expr = f"{d.name} count", f"COUNT(DISTINCT {d.expr})"
-            needed |= referenced_aliases(d.expr)
-        else:
-            dm = space.measure(plan.ratio.denominator)
-            den_label, den_expr = dm.name, dm.sql()
-            needed |= referenced_aliases(den_expr)
-        ratio = (f"{num_label} per {plan.ratio.denominator}", f"{num_expr} / NULLIF({den_expr}, 0)")
-        select_measures = [ratio, (num_label, num_expr), (den_label, den_expr), *select_measures[1:]]
+        q.keys.append((d.name, d.expr))
+        q.needed |= referenced_aliases(d.expr)
+    _measure_items(space, plan, measures, q)
     member = _share_member(space, plan)
     if member is not None:
-        needed |= referenced_aliases(member[0])
+        q.needed |= referenced_aliases(member[0])
+    _filters(space, plan, q)
+    _access(space, row_filters, q)
+    _named_filters_and_conditions(space, plan, q)
+    if q.having and not q.keys:
+        names = ", ".join(c.target for c in plan.conditions if c.on_measure)
+        raise PlanError(f"A condition on {names} needs something to group by (e.g. 'nations with ...').")
+    if plan.time_range and time_dim:
+        q.where.append(_range_sql(time_dim.expr, plan.time_range.start, plan.time_range.end))
+    try:
+        from_sql = _from_sql(space, measures, q.needed)
+    except PlanError:
+        names = ", ".join(m.name for m in measures)
+        by = ", ".join(d.name for d in dims) or "those filters"
+        if row_filters:
+            by += " within the rows you may see (" + ", ".join(row_filters) + ")"
+        raise PlanError(f"The {space.title} space cannot break down {names} by {by}.") from None
+    time_expr = time_dim.expr if time_dim else None
+    return Query(q.keys, q.measures, q.where, q.having, from_sql, period_key, time_expr, member)
+
+
+def _time_keys(plan: QueryPlan, time_dim: TimeDimension | None, q: _Parts) -> str | None:
+    """Keys and the filter the plan's periods and grains need; the name of the period key, if any."""
+    if time_dim is None:
+        return None
+    q.needed |= referenced_aliases(time_dim.expr)
+    period_key = None
+    if plan.periods and not plan.change:
+        period_key = "year" if all(p.is_year for p in plan.periods) else "period"
+        q.keys.append((period_key, period_label(time_dim.expr, plan.periods)))
+    if plan.periods:
+        q.where.append(
+            "(" + " OR ".join(_range_sql(time_dim.expr, p.start, p.end) for p in plan.periods) + ")"
+        )
+    if plan.time_grain:
+        if plan.per_group in GRAINS and plan.per_group != plan.time_grain:
+            q.keys.append(
+                (plan.per_group, _grain_sql(plan.per_group, time_dim.expr))
+            )  # "best month each year"
+        q.keys.append((plan.time_grain, _grain_sql(plan.time_grain, time_dim.expr)))
+    return period_key
+
+
+def _measure_items(space: SpaceDefinition, plan: QueryPlan, measures: list[Measure], q: _Parts) -> None:
+    """The measures' columns; with a ratio, the ratio first, then its numerator and denominator."""
+    for m, ref in zip(measures, plan.measures, strict=True):
+        label = m.name if ref.agg in (None, m.agg) or m.column is None else f"{ref.agg} {m.name}"
+        q.measures.append((label, m.sql(ref.agg)))
+        q.needed |= referenced_aliases(m.sql(ref.agg))
+    if plan.ratio is None:
+        return
+    num_label, num_expr = q.measures[0]
+    if plan.ratio.kind == "entity":
+        d = space.dimension(plan.ratio.denominator)
+        den_label, den_expr = f"{d.name} count", f"COUNT(DISTINCT {d.expr})"
+        q.needed |= referenced_aliases(d.expr)
+    else:
+        dm = space.measure(plan.ratio.denominator)
+        den_label, den_expr = dm.name, dm.sql()
+        q.needed |= referenced_aliases(den_expr)
+    ratio = (f"{num_label} per {plan.ratio.denominator}", f"{num_expr} / NULLIF({den_expr}, 0)")
+    q.measures[:] = [ratio, (num_label, num_expr), (den_label, den_expr), *q.measures[1:]]
+
+
+def _filters(space: SpaceDefinition, plan: QueryPlan, q: _Parts) -> None:
+    """The question's values, kept and excluded (a share's selected members are not filtered)."""
     for dim_name, values in plan.filters:
         d = space.dimension(dim_name)
-        needed |= referenced_aliases(d.expr)
+        q.needed |= referenced_aliases(d.expr)
         if dim_name != plan.share_of:
-            where.append(f"{d.expr} IN ({_in_list(values)})")
+            q.where.append(f"{d.expr} IN ({_in_list(values)})")
     for dim_name, values in plan.exclusions:
         d = space.dimension(dim_name)
-        needed |= referenced_aliases(d.expr)
-        where.append(f"({d.expr} IS NULL OR {d.expr} NOT IN ({_in_list(values)}))")
+        q.needed |= referenced_aliases(d.expr)
+        q.where.append(f"({d.expr} IS NULL OR {d.expr} NOT IN ({_in_list(values)}))")
+
+
+def _access(space: SpaceDefinition, row_filters: Mapping[str, Sequence[str]], q: _Parts) -> None:
+    """The asking user's row filters; a space without the dimension fails closed."""
     for dim_name, allowed in row_filters.items():
         try:
             d = space.dimension(dim_name)
@@ -170,33 +217,27 @@ def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[st
             ) from None
         if not allowed:
             raise PlanError(f"Your access allows no values of {dim_name!r} in the {space.title} space.")
-        needed |= referenced_aliases(d.expr)
-        where.append(f"{d.expr} IN ({_in_list(allowed)})")
+        q.needed |= referenced_aliases(d.expr)
+        q.where.append(f"{d.expr} IN ({_in_list(allowed)})")
+
+
+def _named_filters_and_conditions(space: SpaceDefinition, plan: QueryPlan, q: _Parts) -> None:
     for f_name in plan.named_filters:
         negated = f_name.startswith("not:")
         f = next(f for f in space.filters if f.name == f_name.removeprefix("not:"))
-        needed |= referenced_aliases(f.expr)
+        q.needed |= referenced_aliases(f.expr)
         if plan.share_of != f"filter:{f_name}":
-            where.append(f"NOT ({f.expr})" if negated else f"({f.expr})")
+            q.where.append(f"NOT ({f.expr})" if negated else f"({f.expr})")
     for i, c in enumerate(plan.conditions):
         expr = _condition_expr(space, c)
-        needed |= referenced_aliases(expr)
+        q.needed |= referenced_aliases(expr)
         if plan.share_of != f"condition:{i}":
-            (having if c.on_measure else where).append(_compare(expr, c))
-    if having and not keys:
-        names = ", ".join(c.target for c in plan.conditions if c.on_measure)
-        raise PlanError(f"A condition on {names} needs something to group by (e.g. 'nations with ...').")
-    if plan.time_range and time_dim:
-        where.append(_range_sql(time_dim.expr, plan.time_range.start, plan.time_range.end))
+            (q.having if c.on_measure else q.where).append(_compare(expr, c))
 
-    try:
-        root, paths = _choose_root(space, measures, needed)
-    except PlanError:
-        names = ", ".join(m.name for m in measures)
-        by = ", ".join(d.name for d in dims) or "those filters"
-        if row_filters:
-            by += " within the rows you may see (" + ", ".join(row_filters) + ")"
-        raise PlanError(f"The {space.title} space cannot break down {names} by {by}.") from None
+
+def _from_sql(space: SpaceDefinition, measures: list[Measure], needed: set[str]) -> str:
+    """FROM the measures' grain table, joined many-to-one to every table the query needs."""
+    root, paths = _choose_root(space, measures, needed)
     joined = [root]
     lines = [f"FROM {_table_sql(space, root)}"]
     for alias in sorted(needed | {m.table for m in measures}, key=lambda a: (len(paths[a]), a)):
@@ -204,8 +245,7 @@ def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[st
             if step not in joined:
                 joined.append(step)
                 lines.append(f"JOIN {_table_sql(space, step)} ON {on}")
-    time_expr = time_dim.expr if time_dim else None
-    return Query(keys, select_measures, where, having, "\n".join(lines), period_key, time_expr, member)
+    return "\n".join(lines)
 
 
 def _grain_sql(grain: str, expr: str) -> str:
@@ -286,7 +326,7 @@ def _table_sql(space: SpaceDefinition, alias: str) -> str:
     return quote_ident(table.physical) + ("" if table.physical == alias else f" AS {quote_ident(alias)}")
 
 
-def _time_dimension(space: SpaceDefinition, plan: QueryPlan, measures: list[Measure]):
+def _time_dimension(space: SpaceDefinition, plan: QueryPlan, measures: list[Measure]) -> TimeDimension:
     if not space.time_dimensions:
         raise PlanError(f"The {space.title} space has no dates, so it cannot filter or group by time.")
     reachable = _reachable(space, measures[0].table)
