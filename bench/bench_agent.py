@@ -34,8 +34,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -349,7 +348,6 @@ class TurnSample:
     status: str
     domains: tuple[str, ...]
     phases: dict[str, float]  # an exact partition of ``overhead``
-    reruns: dict[str, float] = field(default_factory=dict)  # the same work re-run on the same inputs
 
 
 def run_turn(
@@ -384,11 +382,12 @@ def run_turn(
     intervals = [(c.start, c.end) for c in calls]
     spaces = union_ms(intervals)
     llm = sum(e - s for s, e in llm_intervals)  # sequential, after the fan-out: never overlaps a space call
-    t = result.timings_ms
-    route, fan, synth, total = t.get("route", 0.0), t.get("spaces", 0.0), t.get("synthesis", 0.0), t["total"]
+    t = result.timings_ms  # the turn's own phases (genie_agent.phases.Turn), one clock
+    recall, route, fan = t.get("recall", 0.0), t.get("route", 0.0), t.get("spaces", 0.0)
+    synth, save, total = t.get("synthesis", 0.0), t.get("save", 0.0), t["total"]
     # A notes search or memory write the agent makes while a space call runs is hidden by it (it is in
-    # the union above); the rest counts in the phase it started in: route (a statement-only turn),
-    # fan-out, or after.
+    # the union above); the rest counts in the phase it started in: recall or route (a statement-only
+    # turn), fan-out, or after.
     writes_in: dict[str, float] = defaultdict(float)
     notes_shown = 0.0
     for kind, (start, end) in [*(("write", w) for w in writes), *(("notes", n) for n in notes)]:
@@ -402,11 +401,22 @@ def run_turn(
         "thread load": load_ms,
         "memory recall (preferences, domain counts)": recall_ms,
         "notes search (not hidden by a space call)": notes_shown,
-        "route (router, tags, span)": route - load_ms - recall_ms - writes_in["route"],
-        "fan-out bookkeeping (pool, futures, ResultTable)": fan - spaces - writes_in["fan"],
-        "synthesis + grounding" + (" (minus LLM)" if chat is not None else ""): synth - llm,
-        "viz + result assembly": total - route - fan - synth - append_ms - writes_in["late"],
+        "recall + route phases, the rest (router, tags, spans)": recall
+        + route
+        - load_ms
+        - recall_ms
+        - writes_in["route"],
+        "spaces phase bookkeeping (pool, futures, ResultTable)": fan - spaces - writes_in["fan"],
+        "synthesis phase: text + grounding" + (" (minus LLM)" if chat is not None else ""): synth - llm,
+        "between phases (viz hint, combined table, status)": total
+        - recall
+        - route
+        - fan
+        - synth
+        - save
+        - writes_in["late"],
         "thread save": append_ms,
+        "save phase, the rest (spans, memory status)": save - append_ms,
         "memory writes (not hidden by a space call)": sum(writes_in.values()) - notes_shown,
     }
     overhead = wall - spaces - llm
@@ -415,71 +425,6 @@ def run_turn(
         wall, spaces, llm, overhead, first, to_text, result.status, tuple(result.route.domains), phases
     )
     return sample, result, calls
-
-
-def rerun_phases(agent: Any, question: str, result: Any, calls: list[SpaceCall]) -> dict[str, float]:
-    """Time, outside the turn, the steps the agent took inside it, on the same inputs."""
-    from genie_agent.grounding import check_grounding
-    from genie_agent.turn import ResultTable
-    from genie_agent.viz import suggest_visualization
-
-    out: dict[str, float] = {}
-    t0 = now_ms()
-    _ = [ResultTable.from_answer(c.answer) for c in calls if c.answer is not None]
-    out["ResultTable.from_answer (all spaces)"] = now_ms() - t0
-
-    last = agent.threads.last_state
-    t0 = now_ms()
-    agent.router.route(question, last.last_domains if last is not None else ())
-    out["router.route"] = now_ms() - t0
-
-    titles = {k: s.info.title for k, s in agent.spaces.items()}
-    results = list(result.results)
-    failures: dict[str, str] = {}
-    t0 = now_ms()
-    text = "".join(agent.synthesizer.stream(question, results, failures, titles))
-    out["synthesizer.stream (deterministic)"] = now_ms() - t0
-
-    answered = [r for r in results if r.error is None]
-    context = " ".join([question, *(r.text for r in answered)])
-    t0 = now_ms()
-    check_grounding(text, [r.rows for r in answered], context, [r.row_count for r in answered])
-    out["check_grounding"] = now_ms() - t0
-
-    primary = next((r for r in results if r.error is None and r.columns), None)
-    t0 = now_ms()
-    if primary is not None:
-        hint = suggest_visualization(
-            primary.columns,
-            primary.rows,
-            question=question,
-            title=primary.text,
-            column_types=primary.column_types,
-        )
-        if hint is not None:
-            hint.to_dict()
-    out["suggest_visualization"] = now_ms() - t0
-
-    # The fan-out's thread handling alone: the agent's per-turn pool vs. a pool kept across turns.
-    n = max(1, len(calls))
-    t0 = now_ms()
-    pool = ThreadPoolExecutor(max_workers=n)
-    for f in [pool.submit(_noop) for _ in range(n)]:
-        f.result()
-    pool.shutdown(wait=False)
-    out["new ThreadPoolExecutor per turn, no-op tasks"] = now_ms() - t0
-    t0 = now_ms()
-    for f in [_PERSISTENT_POOL.submit(_noop) for _ in range(n)]:
-        f.result()
-    out["a pool kept across turns, no-op tasks"] = now_ms() - t0
-    return out
-
-
-def _noop() -> None:
-    return None
-
-
-_PERSISTENT_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="bench-pool")
 
 
 def baseline_direct(spaces: dict[str, Any], calls: list[SpaceCall]) -> float:
@@ -530,7 +475,6 @@ def overhead_section(
             sample, result, calls = run_turn(a, recorder, question, identity, thread_id, chat)
             thread_id = result.thread_id
             if baseline:
-                sample.reruns = rerun_phases(a, question, result, calls)
                 base_ms.append(baseline_direct(base.spaces, calls))
             samples.append(sample)
         return samples, base_ms
@@ -599,10 +543,9 @@ def overhead_section(
         "the thread save and the result follow it."
     )
 
-    # The breakdown: an exact partition of the overhead from in-turn timings, then re-runs on the same inputs.
+    # The breakdown: an exact partition of the overhead from the turn's own phase timings.
     table = Table(
-        title="Where the overhead goes (p50 per phase; the in-turn rows add up to the overhead; "
-        "'re-run' rows time the same step again on the same inputs, outside the turn)",
+        title="Where the overhead goes (p50 per phase, from the turn's own timings; the rows add up to the overhead)",
         title_justify="left",
     )
     table.add_column("phase")
@@ -621,15 +564,6 @@ def overhead_section(
             for f in figures
         ],
     )
-    rerun_names = list(dict.fromkeys(k for f in figures[:2] for k in f.samples[0].reruns))
-    for name in rerun_names:
-        table.add_row(
-            f"  re-run: {name}",
-            *[
-                fmt_ms(p50([x.reruns[name] for x in f.samples])) if f.samples[0].reruns else "-"
-                for f in figures
-            ],
-        )
     console.print(table)
     for f in figures[:2]:
         ranked = sorted(

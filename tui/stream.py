@@ -84,7 +84,12 @@ class TurnOutputs:
 
     @property
     def results(self) -> tuple[ResultData, ...]:
-        """Each space's result, then the parts joined (when the turn joined them)."""
+        """Each space's result."""
+        return self.result.results
+
+    @property
+    def tables(self) -> tuple[ResultData, ...]:
+        """What the chat shows: each space's result, then the parts joined (when the turn joined them)."""
         combined = (self.result.combined,) if self.result.combined is not None else ()
         return (*self.result.results, *combined)
 

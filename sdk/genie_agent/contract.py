@@ -101,6 +101,38 @@ def _one(kind: type[Wire]) -> BeforeValidator:
     return BeforeValidator(lambda v: kind.read(v) if isinstance(v, Mapping | kind) else None)
 
 
+def _seq(v: Any) -> list[Any] | tuple[Any, ...]:
+    return v if isinstance(v, list | tuple) else ()
+
+
+_Strings = Annotated[
+    tuple[str, ...], BeforeValidator(lambda v: tuple(str(x) for x in _seq(v) if x is not None))
+]
+"""Strings, each entry as a string (a list that is not a list is empty)."""
+_Rows = Annotated[
+    tuple[tuple[Any, ...], ...],
+    BeforeValidator(lambda v: tuple(tuple(r) for r in _seq(v) if isinstance(r, list | tuple))),
+]
+"""Rows; an entry that is not a row is skipped."""
+_Ids = Annotated[
+    dict[str, str],
+    BeforeValidator(
+        lambda v: {str(k): x for k, x in v.items() if isinstance(x, str)} if isinstance(v, Mapping) else {}
+    ),
+]
+"""Ids by space; an entry whose id is not a string is skipped."""
+_Millis = Annotated[
+    dict[str, float],
+    BeforeValidator(
+        lambda v: (
+            {str(k): x for k, x in v.items() if isinstance(x, int | float) and not isinstance(x, bool)}
+            if isinstance(v, Mapping)
+            else {}
+        )
+    ),
+]
+
+
 class VisualizationHint(Wire):
     """How to chart a result: ``x`` the category or time column, ``y`` the measure, ``series`` a second
     category splitting the chart, ``format`` the number format of ``y``, ``reason`` why this chart."""
@@ -119,7 +151,7 @@ class Route(Wire):
     """Where the question went and why."""
 
     kind: RouteKind = ""
-    domains: tuple[str, ...] = ()
+    domains: _Strings = ()
     confidence: float | None = None
     reason: str = ""
 
@@ -129,9 +161,9 @@ class ResultTable(Wire):
 
     domain: str = "?"
     sql: str | None = None
-    columns: tuple[str, ...] = ()
-    column_types: tuple[str, ...] = Field((), description="Per column, its SQL type where known.")
-    rows: tuple[tuple[Any, ...], ...] = Field((), description="Up to data_rows rows; numbers as numbers.")
+    columns: _Strings = ()
+    column_types: _Strings = Field((), description="Per column, its SQL type where known.")
+    rows: _Rows = Field((), description="Up to data_rows rows; numbers as numbers.")
     row_count: int = Field(0, description="Rows the query returned (may exceed len(rows)).")
     truncated: bool = Field(False, description="The space cut the result off.")
     conversation_id: str | None = None
@@ -164,7 +196,7 @@ class TurnResult(Wire):
     text: str = ""
     turn_id: str | None = Field(None, description="The turn's id: its trace id where tracing is on.")
     domain: str | None = Field(None, description="The single space asked, or cross_domain.")
-    domains: tuple[str, ...] = ()
+    domains: _Strings = ()
     route: Annotated[Route | None, _one(Route)] = None
     results: Annotated[tuple[ResultTable, ...], _each(ResultTable)] = ()
     combined: Annotated[ResultTable | None, _one(ResultTable)] = None
@@ -174,11 +206,11 @@ class TurnResult(Wire):
     visualization_hint: Annotated[VisualizationHint | None, _one(VisualizationHint)] = None
     grounding: Annotated[Grounding, BeforeValidator(Grounding.read)] = Field(default_factory=Grounding)
     thread_id: str | None = None
-    genie_conversation_ids: dict[str, str] = Field(default_factory=dict)
+    genie_conversation_ids: _Ids = Field(default_factory=dict)
     memory_status: str = ""
     source: str = "local"
-    suggested_questions: tuple[str, ...] = ()
-    timings_ms: dict[str, float] = Field(default_factory=dict)
+    suggested_questions: _Strings = ()
+    timings_ms: _Millis = Field(default_factory=dict)
     error: Annotated[Failure | None, _one(Failure)] = None
 
     @property

@@ -198,9 +198,15 @@ def events_to_responses(events: Iterable[TurnEvent]) -> Iterator[ResponsesAgentS
                         "output": _answer_output(event),
                     }
                 )
-            case SpaceFailed(domain, error, hint, retryable):
+            case SpaceFailed(domain, error, hint, retryable, refused):
                 output = json.dumps(
-                    {"status": "failed", "error": error, "hint": hint, "retryable": retryable}
+                    {
+                        "status": "failed",
+                        "error": error,
+                        "hint": hint,
+                        "retryable": retryable,
+                        "refused": refused,
+                    }
                 )
                 yield _done(
                     {

@@ -217,6 +217,8 @@ class SpaceFailed:
     error: str
     hint: str
     retryable: bool
+    refused: bool = False
+    """The space refused the request (a request to change data): not a failure to retry."""
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,9 @@ def test_reading_never_raises_and_keeps_what_it_can():
     assert result.grounding.ok
 
 
-@pytest.mark.parametrize("garbage", [None, 3, "not json", "[1, 2]", [], {"results": {"a": 1}}, {"status": "maybe"}])
+@pytest.mark.parametrize(
+    "garbage", [None, 3, "not json", "[1, 2]", [], {"results": {"a": 1}}, {"status": "maybe"}]
+)
 def test_garbage_reads_as_an_empty_result(garbage):
     result = contract.TurnResult.read(garbage)
     assert result.results == () and result.status == "ok"

@@ -150,7 +150,7 @@ class TurnView(Vertical):
                 outputs.visualization_hint if result is primary else hint_for(result, self.question),
                 show_sql=self.show_sql,
             )
-            for result in outputs.results
+            for result in outputs.tables
             if result.has_table
         ]
         if views:
