@@ -7,7 +7,6 @@ plan). The engine declines naming them rather than answer a different question.
 from __future__ import annotations
 
 from ...understanding.lexicon import stem
-from ..semantic_model import referenced_aliases
 from .reading import YEAR, Reading
 from .words import (
     AGG_WORDS,
@@ -62,19 +61,12 @@ def use_cues(r: Reading) -> None:
 def use_value_nouns(r: Reading) -> None:
     """ "Hauler bikes", "BUILDING customers": a noun right after a value that names the table
     holding the value's dimension says what the value is, nothing more."""
-    space = r.vocabulary.space
+    nouns = r.vocabulary.table_nouns
     for m in r.matches:
-        if not r.free(m.end):
-            continue
-        noun = stem(r.words[m.end])
-        for t in m.entries:
-            if t.kind != "value":
-                continue
-            aliases = referenced_aliases(space.dimension(t.name).expr)
-            names = {n for a in aliases for n in (a, space.table_by_alias[a].physical)}
-            if noun in {stem(n) for n in names}:
-                r.use(m.end)
-                break
+        if r.free(m.end) and any(
+            t.kind == "value" and stem(r.words[m.end]) in nouns[t.name] for t in m.entries
+        ):
+            r.use(m.end)
 
 
 def account(r: Reading) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -37,6 +37,8 @@ def adds_grouping(r: Reading) -> bool:
 def drop_replaced(r: Reading, terms: Terms) -> None:
     """ "by bike type instead of city", "Hamburg rather than Berlin": the term after "instead of" /
     "rather than" is the one the question replaces, neither a grouping nor a filter."""
+    if "instead" not in r.words and "rather" not in r.words:
+        return
     for i, w in enumerate(r.words):
         if not ((w == "instead" and r.is_word(i + 1, "of")) or (w == "rather" and r.is_word(i + 1, "than"))):
             continue

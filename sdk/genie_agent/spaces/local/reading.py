@@ -69,7 +69,10 @@ class Reading:
         return self.question[self.tokens[start].start : self.tokens[end - 1].end]
 
     def number_at(self, i: int) -> NumberSpan | None:
-        return next((n for n in self.numbers if n.start == i), None)
+        for n in self.numbers:  # a plain loop: called a dozen times per question, mostly with no numbers
+            if n.start == i:
+                return n
+        return None
 
     def match_at(self, i: int) -> Match[Term] | None:
         return next((m for m in self.matches if m.start <= i < m.end), None)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from ...understanding.lexicon import Lexicon, phrase_key, tokenize
+from ...understanding.lexicon import Lexicon, phrase_key, stem, tokenize
 from ..semantic_model import SpaceDefinition, referenced_aliases
 
 __all__ = ["MAX_INDEXED_VALUES", "Term", "Vocabulary"]
@@ -74,6 +74,17 @@ class Vocabulary:
         return frozenset(
             w for phrase in self.phrases() for w in phrase_key(phrase) if len(phrase_key(phrase)) > 1
         )
+
+    @cached_property
+    def table_nouns(self) -> dict[str, frozenset[str]]:
+        """Dimension -> stems of the names (alias and table) of the tables its expression reads:
+        the nouns that say what its values are ("Hauler bikes")."""
+        out: dict[str, frozenset[str]] = {}
+        for d in self.space.dimensions:
+            aliases = referenced_aliases(d.expr)
+            names = {n for a in aliases for n in (a, self.space.table_by_alias[a].physical)}
+            out[d.name] = frozenset(stem(n) for n in names)
+        return out
 
     def is_column_measure(self, name: str) -> bool:
         return self.space.measure(name).column is not None
