@@ -13,12 +13,15 @@ whatever answers it:
   ``POST {host}/serving-endpoints/{name}/invocations``, authenticated through databricks-sdk's
   unified auth (profile, environment, OAuth).
 
-Errors a target raises, each with a hint saying what to do::
+Errors a target raises, each with a hint saying what to do (a target is the chat's backend, so they
+sit under the SDK's :class:`~genie_agent.errors.BackendError`, drawn in :mod:`genie_agent.errors`)::
 
-    TargetError                       (a GenieAgentError: message + hint)
-     ├── TargetUnreachableError       nothing answers at the address
-     ├── TargetAuthError              401/403: credentials missing, wrong or not allowed
-     └── TargetRequestError           any other non-2xx answer (``status`` holds the HTTP status)
+    BackendError
+     └── TargetError                  the target could not answer (message + hint)
+          ├── TargetUnreachableError  nothing answers at the address
+          ├── TargetAuthError         401/403: credentials missing, wrong or not allowed
+          ├── TargetRequestError      any other non-2xx answer (``status`` holds the HTTP status)
+          └── MemoryActionError       no memory action's outcome (:mod:`genie_agent_tui.memory`)
 
 A data line of the stream that is not a JSON object is yielded as
 ``{"type": UNREADABLE_EVENT, "data": ...}`` rather than raised: one bad event must not end a turn.
@@ -37,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 
 from genie_agent.aio import iterate_in_thread
-from genie_agent.errors import GenieAgentError
+from genie_agent.errors import BackendError, GenieAgentError
 
 if TYPE_CHECKING:
     from genie_agent.agent import Agent
@@ -74,7 +77,7 @@ UNREADABLE_EVENT = "genie_agent_tui.unreadable"
 TargetKind = Literal["embedded", "url", "endpoint"]
 
 
-class TargetError(GenieAgentError):
+class TargetError(BackendError):
     """The target could not answer. Raised by :meth:`ChatTarget.connect` and :meth:`ChatTarget.stream`."""
 
 

@@ -1,16 +1,40 @@
-"""The error tree of genie-agent.
+"""The error tree of genie-agent: every error it raises on purpose, split by whose fault it is.
 
 Every error carries a message (what happened) and a hint (what the user can do about it).
 Raise these; translate them only at the edges (CLI exit code + stderr, TUI notification,
 an error item in the served agent's output)::
 
     GenieAgentError
-     ├── ConfigError            settings or a space definition is invalid            (user's fault)
-     ├── UserInputError         the question or request is malformed/unknown          (user's fault)
-     │    └── UnknownSpaceError a domain/space name that is not configured
-     ├── UnsafeRequestError     SQL that writes, escapes the space, or a change request
-     └── BackendError           a data source failed                                  (runtime)
-          └── BackendTimeoutError  it did not answer within its time limit
+     ├── UserInputError                  the user's side: the question, the request, who asks
+     │    ├── UnknownSpaceError          a domain/space name that is not configured
+     │    ├── UnsafeRequestError         SQL that writes or leaves the space, a request to change data
+     │    ├── AuthenticationError        no valid credentials (HTTP 401)
+     │    ├── PermissionDeniedError      valid credentials, but not for this space (HTTP 403)
+     │    ├── ThreadNotAvailableError    [memory.errors] the thread belongs to another user
+     │    └── EvaluationGateError        [evaluation.outcome] deploy refused: no passing evaluation
+     ├── ConfigError                     settings or a space definition is invalid (``problems``)
+     └── BackendError                    a data source or service failed (``retryable``)
+          ├── BackendTimeoutError        it did not answer within its time limit (retryable)
+          ├── MemoryUnavailableError     [memory.errors] the memory store failed or is down (retryable)
+          ├── LakebaseUnavailableError   [memory.lakebase] no instance or no credential (retryable)
+          └── TargetError                [genie_agent_tui.targets] the chat's target could not answer
+               ├── TargetUnreachableError  nothing answers at its address
+               ├── TargetAuthError         it refused the credentials (HTTP 401/403)
+               ├── TargetRequestError      it answered another error status (``status``)
+               └── MemoryActionError       [genie_agent_tui.memory] no memory action's outcome
+
+A class in [brackets] lives beside the code that raises it (a memory, Lakebase, evaluation or TUI
+error); this module holds the roots and the SDK-wide errors. The SDK imports nothing of the TUI: its
+errors subclass these.
+
+Who asks is the user's side: a missing token or a space the caller may not see is fixed by the
+caller, not by waiting for a backend. The chat's :class:`TargetError` is a backend failure as the
+chat sees it (the target is the remote agent it talks to), refused credentials included: the TUI
+handles every target failure as one.
+
+Exit codes (``exit_code``, read by the CLI): 2 for a :class:`UserInputError` or a :class:`ConfigError`,
+except :class:`AuthenticationError`, :class:`PermissionDeniedError` and ``EvaluationGateError``
+(refusals, not malformed input: 1); 1 for the rest.
 """
 
 from __future__ import annotations
@@ -18,10 +42,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "AuthenticationError",
     "BackendError",
     "BackendTimeoutError",
     "ConfigError",
     "GenieAgentError",
+    "PermissionDeniedError",
     "UnknownSpaceError",
     "UnsafeRequestError",
     "UserInputError",
@@ -43,6 +69,33 @@ class GenieAgentError(Exception):
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
+class UserInputError(GenieAgentError):
+    """The user's side: the request is empty, too large, unsafe, names something that does not exist,
+    or comes from someone who may not make it."""
+
+    exit_code: ClassVar[int] = 2
+
+
+class UnknownSpaceError(UserInputError):
+    """A domain or space that is not configured."""
+
+
+class UnsafeRequestError(UserInputError):
+    """The request would write data, leave the space's tables, or reach outside the database."""
+
+
+class AuthenticationError(UserInputError):
+    """No valid credentials (HTTP 401)."""
+
+    exit_code: ClassVar[int] = 1
+
+
+class PermissionDeniedError(UserInputError):
+    """Valid credentials, but not for this space (HTTP 403)."""
+
+    exit_code: ClassVar[int] = 1
+
+
 class ConfigError(GenieAgentError):
     """The configuration or a space definition is invalid. ``problems`` lists each one."""
 
@@ -53,24 +106,9 @@ class ConfigError(GenieAgentError):
         self.problems = problems or []
 
 
-class UserInputError(GenieAgentError):
-    """The request itself is bad: empty, too large, or names something that does not exist."""
-
-    exit_code: ClassVar[int] = 2
-
-
-class UnknownSpaceError(UserInputError):
-    """A domain or space that is not configured."""
-
-
-class UnsafeRequestError(GenieAgentError):
-    """The request would write data, leave the space's tables, or reach outside the database."""
-
-    exit_code: ClassVar[int] = 2
-
-
 class BackendError(GenieAgentError):
-    """A data source (Genie space, database) failed. ``retryable`` says whether trying again may help."""
+    """A data source or service (Genie space, database, memory store, LLM endpoint, the chat's target)
+    failed. ``retryable`` says whether trying again may help."""
 
     def __init__(self, message: str, hint: str = "", *, retryable: bool = False) -> None:
         super().__init__(message, hint)

@@ -5,6 +5,10 @@ trusted. Across a network boundary identity comes from credentials only: ``serve
 tokens to configured users; Model Serving and Apps use on-behalf-of credentials
 (:mod:`genie_agent.workspace_identity`), behind the same :class:`IdentityProvider`. A client-set
 ``user_id`` is honoured only when no authenticated identity exists.
+
+Who asks is the user's side of the error tree: :class:`AuthenticationError` and
+:class:`PermissionDeniedError` subclass :class:`~genie_agent.errors.UserInputError`; both live in
+:mod:`genie_agent.errors` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from .errors import GenieAgentError
+from .errors import AuthenticationError, PermissionDeniedError
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -34,14 +38,6 @@ __all__ = [
 ]
 
 LOCAL_USER = "local"
-
-
-class AuthenticationError(GenieAgentError):
-    """No valid credentials (HTTP 401)."""
-
-
-class PermissionDeniedError(GenieAgentError):
-    """Valid credentials, but not for this space (HTTP 403)."""
 
 
 class UserConfig(BaseModel):

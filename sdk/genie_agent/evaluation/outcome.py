@@ -14,9 +14,9 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from ..errors import GenieAgentError
+from ..errors import UserInputError
 from .thresholds import ThresholdCheck
 
 __all__ = [
@@ -34,8 +34,13 @@ __all__ = [
 _log = logging.getLogger("genie_agent.evaluation")
 
 
-class EvaluationGateError(GenieAgentError):
-    """A deployment was refused: the target's latest evaluation is missing or failed."""
+class EvaluationGateError(UserInputError):
+    """A deployment was refused: the target's latest evaluation is missing or failed.
+
+    The user's side (what they asked to deploy has not passed), but a refusal rather than malformed
+    input: the command line exits 1."""
+
+    exit_code: ClassVar[int] = 1
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,11 @@
-"""Memory errors: whose fault, and what to do.
+"""Memory errors: whose fault, and what to do (their place in the tree is drawn in
+:mod:`genie_agent.errors`)::
 
-::
-
-    GenieAgentError
-     ├── UserInputError
-     │    └── ThreadNotAvailableError   the thread belongs to another user
-     └── BackendError
-          └── MemoryUnavailableError    the memory store failed or is unreachable (retryable)
+    UserInputError
+     └── ThreadNotAvailableError   the thread belongs to another user
+    BackendError
+     ├── MemoryUnavailableError    the memory store failed or is unreachable (retryable)
+     └── LakebaseUnavailableError  no Lakebase instance or credential (retryable; memory.lakebase)
 
 A turn never fails because memory did: the agent answers and says in ``memory_status`` what failed.
 Only :class:`ThreadNotAvailableError` stops a turn (continuing someone else's thread is refused).

@@ -55,7 +55,10 @@ _HINT = (
 
 
 class LakebaseUnavailableError(BackendError):
-    """The Lakebase instance could not be looked up, or no database credential could be minted."""
+    """The Lakebase instance could not be looked up, or no database credential could be minted.
+
+    A backend failure, but not a :class:`~.errors.MemoryUnavailableError`: the memory's health guard
+    turns it into one (naming the call) and counts it, so turns skip memory for ``memory_retry_s``."""
 
     def __init__(self, message: str, hint: str = _HINT) -> None:
         super().__init__(message, hint, retryable=True)
