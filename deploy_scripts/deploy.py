@@ -14,6 +14,7 @@ import json
 import logging
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,34 +98,37 @@ def _version_of(plan: DeploymentPlan, alias: str | None) -> int:
     return max(versions)
 
 
+_SDIST = "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])"
+
+
 def _wheel(directory: Path) -> Path | None:
-    """Build the genie-agent wheel into ``directory`` from the source tree, if this is one."""
+    """Build the genie-agent wheel into ``directory`` from the source tree, if this is one.
+
+    The wheel is built from an sdist of the tree (as ``python -m build`` does), so it holds what
+    setup.py and MANIFEST.in name and nothing a previous build left in the tree's build/ directory.
+    """
     import genie_agent
 
     root = Path(genie_agent.__file__).resolve().parents[2]
     if not (root / "pyproject.toml").is_file():
         return None
+    with tempfile.TemporaryDirectory(prefix="genie-agent-sdist-") as staging:
+        _build([sys.executable, "-c", _SDIST, staging], cwd=root)
+        (sdist,) = Path(staging).glob("genie_agent-*.tar.gz")
+        pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        _build([*pip, "-w", str(directory), str(sdist)], cwd=root)
+    return max(directory.glob("genie_agent-*.whl"), key=lambda p: p.stat().st_mtime)
+
+
+def _build(cmd: list[str], *, cwd: Path) -> None:
     from genie_agent.errors import BackendError
 
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "wheel",
-        "--no-deps",
-        "--no-build-isolation",
-        "-q",
-        "-w",
-        str(directory),
-        str(root),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BackendError(
             f"Building the genie-agent wheel failed: {done.stderr.strip()[-800:]}",
-            f"Run `{' '.join(cmd)}` to see why (setuptools and wheel must be installed).",
+            f"Run `{' '.join(cmd)}` in {cwd} to see why (setuptools and wheel must be installed).",
         )
-    return max(directory.glob("genie_agent-*.whl"), key=lambda p: p.stat().st_mtime)
 
 
 def write_app(plan: DeploymentPlan, directory: Path, *, build_wheel: bool = True) -> list[Path]:
