@@ -175,9 +175,9 @@ def read_exclusions(r: Reading) -> set[int]:
 
 # --------------------------------------------------------------------------- numeric conditions
 
-_GREATER = ("more", "greater", "higher", "larger", "bigger", "over", "above", "exceeding", "exceeds",
-            "exceeded", "exceed", "beyond")  # fmt: skip
-_LESS = ("less", "fewer", "lower", "smaller", "under", "below", "beneath")
+_GREATER = frozenset({"more", "greater", "higher", "larger", "bigger", "over", "above", "exceeding", "exceeds",
+                      "exceeded", "exceed", "beyond"})  # fmt: skip
+_LESS = frozenset({"less", "fewer", "lower", "smaller", "under", "below", "beneath"})
 
 
 @dataclass

@@ -11,8 +11,9 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
-from ..semantic_model import Measure, SpaceDefinition, TimeDimension, referenced_aliases
+from ..semantic_model import Join, Measure, SpaceDefinition, TimeDimension, referenced_aliases
 from .plan import GRAINS, Condition, QueryPlan, TimeRange
 
 __all__ = ["CompiledQuery", "PlanError", "Query", "build_query", "compile_plan", "quote_ident", "sql_literal"]
@@ -37,17 +38,42 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _reachable(space: SpaceDefinition, root: str) -> dict[str, list[tuple[str, str]]]:
-    """Every alias reachable from ``root`` by many-to-one joins, with the join path to it."""
-    paths: dict[str, list[tuple[str, str]]] = {root: []}
+_Paths = dict[str, list[tuple[str, str]]]
+_REACHABLE: dict[int, tuple[tuple[Join, ...], dict[str, _Paths]]] = {}
+"""Per joins tuple (by id, the tuple kept alive beside its entry): root -> paths. Spaces are
+immutable and few; the join graph is walked once per root instead of once per question."""
+
+
+def _reachable(space: SpaceDefinition, root: str) -> _Paths:
+    """Every alias reachable from ``root`` by many-to-one joins, with the join path to it (shared:
+    callers only read it)."""
+    entry = _REACHABLE.get(id(space.joins))
+    if entry is None or entry[0] is not space.joins:
+        if len(_REACHABLE) > 256:
+            _REACHABLE.clear()
+        entry = _REACHABLE[id(space.joins)] = (space.joins, {})
+    found = entry[1].get(root)
+    if found is None:
+        found = entry[1][root] = _walk(space.joins, root)
+    return found
+
+
+def _walk(joins: tuple[Join, ...], root: str) -> _Paths:
+    paths: _Paths = {root: []}
     queue = deque([root])
     while queue:
         here = queue.popleft()
-        for j in space.joins:
+        for j in joins:
             if j.from_ == here and j.to not in paths:
                 paths[j.to] = [*paths[here], (j.to, j.on)]
                 queue.append(j.to)
     return paths
+
+
+@lru_cache(maxsize=4096)
+def _aliases(expr: str) -> frozenset[str]:
+    """The table aliases an expression refers to (a model's expressions recur in every question)."""
+    return frozenset(referenced_aliases(expr))
 
 
 def _choose_root(space: SpaceDefinition, measures: list[Measure], needed: set[str]) -> tuple[str, dict]:
@@ -125,11 +151,11 @@ def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[st
     period_key = _time_keys(plan, time_dim, q)
     for d in dims:
         q.keys.append((d.name, d.expr))
-        q.needed |= referenced_aliases(d.expr)
+        q.needed |= _aliases(d.expr)
     _measure_items(space, plan, measures, q)
     member = _share_member(space, plan)
     if member is not None:
-        q.needed |= referenced_aliases(member[0])
+        q.needed |= _aliases(member[0])
     _filters(space, plan, q)
     _access(space, row_filters, q)
     _named_filters_and_conditions(space, plan, q)
@@ -154,7 +180,7 @@ def _time_keys(plan: QueryPlan, time_dim: TimeDimension | None, q: _Parts) -> st
     """Keys and the filter the plan's periods and grains need; the name of the period key, if any."""
     if time_dim is None:
         return None
-    q.needed |= referenced_aliases(time_dim.expr)
+    q.needed |= _aliases(time_dim.expr)
     period_key = None
     if plan.periods and not plan.change:
         period_key = "year" if all(p.is_year for p in plan.periods) else "period"
@@ -177,18 +203,18 @@ def _measure_items(space: SpaceDefinition, plan: QueryPlan, measures: list[Measu
     for m, ref in zip(measures, plan.measures, strict=True):
         label = m.name if ref.agg in (None, m.agg) or m.column is None else f"{ref.agg} {m.name}"
         q.measures.append((label, m.sql(ref.agg)))
-        q.needed |= referenced_aliases(m.sql(ref.agg))
+        q.needed |= _aliases(m.sql(ref.agg))
     if plan.ratio is None:
         return
     num_label, num_expr = q.measures[0]
     if plan.ratio.kind == "entity":
         d = space.dimension(plan.ratio.denominator)
         den_label, den_expr = f"{d.name} count", f"COUNT(DISTINCT {d.expr})"
-        q.needed |= referenced_aliases(d.expr)
+        q.needed |= _aliases(d.expr)
     else:
         dm = space.measure(plan.ratio.denominator)
         den_label, den_expr = dm.name, dm.sql()
-        q.needed |= referenced_aliases(den_expr)
+        q.needed |= _aliases(den_expr)
     ratio = (f"{num_label} per {plan.ratio.denominator}", f"{num_expr} / NULLIF({den_expr}, 0)")
     q.measures[:] = [ratio, (num_label, num_expr), (den_label, den_expr), *q.measures[1:]]
 
@@ -197,12 +223,12 @@ def _filters(space: SpaceDefinition, plan: QueryPlan, q: _Parts) -> None:
     """The question's values, kept and excluded (a share's selected members are not filtered)."""
     for dim_name, values in plan.filters:
         d = space.dimension(dim_name)
-        q.needed |= referenced_aliases(d.expr)
+        q.needed |= _aliases(d.expr)
         if dim_name != plan.share_of:
             q.where.append(f"{d.expr} IN ({_in_list(values)})")
     for dim_name, values in plan.exclusions:
         d = space.dimension(dim_name)
-        q.needed |= referenced_aliases(d.expr)
+        q.needed |= _aliases(d.expr)
         q.where.append(f"({d.expr} IS NULL OR {d.expr} NOT IN ({_in_list(values)}))")
 
 
@@ -217,7 +243,7 @@ def _access(space: SpaceDefinition, row_filters: Mapping[str, Sequence[str]], q:
             ) from None
         if not allowed:
             raise PlanError(f"Your access allows no values of {dim_name!r} in the {space.title} space.")
-        q.needed |= referenced_aliases(d.expr)
+        q.needed |= _aliases(d.expr)
         q.where.append(f"{d.expr} IN ({_in_list(allowed)})")
 
 
@@ -225,12 +251,12 @@ def _named_filters_and_conditions(space: SpaceDefinition, plan: QueryPlan, q: _P
     for f_name in plan.named_filters:
         negated = f_name.startswith("not:")
         f = next(f for f in space.filters if f.name == f_name.removeprefix("not:"))
-        q.needed |= referenced_aliases(f.expr)
+        q.needed |= _aliases(f.expr)
         if plan.share_of != f"filter:{f_name}":
             q.where.append(f"NOT ({f.expr})" if negated else f"({f.expr})")
     for i, c in enumerate(plan.conditions):
         expr = _condition_expr(space, c)
-        q.needed |= referenced_aliases(expr)
+        q.needed |= _aliases(expr)
         if plan.share_of != f"condition:{i}":
             (q.having if c.on_measure else q.where).append(_compare(expr, c))
 
@@ -332,12 +358,12 @@ def _time_dimension(space: SpaceDefinition, plan: QueryPlan, measures: list[Meas
     reachable = _reachable(space, measures[0].table)
     if plan.time_dimension:
         chosen = space.time_dimension(plan.time_dimension)
-        if referenced_aliases(chosen.expr) <= reachable.keys():
+        if _aliases(chosen.expr) <= reachable.keys():
             return chosen
     if measures[0].time_dimension:
         return space.time_dimension(measures[0].time_dimension)
     for t in space.time_dimensions:
-        if referenced_aliases(t.expr) <= reachable.keys():
+        if _aliases(t.expr) <= reachable.keys():
             return t
     raise PlanError(f"{measures[0].name} has no date in the {space.title} space.")
 

@@ -51,7 +51,7 @@ class Terms:
     context_measure: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Context:
     """The words around one match that decide what it names."""
 
@@ -107,7 +107,7 @@ def _context(r: Reading, m: Match[Term], ranking: Ranking, out: Terms, counts_so
         counts_somewhere and not out.measures and r.word(m.start - 1) not in PREPOSITIONS
     )
     # "more than 45 suppliers": the noun a condition's number counts is a measure.
-    compared = any(
+    compared = bool(r.numbers) and any(
         n.end == m.start
         and r.used[n.start]
         and r.word(n.start - 1) not in ("top", "bottom", "which", "what", "the", "name")
@@ -251,9 +251,10 @@ def _add_dimension(
         return
     if _attached_to_value(m, term.name, value_matches, r.words):
         return
-    if not r.vocabulary.is_indexed(term.name) and not grouped and not _condition_follows(r, m.end):
+    compared = not grouped and _condition_follows(r, m.end)
+    if not grouped and not compared and not r.vocabulary.is_indexed(term.name):
         return  # "Brand#13 parts": an entity noun, not a grouping, unless asked "by" it
-    if _condition_follows(r, m.end) and not grouped:
+    if compared:
         out.dimension_spans[term.name] = m.start
         return
     if term.name not in out.group_by:
