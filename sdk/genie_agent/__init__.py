@@ -46,7 +46,8 @@ _EXPORTS = {
     "UserInputError": "errors",
     "UnknownSpaceError": "errors",
     "UnsafeRequestError": "errors",
-    "PermissionDeniedError": "identity",
+    "PermissionDeniedError": "errors",
+    "AuthenticationError": "errors",
     "ConfigError": "errors",
     "BackendError": "errors",
     "BackendTimeoutError": "errors",
@@ -55,6 +56,7 @@ _EXPORTS = {
 __all__ = [
     "Agent",
     "AgentLimits",
+    "AuthenticationError",
     "BackendError",
     "BackendTimeoutError",
     "Clarification",
@@ -104,16 +106,18 @@ if TYPE_CHECKING:
     from .agent import Agent, AgentLimits
     from .config import Settings, load_settings
     from .errors import (
+        AuthenticationError,
         BackendError,
         BackendTimeoutError,
         ConfigError,
         GenieAgentError,
+        PermissionDeniedError,
         UnknownSpaceError,
         UnsafeRequestError,
         UserInputError,
     )
     from .factory import make_agent
-    from .identity import Identity, PermissionDeniedError
+    from .identity import Identity
     from .turn import (
         Clarification,
         ResultTable,
