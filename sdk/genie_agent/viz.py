@@ -1,27 +1,10 @@
 """Visualization hints: how to chart a query result (the turn result's ``visualization_hint``).
 
-Results arrive in two shapes. Genie returns *every* cell as a string (``'3.336E8'``, ``'1234.5'``,
-``'1995-03-01'``, ``'1995-03-01T00:00:00.000Z'``, ``'true'``) or ``None`` for null; the local engine returns
-typed Python values (``int``, ``float``, ``Decimal``, ``datetime.date``/``datetime.datetime``). Both go
-through the same inference, and a column type name (DuckDB's or Genie's) wins over sniffing values.
-
-Every column gets a *kind* from its values (:func:`infer_column_kind`), then a *role* from its kind and
-its name:
-
-* ``date`` -> a time axis;
-* ``number`` -> a measure, except
-  - a year column: integral values all in 1900..2100 **and** a name that says year (a token ``year``,
-    ``yr``, ``yyyy`` or ``fy``, or a token ending in ``year``: ``year``, ``o_year``, ``fiscal_year``,
-    ``orderYear``). It is a time axis. Values alone never make a year: ``size`` or ``c1`` holding
-    1995..1998 stays a measure, because plenty of measures (counts, sizes, codes) fall in that range.
-  - an identifier: integral values and a name that says key (a token ``id``, ``key``, ``code``, ``zip``,
-    or a token ending in ``key`` such as TPC-H's ``c_custkey``). It labels rows, it is never a measure.
-    Identifiers act as the category when the result has no other category column and are ignored
-    otherwise (they duplicate the label beside them).
-* ``category`` -> a category (dimension);
-* ``empty`` (all null) -> ignored.
-
-:func:`suggest_visualization` then applies its rules in a fixed order (see its docstring).
+Every column of a result (Genie's strings or the local engine's typed values alike) gets a kind from
+its values, then a role from its kind and its name: a time axis, a measure, a category, an identifier
+or empty (:mod:`.chart_columns` says how). :func:`suggest_visualization` then applies its rules in a
+fixed order (see its docstring), one function per chart: ``_kpi``, ``_line``, ``_pie``, ``_bar``, and
+the table that is left.
 """
 
 from __future__ import annotations
@@ -29,20 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast, get_args
+from typing import Any, cast, get_args
 
-from .column_kinds import (
-    MEASURE_FORMATS,
-    YEAR_RANGE,
-    ColumnKind,
-    infer_column_kind,
-    is_integral,
-    names_a_percent,
-    parse_number,
-)
-from .column_kinds import name_tokens as _name_tokens
-from .column_kinds import names_a_year as _names_a_year
-from .column_kinds import names_an_identifier as _names_an_identifier
+from .chart_columns import ChartColumn, chart_columns, hashable, infer_format, repeats
+from .column_kinds import ColumnKind, infer_column_kind, parse_number
 from .contract import ChartType, NumberFormat, SortOrder
 
 __all__ = [
@@ -55,8 +28,6 @@ __all__ = [
     "infer_column_kind",
     "suggest_visualization",
 ]
-
-Role = Literal["time", "measure", "category", "identifier", "empty"]
 
 MAX_BAR_ROWS = 50
 """A bar chart shows at most this many rows (bars); more is a table."""
@@ -98,91 +69,6 @@ class VisualizationHint:
         }
 
 
-# --- value sniffing ------------------------------------------------------------------------------------
-
-_PERCENT_TOKENS = frozenset({"share", "shares", "rate", "rates", "discount", "discounts"})
-_CURRENCY_WORDS = ("revenue", "price", "cost", "value", "balance", "sales", "amount", "fare", "spend")
-_COUNT_TOKENS = frozenset({"count", "counts", "qty", "quantity", "num", "number", "cnt"})
-_YEAR_RANGE = YEAR_RANGE
-
-
-@dataclass(frozen=True)
-class _Column:
-    name: str
-    values: tuple[Any, ...]
-    kind: ColumnKind
-    role: Role
-
-    @property
-    def present(self) -> list[Any]:
-        return [v for v in self.values if v is not None]
-
-
-def _role(name: str, values: Sequence[Any], kind: ColumnKind) -> Role:
-    if kind == "date":
-        return "time"
-    if kind == "category":
-        return "category"
-    if kind == "empty":
-        return "empty"
-    present = [v for v in values if v is not None]
-    integral = all(is_integral(v) for v in present)
-    if integral and _names_a_year(name):
-        low, high = _YEAR_RANGE
-        numbers = [parse_number(v) for v in present]
-        if all(n is not None and low <= n <= high for n in numbers):
-            return "time"
-    if integral and _names_an_identifier(name):
-        return "identifier"
-    return "measure"
-
-
-def _columns(
-    columns: Sequence[str], rows: Sequence[Sequence[Any]], column_types: Sequence[str] | None
-) -> list[_Column]:
-    out: list[_Column] = []
-    for i, name in enumerate(columns):
-        values = tuple(row[i] if i < len(row) else None for row in rows)
-        column_type = column_types[i] if column_types is not None and i < len(column_types) else None
-        kind = infer_column_kind(values, column_type)
-        out.append(_Column(name, values, kind, _role(name, values, kind)))
-    return out
-
-
-# --- number format -------------------------------------------------------------------------------------
-
-
-def _infer_format(column: _Column | None, declared: str | None = None) -> NumberFormat:
-    """The number format of the measure: percent, currency, integer or number (never date).
-
-    A measure format ``declared`` by the result's column metadata wins; then a share/percentage name
-    (``share of …``, ``% …``, ``… %``, ``… percent change``: fractions, so any value); then the name
-    and values.
-    """
-    if declared in MEASURE_FORMATS:
-        return cast(NumberFormat, declared)
-    if column is None:
-        return "number"
-    if names_a_percent(column.name):
-        return "percent"
-    numbers = [n for n in (parse_number(v) for v in column.present) if n is not None]
-    tokens = _name_tokens(column.name)
-    lowered = column.name.lower()
-    says_percent = any(t in _PERCENT_TOKENS or t.startswith(("percent", "pct")) for t in tokens)
-    if (
-        says_percent
-        and numbers
-        and (all(0 <= n <= 1 for n in numbers) or all(0 <= n <= 100 for n in numbers))
-    ):
-        return "percent"
-    says_count = any(t in _COUNT_TOKENS for t in tokens)
-    if any(word in lowered for word in _CURRENCY_WORDS) and not says_count:
-        return "currency"
-    if column.present and all(is_integral(v) for v in column.present):
-        return "integer"
-    return "number"
-
-
 # --- question wording ----------------------------------------------------------------------------------
 
 _SHARE_WORDS = re.compile(
@@ -210,20 +96,6 @@ def _title(given: str, y: str | None, x: str | None, series: str | None, columns
     return f"{shown}, …" if len(columns) > 3 else shown
 
 
-def _repeats(column: _Column) -> bool:
-    """True when some value occurs on more than one row (so a series column is needed to split it)."""
-    present = column.present
-    return len(set(map(_hashable, present))) < len(present)
-
-
-def _hashable(value: Any) -> Any:
-    try:
-        hash(value)
-    except TypeError:
-        return repr(value)
-    return value
-
-
 # --- the rules -----------------------------------------------------------------------------------------
 
 
@@ -239,7 +111,7 @@ def suggest_visualization(
 ) -> VisualizationHint | None:
     """Suggest how to chart a result, or None when there is nothing to show (no columns or no rows).
 
-    Columns are classified as described in the module docstring (time axis, measure, category,
+    Columns are classified as :mod:`genie_agent.chart_columns` describes (time axis, measure, category,
     identifier, empty), then the first matching rule wins:
 
     1. ``kpi``: one row with exactly one measure, or one row where every (non-empty) column is a
@@ -274,33 +146,73 @@ def suggest_visualization(
     """
     if number_format is not None and number_format not in get_args(NumberFormat):
         raise ValueError(f"number_format must be one of {get_args(NumberFormat)}, not {number_format!r}")
-    given_format = cast(NumberFormat | None, number_format)
     if not columns or not rows:
         return None
+    result = _Result(
+        columns,
+        chart_columns(columns, rows, column_types),
+        len(rows),
+        question,
+        title,
+        cast(NumberFormat | None, number_format),
+        dict(zip(columns, column_formats or (), strict=False)),
+    )
+    return _kpi(result) or _line(result) or _pie(result) or _bar(result) or _table(result)
 
-    cols = _columns(columns, rows, column_types)
-    declared = dict(zip(columns, column_formats or (), strict=False))
-    times = [c for c in cols if c.role == "time"]
-    measures = [c for c in cols if c.role == "measure"]
-    true_categories = [c for c in cols if c.role == "category"]
-    # Identifiers label rows: the category when nothing else is, ignored beside a real category.
-    categories = true_categories or [c for c in cols if c.role == "identifier"]
-    non_empty = [c for c in cols if c.role != "empty"]
-    n_rows = len(rows)
+
+class _Result:
+    """A result as the rules see it: its columns by role, and what every hint of it shares (the
+    question, the given title and number format, the declared measure formats)."""
+
+    __slots__ = (
+        "categories",
+        "cols",
+        "columns",
+        "declared",
+        "given_format",
+        "measures",
+        "n_rows",
+        "non_empty",
+        "question",
+        "times",
+        "title",
+    )
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        cols: list[ChartColumn],
+        n_rows: int,
+        question: str,
+        title: str,
+        given_format: NumberFormat | None,
+        declared: dict[str, str],
+    ) -> None:
+        self.columns, self.cols, self.n_rows = columns, cols, n_rows
+        self.question, self.title, self.given_format, self.declared = question, title, given_format, declared
+        self.times = [c for c in cols if c.role == "time"]
+        self.measures = [c for c in cols if c.role == "measure"]
+        # Identifiers label rows: the category when nothing else is, ignored beside a real category.
+        self.categories = [c for c in cols if c.role == "category"] or [
+            c for c in cols if c.role == "identifier"
+        ]
+        self.non_empty = [c for c in cols if c.role != "empty"]
 
     def hint(
+        self,
         chart: ChartType,
         reason: str,
         *,
-        x: _Column | None = None,
-        y: _Column | None = None,
-        series: _Column | None = None,
+        x: ChartColumn | None = None,
+        y: ChartColumn | None = None,
+        series: ChartColumn | None = None,
         sort: SortOrder | None = None,
     ) -> VisualizationHint:
-        fmt_column = y if y is not None else (measures[0] if measures else None)
-        fmt = given_format
+        """The hint of a ``chart``; its format from ``y`` (for a table: the first measure, if any)."""
+        fmt_column = y if y is not None else (self.measures[0] if self.measures else None)
+        fmt = self.given_format
         if fmt is None:
-            fmt = _infer_format(fmt_column, declared.get(fmt_column.name) if fmt_column else None)
+            fmt = infer_format(fmt_column, self.declared.get(fmt_column.name) if fmt_column else None)
         x_name, y_name = (x.name if x else None), (y.name if y else None)
         series_name = series.name if series else None
         return VisualizationHint(
@@ -308,86 +220,104 @@ def suggest_visualization(
             x=x_name,
             y=y_name,
             series=series_name,
-            title=_title(title, y_name, x_name, series_name, columns),
+            title=_title(self.title, y_name, x_name, series_name, self.columns),
             sort=sort,
             format=fmt,
             reason=reason,
         )
 
-    # 1. kpi
-    if n_rows == 1 and measures:
-        if len(measures) == 1:
-            return hint(
-                "kpi", f"a single value: one row with one measure ({measures[0].name})", y=measures[0]
-            )
-        if len(measures) == len(non_empty) and len(measures) <= MAX_KPI_MEASURES:
-            return hint("kpi", f"a single row of {len(measures)} measures", y=measures[0])
 
-    # 2. line
-    if times and measures and n_rows >= 2:
-        x, y = times[0], measures[0]
-        if not _repeats(x):
-            return hint("line", f"{y.name} over time ({x.name})", x=x, y=y, sort="asc")
-        if len(categories) == 1:
-            series = categories[0]
-            return hint(
-                "line",
-                f"{y.name} over time ({x.name}), one line per {series.name}",
-                x=x,
-                y=y,
-                series=series,
-                sort="asc",
-            )
-        return hint(
-            "table",
-            f"{x.name} values repeat and no single category column splits them into lines",
-            y=y,
+def _kpi(result: _Result) -> VisualizationHint | None:
+    """Rule 1: one row with one measure, or a single row of a few measures and nothing else."""
+    measures = result.measures
+    if result.n_rows != 1 or not measures:
+        return None
+    if len(measures) == 1:
+        return result.hint(
+            "kpi", f"a single value: one row with one measure ({measures[0].name})", y=measures[0]
         )
-
-    # 3. pie (before bar, which would match every pie-shaped result)
-    if _SHARE_WORDS.search(question) and len(categories) == 1 and len(measures) == 1:
-        x, y = categories[0], measures[0]
-        n_categories = len(set(map(_hashable, x.values)))
-        numbers = [n for n in (parse_number(v) for v in y.present) if n is not None]
-        if (
-            2 <= n_categories <= MAX_PIE_CATEGORIES
-            and n_categories == n_rows
-            and numbers
-            and all(n >= 0 for n in numbers)
-            and sum(numbers) > 0
-        ):
-            return hint(
-                "pie",
-                f"the question asks for a share and {n_categories} {x.name} values split {y.name}",
-                x=x,
-                y=y,
-                sort="desc",
-            )
-
-    # 4. bar
-    if categories and measures and len(categories) <= 2 and 2 <= n_rows <= MAX_BAR_ROWS:
-        x, y = categories[0], measures[0]
-        bar_series = categories[1] if len(categories) == 2 and _repeats(x) else None
-        ascending = bool(_ASCENDING_WORDS.search(question))
-        reason = f"{y.name} compared across {n_rows} rows of {x.name}"
-        if bar_series is not None:
-            reason += f", one bar series per {bar_series.name}"
-        if ascending:
-            reason += ", lowest first as asked"
-        return hint("bar", reason, x=x, y=y, series=bar_series, sort="asc" if ascending else "desc")
-
-    # 5. table
-    return hint("table", _table_reason(cols, measures, categories, n_rows))
+    if len(measures) == len(result.non_empty) and len(measures) <= MAX_KPI_MEASURES:
+        return result.hint("kpi", f"a single row of {len(measures)} measures", y=measures[0])
+    return None
 
 
-def _table_reason(
-    cols: Sequence[_Column],
-    measures: Sequence[_Column],
-    categories: Sequence[_Column],
-    n_rows: int,
-) -> str:
+def _line(result: _Result) -> VisualizationHint | None:
+    """Rule 2: a measure over time; a table when repeated times have no one category to split them."""
+    if not (result.times and result.measures and result.n_rows >= 2):
+        return None
+    x, y = result.times[0], result.measures[0]
+    if not repeats(x):
+        return result.hint("line", f"{y.name} over time ({x.name})", x=x, y=y, sort="asc")
+    if len(result.categories) == 1:
+        series = result.categories[0]
+        return result.hint(
+            "line",
+            f"{y.name} over time ({x.name}), one line per {series.name}",
+            x=x,
+            y=y,
+            series=series,
+            sort="asc",
+        )
+    return result.hint(
+        "table",
+        f"{x.name} values repeat and no single category column splits them into lines",
+        y=y,
+    )
+
+
+def _pie(result: _Result) -> VisualizationHint | None:
+    """Rule 3 (before bar, which would match every pie-shaped result): a share asked for, over a
+    few categories, one row each, of a measure with no negative value and a positive total."""
+    if not (
+        _SHARE_WORDS.search(result.question) and len(result.categories) == 1 and len(result.measures) == 1
+    ):
+        return None
+    x, y = result.categories[0], result.measures[0]
+    n_categories = len(set(map(hashable, x.values)))
+    numbers = [n for n in (parse_number(v) for v in y.present) if n is not None]
+    if (
+        2 <= n_categories <= MAX_PIE_CATEGORIES
+        and n_categories == result.n_rows
+        and numbers
+        and all(n >= 0 for n in numbers)
+        and sum(numbers) > 0
+    ):
+        return result.hint(
+            "pie",
+            f"the question asks for a share and {n_categories} {x.name} values split {y.name}",
+            x=x,
+            y=y,
+            sort="desc",
+        )
+    return None
+
+
+def _bar(result: _Result) -> VisualizationHint | None:
+    """Rule 4: a measure across one or two categories over a few rows, largest first unless the
+    question asks for the lowest."""
+    categories, n_rows = result.categories, result.n_rows
+    if not (categories and result.measures and len(categories) <= 2 and 2 <= n_rows <= MAX_BAR_ROWS):
+        return None
+    x, y = categories[0], result.measures[0]
+    bar_series = categories[1] if len(categories) == 2 and repeats(x) else None
+    ascending = bool(_ASCENDING_WORDS.search(result.question))
+    reason = f"{y.name} compared across {n_rows} rows of {x.name}"
+    if bar_series is not None:
+        reason += f", one bar series per {bar_series.name}"
+    if ascending:
+        reason += ", lowest first as asked"
+    return result.hint("bar", reason, x=x, y=y, series=bar_series, sort="asc" if ascending else "desc")
+
+
+def _table(result: _Result) -> VisualizationHint:
+    """Rule 5: a table, saying why no chart fits."""
+    return result.hint("table", _table_reason(result))
+
+
+def _table_reason(result: _Result) -> str:
+    measures, categories, n_rows = result.measures, result.categories, result.n_rows
     if not measures:
-        empty = [c.name for c in cols if c.role == "empty"]
+        empty = [c.name for c in result.cols if c.role == "empty"]
         if empty:
             return f"no numeric column to chart ({', '.join(empty)} only null)"
         return "no numeric column to chart"
