@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse, ResponsesAgentStreamEvent
 
@@ -37,6 +37,9 @@ from .turn import (
     VisualizationReady,
     jsonable,
 )
+
+if TYPE_CHECKING:
+    from .understanding.routing import RouteDecision
 
 __all__ = [
     "MAX_ROWS_IN_TOOL_OUTPUT",
@@ -159,62 +162,16 @@ def events_to_responses(events: Iterable[TurnEvent]) -> Iterator[ResponsesAgentS
     for event in events:
         match event:
             case RouteDecided(decision):
-                where = ", ".join(decision.domains) or "no space"
-                summary = f"Route: {where} ({decision.kind}, confidence {decision.confidence:.2f}) — {decision.reason}"
-                yield _done(
-                    {
-                        "type": "reasoning",
-                        "id": f"rs_{uuid.uuid4().hex}",
-                        "summary": [{"type": "summary_text", "text": summary}],
-                    }
-                )
+                yield _done(_reasoning_item(_route_summary(decision)))
             case SpaceQueryStarted(domain, question):
                 call_ids[domain] = f"call_{uuid.uuid4().hex}"
-                arguments = json.dumps({"space": domain, "question": question})
-                yield _done(
-                    {
-                        "type": "function_call",
-                        "id": f"fc_{uuid.uuid4().hex}",
-                        "call_id": call_ids[domain],
-                        "name": f"genie_{domain}",
-                        "arguments": arguments,
-                    }
-                )
+                yield _done(_call_item(call_ids[domain], domain, question))
             case SpaceProgress(domain, message):
-                yield _done(
-                    {
-                        "type": "reasoning",
-                        "id": f"rs_{uuid.uuid4().hex}",
-                        "summary": [
-                            {"type": "summary_text", "text": f"{PROGRESS_PREFIX}{domain} — {message}"}
-                        ],
-                    }
-                )
+                yield _done(_reasoning_item(f"{PROGRESS_PREFIX}{domain} — {message}"))
             case SpaceAnswered(domain, _):
-                yield _done(
-                    {
-                        "type": "function_call_output",
-                        "call_id": call_ids.get(domain, domain),
-                        "output": _answer_output(event),
-                    }
-                )
-            case SpaceFailed(domain, error, hint, retryable, refused):
-                output = json.dumps(
-                    {
-                        "status": "failed",
-                        "error": error,
-                        "hint": hint,
-                        "retryable": retryable,
-                        "refused": refused,
-                    }
-                )
-                yield _done(
-                    {
-                        "type": "function_call_output",
-                        "call_id": call_ids.get(domain, domain),
-                        "output": output,
-                    }
-                )
+                yield _done(_output_item(call_ids.get(domain, domain), _answer_output(event)))
+            case SpaceFailed(domain=domain):
+                yield _done(_output_item(call_ids.get(domain, domain), _failure_output(event)))
             case TextDelta(delta):
                 text.append(delta)
                 yield _delta(text_id, delta)
@@ -227,6 +184,46 @@ def events_to_responses(events: Iterable[TurnEvent]) -> Iterator[ResponsesAgentS
                 yield _done(_message(text_id, full_text), custom_outputs=outputs)
             case _:
                 assert_never(event)
+
+
+def _route_summary(decision: RouteDecision) -> str:
+    where = ", ".join(decision.domains) or "no space"
+    return f"Route: {where} ({decision.kind}, confidence {decision.confidence:.2f}) — {decision.reason}"
+
+
+def _reasoning_item(text: str) -> dict[str, Any]:
+    return {
+        "type": "reasoning",
+        "id": f"rs_{uuid.uuid4().hex}",
+        "summary": [{"type": "summary_text", "text": text}],
+    }
+
+
+def _call_item(call_id: str, domain: str, question: str) -> dict[str, Any]:
+    """A space query as a tool call (``genie_<space>``)."""
+    return {
+        "type": "function_call",
+        "id": f"fc_{uuid.uuid4().hex}",
+        "call_id": call_id,
+        "name": f"genie_{domain}",
+        "arguments": json.dumps({"space": domain, "question": question}),
+    }
+
+
+def _output_item(call_id: str, output: str) -> dict[str, Any]:
+    return {"type": "function_call_output", "call_id": call_id, "output": output}
+
+
+def _failure_output(event: SpaceFailed) -> str:
+    return json.dumps(
+        {
+            "status": "failed",
+            "error": event.error,
+            "hint": event.hint,
+            "retryable": event.retryable,
+            "refused": event.refused,
+        }
+    )
 
 
 def _message(item_id: str, text: str) -> dict[str, Any]:
