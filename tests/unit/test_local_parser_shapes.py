@@ -156,3 +156,9 @@ def test_a_dimension_followed_by_a_comparator_is_the_condition_target_not_a_grou
     ):
         p = parse_question(question, SUPPLY).plan
         assert p.group_by == () and [c.target for c in p.conditions] == ["part size"], question
+
+
+def test_a_numeric_condition_on_a_text_dimension_is_not_understood():
+    parsed = parse_question("number of orders by order priority between 5 and 50", SALES)
+    assert parsed.plan.conditions == ()
+    assert parsed.problems == ("what 'between 5 and 50' applies to: order priority is not a number",)

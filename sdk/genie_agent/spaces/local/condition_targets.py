@@ -36,6 +36,9 @@ def place_conditions(r: Reading, terms: Terms, raw: list[RawCondition]) -> list[
             r.problems.append(f"what {c.label!r} applies to")
             continue
         kind, name = target
+        if kind == "dimension" and name in r.vocabulary.text_dimensions:
+            r.problems.append(f"what {c.label!r} applies to: {name} is not a number")
+            continue
         if kind == "dimension":
             placed.append(condition_on(c, name, on_measure=False, percent_scale=False))
             if name in terms.group_by and terms.group_cues.get(name) not in ("by", "per", "each"):

@@ -86,6 +86,11 @@ class Vocabulary:
             out[d.name] = frozenset(stem(n) for n in names)
         return out
 
+    @cached_property
+    def text_dimensions(self) -> frozenset[str]:
+        """Indexed dimensions with a value that is not a number: no numeric condition applies."""
+        return frozenset(d for d, values in self.values.items() if any(not _is_number(v) for v in values))
+
     def is_column_measure(self, name: str) -> bool:
         return self.space.measure(name).column is not None
 
@@ -111,3 +116,11 @@ class Vocabulary:
         for item in (*s.measures, *s.dimensions, *s.time_dimensions, *s.filters):
             out.extend(item.phrases)
         return out
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
