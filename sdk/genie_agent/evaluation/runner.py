@@ -15,18 +15,21 @@ import importlib.metadata
 import json
 import math
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .dataset import EvalSet, default_eval_set_path, load_eval_set
-from .expected import expected_tables
+from .expected import ExpectedTable, expected_tables
 from .outcome import AssessmentView, CaseResult, EvaluationOutcome, record_outcome, utc_now
 from .predict import Respond, agent_respond, make_predict_fn
 from .thresholds import THRESHOLDS, ThresholdCheck, check_thresholds
 
 if TYPE_CHECKING:
+    from mlflow.genai.evaluation.entities import EvaluationResult
+    from mlflow.genai.scorers import Scorer
+
     from ..agent import Agent
     from ..config import Settings
     from ..spaces.catalog import Catalog
@@ -179,68 +182,24 @@ def run_evaluation(
     import mlflow
 
     from ..spaces.catalog import load_catalog
-    from .judges import judge_environ, judge_scorers, scoped_environ
-    from .scorers import code_scorers
 
     catalog = catalog or load_catalog(settings.catalog)
     if not isinstance(eval_set, EvalSet):
         eval_set = load_eval_set(eval_set or settings.eval_set or default_eval_set_path(catalog.source))
-    use_judges = bool(settings.judge_model) if judges is None else judges
-    if use_judges and not settings.judge_model:
-        raise ConfigError(
-            "Judges were asked for, but no judge model is configured.",
-            "Set GENIE_AGENT_JUDGE_MODEL (e.g. openai:/gpt-4o-mini), or run without --judges.",
-        )
+    use_judges = _use_judges(settings, judges)
     expected = expected_tables(eval_set, catalog, settings)
-    if respond is None:
-        if agent is None:
-            from ..factory import make_agent
-
-            agent = make_agent(settings, catalog=catalog, progress=False)
-        respond = agent_respond(agent)
-        target = target or config_fingerprint(settings, catalog)
-        prime_tracing(agent)
-    target = (target or "unnamed").strip()
-
-    scorers = code_scorers(eval_set, expected)
-    if use_judges:
-        scorers += judge_scorers(settings.judge_model, eval_set)
+    respond, target = _target(settings, catalog, agent, respond, target)
+    scorers = _scorers(settings, eval_set, expected, use_judges)
     thresholds = dict(settings.eval_thresholds)
     experiment_id = configure_mlflow(settings)
     started = utc_now()
     with mlflow.start_run(run_name=f"evaluate {target}") as run:
-        mlflow.log_params(
-            {
-                "target": target,
-                "eval_set": str(eval_set.path),
-                "cases": len(eval_set.cases),
-                "judge_model": settings.judge_model or "none",
-                **{f"threshold.{k}": v for k, v in sorted(thresholds.items())},
-            }
-        )
-        mlflow.set_tags({"genie_agent.evaluation_target": target})
-        # predict_fn is always traced, so MLflow's extra validation call of the first case (with
-        # tracing off) proves nothing; skip it. MLflow's default of 10 cases at once exhausts a
-        # SQLite store's connection pool and, in one interpreter, only inflates each case's
-        # latency. MLflow prints its summary to stdout, which is the command's own (the table, or
-        # JSON): send it to stderr.
-        environ = {
-            **judge_environ(settings),
-            "MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION": "true",
-            "MLFLOW_GENAI_EVAL_MAX_WORKERS": str(settings.eval_workers),
-        }
-        with scoped_environ(environ), contextlib.redirect_stdout(sys.stderr):
-            result = mlflow.genai.evaluate(
-                data=eval_set.records(), scorers=scorers, predict_fn=make_predict_fn(respond)
-            )
-        metrics = {k: float(v) for k, v in result.metrics.items() if v is not None}
-        cases, errors = _case_results(result.result_df, eval_set, [s.name for s in scorers], thresholds)
-        checks = check_thresholds(metrics, thresholds, judges=use_judges, scorer_errors=errors)
-        checks.append(_coverage(cases, eval_set))
-        passed = all(c.passed for c in checks)
+        _log_params(settings, target, eval_set, thresholds)
+        result = _evaluate(settings, eval_set, scorers, respond)
+        metrics, cases, checks = _gate(result, eval_set, scorers, thresholds, use_judges)
         outcome = EvaluationOutcome(
             target=target,
-            passed=passed,
+            passed=all(c.passed for c in checks),
             run_id=run.info.run_id,
             experiment_id=experiment_id,
             tracking_uri=mlflow.get_tracking_uri(),
@@ -253,10 +212,114 @@ def run_evaluation(
             finished_at=utc_now(),
             genie_agent_version=_version(),
         )
-        mlflow.set_tags({"genie_agent.gate": "passed" if passed else "failed"})
-        mlflow.log_metric("gate_passed", 1.0 if passed else 0.0)
-        mlflow.log_dict(outcome.to_dict(), "evaluation_outcome.json")
+        _log_gate(outcome)
     if record:
         path = record_outcome(outcome, settings.home)
         outcome = dataclasses.replace(outcome, path=path)
     return outcome
+
+
+def _use_judges(settings: Settings, judges: bool | None) -> bool:
+    """Whether the LLM judges run: as asked, else when a judge model is configured."""
+    use_judges = bool(settings.judge_model) if judges is None else judges
+    if use_judges and not settings.judge_model:
+        raise ConfigError(
+            "Judges were asked for, but no judge model is configured.",
+            "Set GENIE_AGENT_JUDGE_MODEL (e.g. openai:/gpt-4o-mini), or run without --judges.",
+        )
+    return use_judges
+
+
+def _target(
+    settings: Settings, catalog: Catalog, agent: Agent | None, respond: Respond | None, target: str | None
+) -> tuple[Respond, str]:
+    """What answers the cases and its name: ``respond`` as given, else the agent (made from
+    ``settings`` when none is given, named by its configuration's fingerprint)."""
+    if respond is None:
+        if agent is None:
+            from ..factory import make_agent
+
+            agent = make_agent(settings, catalog=catalog, progress=False)
+        respond = agent_respond(agent)
+        target = target or config_fingerprint(settings, catalog)
+        prime_tracing(agent)
+    return respond, (target or "unnamed").strip()
+
+
+def _scorers(
+    settings: Settings,
+    eval_set: EvalSet,
+    expected: Mapping[str, Sequence[Mapping[str, ExpectedTable]]],
+    use_judges: bool,
+) -> list[Scorer]:
+    """The code scorers, and the LLM judges when they run."""
+    from .judges import judge_scorers
+    from .scorers import code_scorers
+
+    scorers = code_scorers(eval_set, expected)
+    if use_judges:
+        scorers += judge_scorers(settings.judge_model, eval_set)
+    return scorers
+
+
+def _log_params(settings: Settings, target: str, eval_set: EvalSet, thresholds: Mapping[str, float]) -> None:
+    import mlflow
+
+    mlflow.log_params(
+        {
+            "target": target,
+            "eval_set": str(eval_set.path),
+            "cases": len(eval_set.cases),
+            "judge_model": settings.judge_model or "none",
+            **{f"threshold.{k}": v for k, v in sorted(thresholds.items())},
+        }
+    )
+    mlflow.set_tags({"genie_agent.evaluation_target": target})
+
+
+def _evaluate(
+    settings: Settings, eval_set: EvalSet, scorers: list[Scorer], respond: Respond
+) -> EvaluationResult:
+    """``mlflow.genai.evaluate`` over the set's cases; its result (metrics and the per-case frame)."""
+    import mlflow
+
+    from .judges import judge_environ, scoped_environ
+
+    # predict_fn is always traced, so MLflow's extra validation call of the first case (with
+    # tracing off) proves nothing; skip it. MLflow's default of 10 cases at once exhausts a
+    # SQLite store's connection pool and, in one interpreter, only inflates each case's
+    # latency. MLflow prints its summary to stdout, which is the command's own (the table, or
+    # JSON): send it to stderr.
+    environ = {
+        **judge_environ(settings),
+        "MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION": "true",
+        "MLFLOW_GENAI_EVAL_MAX_WORKERS": str(settings.eval_workers),
+    }
+    with scoped_environ(environ), contextlib.redirect_stdout(sys.stderr):
+        return mlflow.genai.evaluate(
+            data=eval_set.records(), scorers=scorers, predict_fn=make_predict_fn(respond)
+        )
+
+
+def _gate(
+    result: EvaluationResult,
+    eval_set: EvalSet,
+    scorers: list[Scorer],
+    thresholds: Mapping[str, float],
+    use_judges: bool,
+) -> tuple[dict[str, float], list[CaseResult], list[ThresholdCheck]]:
+    """The run's metrics, each case's assessments, and the gate's checks (every case scored among them)."""
+    metrics = {k: float(v) for k, v in result.metrics.items() if v is not None}
+    cases, errors = _case_results(result.result_df, eval_set, [s.name for s in scorers], thresholds)
+    checks = check_thresholds(metrics, thresholds, judges=use_judges, scorer_errors=errors)
+    checks.append(_coverage(cases, eval_set))
+    return metrics, cases, checks
+
+
+def _log_gate(outcome: EvaluationOutcome) -> None:
+    """The gate in the run: a tag, a metric, and the whole outcome as a JSON artifact."""
+    import mlflow
+
+    mlflow.set_tags({"genie_agent.gate": "passed" if outcome.passed else "failed"})
+    mlflow.log_metric("gate_passed", 1.0 if outcome.passed else 0.0)
+    mlflow.log_dict(outcome.to_dict(), "evaluation_outcome.json")
