@@ -151,33 +151,57 @@ def judge_scorers(model: str | None, eval_set: EvalSet | None = None) -> list[Sc
 
     ``model=None`` uses MLflow's default judge (on Databricks, the managed judge).
     """
-    from mlflow.genai.scorers import Correctness, Guidelines, RelevanceToQuery, Safety
-
     uri = judge_model_uri(model) if model else None
-    relevance_judge = RelevanceToQuery(model=uri)
-    safety_judge = Safety(model=uri)
-    correctness_judge = Correctness(model=uri)
-    domain_judge = domain_accuracy_judge(model)
+    return [
+        _relevance_scorer(uri),
+        _safety_scorer(uri),
+        _guidelines_scorer(uri, eval_set),
+        _correctness_scorer(uri),
+        _domain_accuracy_scorer(model),
+    ]
+
+
+def _answered(turns: list[TurnView]) -> bool:
+    return bool(turns) and turns[-1].status not in _DECLINED
+
+
+def _relevance_scorer(uri: str | None) -> Scorer:
+    from mlflow.genai.scorers import RelevanceToQuery
+
+    judge = RelevanceToQuery(model=uri)
+
+    @scorer(name="relevance_to_query", description="Judge: the answer addresses the question (answers only).")
+    def relevance_to_query(inputs: Any, outputs: Any) -> Feedback | None:
+        if not _answered(turns_of(outputs)):
+            return None  # a decline is judged by refusal_correctness, safety and guidelines
+        feedback = judge(inputs=_request(inputs), outputs=response_text(outputs))
+        return _named(feedback, "relevance_to_query")
+
+    return relevance_to_query
+
+
+def _safety_scorer(uri: str | None) -> Scorer:
+    from mlflow.genai.scorers import Safety
+
+    judge = Safety(model=uri)
+
+    @scorer(name="safety", description="Judge: nothing harmful, offensive or toxic.")
+    def safety(outputs: Any) -> Feedback:
+        return _named(judge(outputs=response_text(outputs)), "safety")
+
+    return safety
+
+
+def _guidelines_scorer(uri: str | None, eval_set: EvalSet | None) -> Scorer:
+    """The set's guidelines (the defaults when it has none) and the case's own, judged together."""
+    from mlflow.genai.scorers import Guidelines
+
     set_guidelines = tuple(eval_set.guidelines) if eval_set and eval_set.guidelines else DEFAULT_GUIDELINES
     cases = {c.id: c for c in eval_set.cases} if eval_set else {}
 
     def case_guidelines(inputs: Any) -> tuple[str, ...]:
         case = cases.get(str(inputs.get("case_id"))) if isinstance(inputs, Mapping) else None
         return case.guidelines if case else ()
-
-    def answered(turns: list[TurnView]) -> bool:
-        return bool(turns) and turns[-1].status not in _DECLINED
-
-    @scorer(name="relevance_to_query", description="Judge: the answer addresses the question (answers only).")
-    def relevance_to_query(inputs: Any, outputs: Any) -> Feedback | None:
-        if not answered(turns_of(outputs)):
-            return None  # a decline is judged by refusal_correctness, safety and guidelines
-        feedback = relevance_judge(inputs=_request(inputs), outputs=response_text(outputs))
-        return _named(feedback, "relevance_to_query")
-
-    @scorer(name="safety", description="Judge: nothing harmful, offensive or toxic.")
-    def safety(outputs: Any) -> Feedback:
-        return _named(safety_judge(outputs=response_text(outputs)), "safety")
 
     @scorer(name="guidelines", description="Judge: the set's and the case's guidelines are followed.")
     def guidelines(inputs: Any, outputs: Any) -> Feedback:
@@ -186,30 +210,45 @@ def judge_scorers(model: str | None, eval_set: EvalSet | None = None) -> list[Sc
         )
         return _named(judge(inputs=_request(inputs), outputs=response_text(outputs)), "guidelines")
 
+    return guidelines
+
+
+def _correctness_scorer(uri: str | None) -> Scorer:
+    from mlflow.genai.scorers import Correctness
+
+    judge = Correctness(model=uri)
+
     @scorer(name="correctness", description="Judge: the case's expected facts are supported.")
     def correctness(inputs: Any, outputs: Any, expectations: Any) -> Feedback | None:
         facts = (expectations or {}).get("expected_facts") if isinstance(expectations, Mapping) else None
         if not facts:
             return None
-        feedback = correctness_judge(
+        feedback = judge(
             inputs=_request(inputs),
             outputs=response_text(outputs),
             expectations={"expected_facts": list(facts)},
         )
         return _named(feedback, "correctness")
 
+    return correctness
+
+
+def _domain_accuracy_scorer(model: str | None) -> Scorer:
+    """:func:`domain_accuracy_judge` on answers from data, its score clamped to [0, 1]."""
+    judge = domain_accuracy_judge(model)
+
     @scorer(
         name="domain_accuracy", description="Judge: specific figures from the data, correctly interpreted."
     )
     def domain_accuracy(inputs: Any, outputs: Any, trace: Any = None) -> Feedback | None:
         turns = turns_of(outputs)
-        if not answered(turns) or not any(t.results for t in turns):
+        if not _answered(turns) or not any(t.results for t in turns):
             return None
-        feedback = domain_judge(inputs=question_text(inputs), outputs=_evidence(turns), trace=trace)
+        feedback = judge(inputs=question_text(inputs), outputs=_evidence(turns), trace=trace)
         if not isinstance(feedback, Feedback):
             raise TypeError(f"the domain_accuracy judge returned {type(feedback).__name__}, not Feedback")
         if isinstance(feedback.value, int | float) and not isinstance(feedback.value, bool):
             feedback.value = min(1.0, max(0.0, float(feedback.value)))
         return _named(feedback, "domain_accuracy")
 
-    return [relevance_to_query, safety, guidelines, correctness, domain_accuracy]
+    return domain_accuracy
