@@ -35,13 +35,6 @@ CATALOGS = ("tpch", "bikes")
 # is no longer wrong, or no longer generated, fails the test until it is taken off the list).
 KNOWN_WRONG = frozenset(
     {
-        # A range with no target ("... by region 10 to 20") is put on a text grouping key: DuckDB's
-        # "Cannot mix values of type VARCHAR and INTEGER_LITERAL in BETWEEN" instead of a clarify.
-        "customers-numeric-range-minus500-to-500-by-region+bare_range",
-        "sales-ratio-line-items-per-order-by-priority+bare_range",
-        "sales-filtered-ratio-high-discount-share-by-region+bare_range",
-        "sales-date-range-orders-before-1994-by-priority+bare_range",
-        "bikes-toppergroup-stations-per-city+bare_range",
         # A range inside a change question: the text says "total revenue between 5 and 50", the SQL has none.
         "bikes-change-revenue-city-2023-2024+bare_range",
         # "<measure> by A, top N within each B": ranked within each A (or the period), or a global LIMIT N.
