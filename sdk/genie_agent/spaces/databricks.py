@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,7 +32,8 @@ from .genie_client import GenieCall, Pacer, column_type_name, describe_caller
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
-    from databricks.sdk.service.dashboards import GenieMessage
+    from databricks.sdk.service.dashboards import GenieAttachment, GenieMessage, GenieResultMetadata
+    from databricks.sdk.service.sql import StatementResponse
 
 __all__ = [
     "ClientFactory",
@@ -210,18 +211,18 @@ class DatabricksGenieSpace:
         return message
 
     def _answer(self, call: GenieCall, message: GenieMessage, started: float) -> SpaceAnswer:
+        """The space's answer to a finished message: its query's result, or its text when it has no query."""
         status = self._status(message)
-        title = self.info.title
         if status == "CANCELLED":
             raise BackendError(
-                f"The question to the {title} Genie space was cancelled in Genie.",
+                f"The question to the {self.info.title} Genie space was cancelled in Genie.",
                 "Someone cancelled it (or the space changed while it ran); ask again.",
                 retryable=True,
             )
         if status == "FAILED":
             self._failed(call, message)
         attachments = message.attachments or []
-        texts = [a.text.content for a in attachments if a.text is not None and a.text.content]
+        text = "\n\n".join(a.text.content for a in attachments if a.text is not None and a.text.content)
         suggested = tuple(
             q
             for a in attachments
@@ -229,58 +230,53 @@ class DatabricksGenieSpace:
             for q in a.suggested_questions.questions or ()
         )
         queries = [a for a in attachments if a.query is not None and a.attachment_id]
-        conv_id, message_id = message.conversation_id, message.message_id
         if not queries:
             return SpaceAnswer(
                 space_id=self.domain,
                 status="no_answer",
-                text="\n\n".join(texts) or f"The {title} space gave no answer to that question.",
-                conversation_id=conv_id,
-                message_id=message_id,
+                text=text or f"The {self.info.title} space gave no answer to that question.",
+                conversation_id=message.conversation_id,
+                message_id=message.message_id,
                 suggested_questions=suggested or self.config.sample_questions[:4],
                 elapsed_ms={"total": (time.monotonic() - started) * 1000},
             )
-        attachment = queries[0]
+        expired = status == "QUERY_RESULT_EXPIRED"
+        return self._query_answer(call, message, queries[0], text, suggested, started, expired=expired)
+
+    def _query_answer(
+        self,
+        call: GenieCall,
+        message: GenieMessage,
+        attachment: GenieAttachment,
+        text: str,
+        suggested: tuple[str, ...],
+        started: float,
+        *,
+        expired: bool,
+    ) -> SpaceAnswer:
+        """The answer of a query attachment: its result fetched (re-executed when ``expired``) and typed."""
         query = attachment.query
         assert query is not None and attachment.attachment_id is not None
         fetch_started = time.monotonic()
         statement = call.statement(
             self.config.space_id,
-            conv_id,
-            message_id,
+            message.conversation_id,
+            message.message_id,
             attachment.attachment_id,
-            status == "QUERY_RESULT_EXPIRED",
+            expired,
         )
-        from .statement import typed_rows
-
-        manifest = statement.manifest
-        columns = (manifest.schema.columns or []) if manifest is not None and manifest.schema else []
-        names = tuple(c.name or f"column_{i}" for i, c in enumerate(columns))
-        type_names = [column_type_name(c) for c in columns]
-        result = statement.result
-        rows = typed_rows(result.data_array if result is not None else None, type_names)
-        total = (
-            manifest.total_row_count
-            if manifest is not None and manifest.total_row_count is not None
-            else len(rows)
-        )
-        metadata = query.query_result_metadata
-        truncated = bool(
-            (manifest is not None and manifest.truncated)
-            or (metadata is not None and metadata.is_truncated)
-            or total > len(rows)  # Genie gives the first chunk only
-        )
+        columns, column_types, rows, truncated = _typed_result(statement, query.query_result_metadata)
         now = time.monotonic()
         return SpaceAnswer(
             space_id=self.domain,
             status="completed",
-            text="\n\n".join(texts) or query.description or query.title or "",
-            conversation_id=conv_id,
-            message_id=message_id,
+            text=text or query.description or query.title or "",
+            conversation_id=message.conversation_id,
+            message_id=message.message_id,
             attachment_id=attachment.attachment_id,
             sql=query.query,
-            columns=names,
-            column_types=tuple(c.type_text or n for c, n in zip(columns, type_names, strict=True)),
+            columns=columns,
+            column_types=column_types,
             rows=rows,
             row_count=len(rows),
             truncated=truncated,
@@ -342,6 +338,32 @@ class DatabricksGenieSpace:
         return (
             self.config.sample_questions[0] if self.config.sample_questions else "a question about the data"
         )
+
+
+def _typed_result(
+    statement: StatementResponse, metadata: GenieResultMetadata | None
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[Any, ...], ...], bool]:
+    """A statement's column names, column types, typed rows, and whether Genie gave only part of the result."""
+    from .statement import typed_rows
+
+    manifest = statement.manifest
+    columns = (manifest.schema.columns or []) if manifest is not None and manifest.schema else []
+    names = tuple(c.name or f"column_{i}" for i, c in enumerate(columns))
+    type_names = [column_type_name(c) for c in columns]
+    result = statement.result
+    rows = typed_rows(result.data_array if result is not None else None, type_names)
+    total = (
+        manifest.total_row_count
+        if manifest is not None and manifest.total_row_count is not None
+        else len(rows)
+    )
+    truncated = bool(
+        (manifest is not None and manifest.truncated)
+        or (metadata is not None and metadata.is_truncated)
+        or total > len(rows)  # Genie gives the first chunk only
+    )
+    column_types = tuple(c.type_text or n for c, n in zip(columns, type_names, strict=True))
+    return names, column_types, rows, truncated
 
 
 def default_client_factory(*, retry_timeout_s: float = 60.0) -> ClientFactory:
