@@ -19,9 +19,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    from rich.console import RenderableType
 
 __all__ = [
     "PROGRESS_PREFIX",
@@ -175,6 +180,29 @@ class ResultTable(Wire):
     def has_table(self) -> bool:
         return self.error is None and bool(self.columns)
 
+    def to_pandas(self) -> pd.DataFrame:
+        """The rows as a DataFrame, its columns typed by ``column_types`` (:mod:`genie_agent.frames`:
+        dates as datetimes, decimals as floats, integers as ``Int64``, nulls missing). Needs pandas."""
+        from .frames import to_pandas
+
+        return to_pandas(self)
+
+    def to_arrow(self) -> pa.Table:
+        """The rows as a ``pyarrow.Table``, its columns typed by ``column_types``. Needs pyarrow."""
+        from .frames import to_arrow
+
+        return to_arrow(self)
+
+    def _repr_html_(self) -> str:
+        from .display import result_html
+
+        return result_html(self)
+
+    def __rich__(self) -> RenderableType:
+        from .display import result_rich
+
+        return result_rich(self)
+
 
 class Grounding(Wire):
     ok: bool = True
@@ -219,6 +247,30 @@ class TurnResult(Wire):
         if self.combined is not None and self.combined.has_table:
             return self.combined
         return next((r for r in self.results if r.has_table), None)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The :attr:`primary` result as a DataFrame (:meth:`ResultTable.to_pandas`); an empty one when
+        no space returned a table (``status`` and ``text`` say why)."""
+        return (self.primary or ResultTable.read({})).to_pandas()
+
+    def to_arrow(self) -> pa.Table:
+        """The :attr:`primary` result as a ``pyarrow.Table`` (:meth:`ResultTable.to_arrow`)."""
+        return (self.primary or ResultTable.read({})).to_arrow()
+
+    def dataframes(self) -> dict[str, pd.DataFrame]:
+        """Every result with a table as a DataFrame, by its space (``combined``: the joined table)."""
+        tables = (*self.results, *([self.combined] if self.combined is not None else []))
+        return {t.domain: t.to_pandas() for t in tables if t.has_table}
+
+    def _repr_html_(self) -> str:
+        from .display import turn_html
+
+        return turn_html(self)
+
+    def __rich__(self) -> RenderableType:
+        from .display import turn_rich
+
+        return turn_rich(self)
 
 
 class Progress(Wire):

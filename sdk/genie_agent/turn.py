@@ -6,11 +6,16 @@ import datetime as dt
 import decimal
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from . import contract
 from .spaces.base import SpaceAnswer
 from .understanding.routing import RouteDecision
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    from rich.console import RenderableType
 
 __all__ = [
     "COMBINED",
@@ -113,6 +118,20 @@ class ResultTable:
     def to_dict(self) -> dict[str, Any]:
         return self.to_wire().model_dump(mode="json")
 
+    def to_pandas(self) -> pd.DataFrame:
+        """The rows as a typed DataFrame (:meth:`genie_agent.contract.ResultTable.to_pandas`)."""
+        return self.to_wire().to_pandas()
+
+    def to_arrow(self) -> pa.Table:
+        """The rows as a typed ``pyarrow.Table`` (:meth:`genie_agent.contract.ResultTable.to_arrow`)."""
+        return self.to_wire().to_arrow()
+
+    def _repr_html_(self) -> str:
+        return self.to_wire()._repr_html_()
+
+    def __rich__(self) -> RenderableType:
+        return self.to_wire().__rich__()
+
 
 @dataclass(frozen=True)
 class TurnResult:
@@ -184,6 +203,24 @@ class TurnResult:
     def to_dict(self) -> dict[str, Any]:
         """The turn result as JSON-ready data: ``ask --json``, the served agent's custom_outputs."""
         return self.to_wire().model_dump(mode="json")
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The primary result as a typed DataFrame (:meth:`genie_agent.contract.TurnResult.to_pandas`)."""
+        return self.to_wire().to_pandas()
+
+    def to_arrow(self) -> pa.Table:
+        """The primary result as a typed ``pyarrow.Table`` (:meth:`genie_agent.contract.TurnResult.to_arrow`)."""
+        return self.to_wire().to_arrow()
+
+    def dataframes(self) -> dict[str, pd.DataFrame]:
+        """Each result with a table as a DataFrame, by space (:meth:`genie_agent.contract.TurnResult.dataframes`)."""
+        return self.to_wire().dataframes()
+
+    def _repr_html_(self) -> str:
+        return self.to_wire()._repr_html_()
+
+    def __rich__(self) -> RenderableType:
+        return self.to_wire().__rich__()
 
 
 @dataclass(frozen=True)
