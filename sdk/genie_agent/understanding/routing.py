@@ -39,6 +39,10 @@ _WEIGHTS = {
 _GROUPING = re.compile(
     r"\b(?:by|per|for each|in each|each|across|for every)\s+((?:[\w#-]+\s?){1,3})", re.IGNORECASE
 )
+_NARROWING = re.compile(
+    r"^\s*(?:and\s+|but\s+|now\s+)?(?:only|just|limit(?:ed)? to|restrict(?:ed)? to)\b", re.IGNORECASE
+)
+_BY = re.compile(r"^[\s,]*(?:by|per|for each|for every|across)\b", re.IGNORECASE)
 _AFTER_GROUPING = frozenset("have has had do does did is are was were there".split())
 _NOT_PROPER = frozenset(
     {
@@ -124,7 +128,8 @@ class Router:
                 scores[hit.space] += _WEIGHTS[hit.kind] / shared
                 if hit.kind == "measure":
                     measure_spaces.add(hit.space)
-        return scores, measure_spaces
+        # Rounded: the same evidence summed in another order must tie, not differ in the last bit.
+        return {s: round(v, 6) for s, v in scores.items()}, measure_spaces
 
     def _reason(self, space: str, matches: list[Match[_Hit]]) -> str:
         """The reason for ``space``: its title and the phrases of the question that point at it."""
@@ -172,7 +177,7 @@ class Router:
                 confidence = 0.7 if measure_spaces else 0.9
                 return RouteDecision("out_of_scope", (), confidence, f"no space knows {', '.join(unknown)}")
             measure_spaces &= scores.keys()
-        if previous and not measure_spaces:
+        if previous and (not measure_spaces or self._narrows(question, matches, previous)):
             return RouteDecision(
                 "follow_up",
                 previous,
@@ -188,8 +193,18 @@ class Router:
         if len(domains) <= 1:
             best = domains[0] if domains else max(scores, key=lambda s: scores[s])
             contenders = measure_spaces or scores.keys()  # no measure named: every space it matched
+            # A tie is a question only when the tied spaces hold the same measure it names (or it names
+            # none): "average duration for Volt bikes" names the rides' measure first, not a shared one.
+            shared_measure = any(
+                len({h.space for h in m.entries if h.kind == "measure"}) > 1 for m in matches
+            )
             rivals = tuple(
-                s for s in self.spaces if s in contenders and s != best and scores[s] == scores[best]
+                s
+                for s in self.spaces
+                if s in contenders
+                and s != best
+                and scores[s] == scores[best]
+                and (shared_measure or not measure_spaces)
             )
             if rivals and not previous:
                 return self._ambiguous(question, (best, *rivals), matches)
@@ -202,6 +217,15 @@ class Router:
         questions = self._sub_questions(question, owners, shared, domains, memo)
         reasons = [self._reason(d, self._parsed(questions[d], memo)[1]) for d in domains]
         return RouteDecision("cross_domain", domains, 0.9, "; ".join(reasons), questions)
+
+    @staticmethod
+    def _narrows(question: str, matches: list[Match[_Hit]], previous: Sequence[str]) -> bool:
+        """ "just household customers" after a turn on sales: a follow-up that only narrows the last
+        answer (its noun sets the scene), when every value it names is one the last spaces know."""
+        if not _NARROWING.match(question):
+            return False
+        values = [m for m in matches if any(h.kind in ("value", "filter") for h in m.entries)]
+        return bool(values) and all(any(h.space in previous for h in m.entries) for m in values)
 
     def _ambiguous(self, question: str, tied: tuple[str, ...], matches: list[Match[_Hit]]) -> RouteDecision:
         """Spaces that hold the same measure, and nothing in the question to choose between them."""
@@ -297,6 +321,14 @@ class Router:
         tokens, matches = self._parsed(text, memo)
         return shareable(tokens, [(m.start, m.end, {h.kind for h in m.entries}) for m in matches])
 
+    def _may_take(self, suffix: str, domain: str, memo: dict[str, _Parsed]) -> bool:
+        """A "by ..." said after the last part ("rides by members") groups or narrows only a space that
+        knows what it names; a filter ("in Munich") goes to every part, which answers it or says it cannot."""
+        if not _BY.match(suffix):
+            return True
+        _, matches = self._parsed(suffix, memo)
+        return not matches or any(h.space == domain for m in matches for h in m.entries)
+
     def _after_measures(self, clause: str, memo: dict[str, _Parsed]) -> str:
         """The clause's words after its last measure ("suppliers in peru" -> "in peru")."""
         tokens, matches = self._parsed(clause, memo)
@@ -346,7 +378,9 @@ class Router:
             verbal = (
                 ellipsis_predicate(shared.suffix.split(maxsplit=1)[0]) if shared.suffix.strip() else False
             )
-            fits = not verbal or not self._after_measures(text, memo)
+            fits = (not verbal or not self._after_measures(text, memo)) and self._may_take(
+                shared.suffix, domain, memo
+            )
             if shared.suffix and fits and not {t.stem for t in tokenize(shared.suffix)} <= have:
                 text += shared.suffix
             have = {t.stem for t in self._parsed(text, memo)[0]}
