@@ -88,3 +88,21 @@ def test_a_combined_table_request_is_not_remembered_as_a_chart_preference(agent)
     assert result.status == "ok" and result.combined is not None
     assert "remember" not in result.text
     assert all(row[1] is not None and row[2] is not None for row in result.combined.rows)
+
+
+def test_a_follow_up_that_only_narrows_stays_with_the_last_answer(agent):
+    first = agent.ask("avg order value by priority")
+    second = agent.ask("just household customers", thread_id=first.thread_id)
+    assert second.route.domains == ("sales",) and second.status == "ok"
+    assert "HOUSEHOLD" in (second.results[0].sql or "")
+    assert [r[0] for r in second.results[0].rows] != [] and second.results[0].columns == first.results[
+        0
+    ].columns
+
+
+def test_a_trailing_grouping_goes_only_to_the_parts_that_know_it(agent):
+    # Suppliers have no market segment: the grouping stays with revenue, it is not forced on supply.
+    decision = agent.router.route("the number of suppliers and revenue by market segment")
+    assert decision.questions == {"supply": "the number of suppliers", "sales": "revenue by market segment"}
+    decision = agent.router.route("revenue and suppliers by nation")
+    assert decision.questions == {"sales": "revenue by nation", "supply": "suppliers by nation"}
