@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 QUESTION ?= What was revenue by region in 1995, and how many suppliers does each region have?
 
-.PHONY: demo test install install-dev lint bench clean
+.PHONY: demo test install install-dev lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,10 @@ test: lint
 bench: install
 	$(BIN)/python bench/bench_ask.py
 
+# The API reference of the public API (genie_agent's __all__) from its docstrings, into docs/api/
+# (git-ignored; CI builds it in tests/integration/test_api_reference.py).
+docs: install-dev
+	$(BIN)/python docs/api_reference.py docs/api
+
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .ruff_cache .mypy_cache .bench-home
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache .mypy_cache .bench-home docs/api
