@@ -84,7 +84,7 @@ class ResultTable:
         rows = tuple(tuple(jsonable(v) for v in row) for row in answer.rows)
         error = None if answer.status == "completed" else answer.text
         return cls(
-            answer.space_id,
+            answer.domain,
             answer.sql,
             answer.columns,
             rows,

@@ -197,7 +197,7 @@ def test_info_names_the_space_and_gives_routing_terms(backend):
 def test_same_questions_same_results(backend, local_spaces, tpch_db, case):
     (domain,) = case["spaces"]
     answer = backend.ask(domain, case["question"])
-    assert answer.status == "completed" and answer.space_id == domain and answer.conversation_id
+    assert answer.status == "completed" and answer.domain == domain and answer.conversation_id
     assert same_result(answer.rows, expected_rows(tpch_db, case["expected_sql"][domain]), case["ordered"])
     reference = local_spaces[domain].ask(case["question"], identity=who("ann"))
     assert typed(answer.rows) == typed(reference.rows)

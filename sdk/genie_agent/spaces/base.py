@@ -50,7 +50,8 @@ class RoutingTerm:
 class SpaceAnswer:
     """One answer from a space. Values in ``rows`` are typed (numbers, dates), never pre-formatted."""
 
-    space_id: str
+    domain: str
+    """The space's name in the catalog (its domain key), not a Databricks Genie space id."""
     status: AnswerStatus
     text: str
     conversation_id: str

@@ -232,7 +232,7 @@ class DatabricksGenieSpace:
         queries = [a for a in attachments if a.query is not None and a.attachment_id]
         if not queries:
             return SpaceAnswer(
-                space_id=self.domain,
+                domain=self.domain,
                 status="no_answer",
                 text=text or f"The {self.info.title} space gave no answer to that question.",
                 conversation_id=message.conversation_id,
@@ -268,7 +268,7 @@ class DatabricksGenieSpace:
         columns, column_types, rows, truncated = _typed_result(statement, query.query_result_metadata)
         now = time.monotonic()
         return SpaceAnswer(
-            space_id=self.domain,
+            domain=self.domain,
             status="completed",
             text=text or query.description or query.title or "",
             conversation_id=message.conversation_id,

@@ -245,7 +245,7 @@ class LocalGenieSpace:
         result = self._executor.execute(sql, self.definition.physical_tables)
         message_id = self._conversations.add(conv_id, self.definition.id, question, plan, sql, user)
         return SpaceAnswer(
-            space_id=self.definition.id,
+            domain=self.definition.id,
             status="completed",
             text=text,
             conversation_id=conv_id,
@@ -271,7 +271,7 @@ class LocalGenieSpace:
     def _no_answer(self, conv_id: str, question: str, text: str, user: str) -> SpaceAnswer:
         message_id = self._conversations.add(conv_id, self.definition.id, question, None, None, user)
         return SpaceAnswer(
-            space_id=self.definition.id,
+            domain=self.definition.id,
             status="no_answer",
             text=text,
             conversation_id=conv_id,
