@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -20,6 +20,7 @@ __all__ = [
     "format_value",
     "is_number",
     "number_scale",
+    "scaled",
 ]
 
 SCALES: dict[str, tuple[float, str]] = {
@@ -102,3 +103,17 @@ def number_scale(scale: str | None) -> Iterator[None]:
         yield
     finally:
         _SCALE.reset(token)
+
+
+def scaled(chunks: Iterable[str], scale: str | None) -> Iterator[str]:
+    """Produce each chunk with numbers written in ``scale``; the scale is not in force between chunks."""
+    if scale is None:
+        yield from chunks
+        return
+    it = iter(chunks)
+    while True:
+        with number_scale(scale):
+            chunk = next(it, None)
+        if chunk is None:
+            return
+        yield chunk

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from . import declines
 from .combine import combine_results
 from .errors import GenieAgentError
-from .formatting import number_scale
+from .formatting import scaled
 from .grounding import check_grounding
 from .identity import Identity
 from .memory.errors import MemoryUnavailableError, ThreadNotAvailableError
@@ -41,7 +41,7 @@ from .turn import (
     VisualizationReady,
 )
 from .turn_memory import TurnMemory
-from .understanding.references import carry_members, key_members, resolve_references
+from .understanding.references import carry_members, resolve_references, result_members
 from .understanding.routing import RouteDecision, RouteKind
 
 if TYPE_CHECKING:
@@ -281,7 +281,7 @@ class Turn:
         parts: list[str] = []
         scale = self._memory.scale(r.rows for r in self.results if r.error is None)
         try:
-            for chunk in _scaled(self.chunks, scale):
+            for chunk in scaled(self.chunks, scale):
                 parts.append(chunk)
                 yield TextDelta(chunk)
         except GenieAgentError as exc:  # the LLM failed mid-answer: say so; the results stand
@@ -351,7 +351,7 @@ class Turn:
             dict(self.conv_ids),
             {r.domain: r.sql for r in self.results},
             summarize_results(self.results),
-            members=_members(self.results) if self.status in ("ok", "partial") else {},
+            members=result_members(self.results) if self.status in ("ok", "partial") else {},
         )
         try:
             threads.append(self.state, record)
@@ -423,35 +423,8 @@ def _visualization(question: str, results: Sequence[ResultTable]) -> dict[str, o
     return hint.to_dict() if hint is not None else None
 
 
-def _members(results: Sequence[ResultTable]) -> dict[str, list[object]]:
-    """The grouping members of the first answered result, per key column (for "those nations")."""
-    from .column_kinds import column_formats
-    from .synthesis import measure_index
-
-    for r in results:
-        if r.error is None and r.rows:
-            formats = column_formats(r.columns, r.rows, r.column_types, r.column_formats)
-            keys = measure_index(r.rows[0], formats)
-            return key_members(r.columns, r.rows, keys) if keys else {}
-    return {}
-
-
 def _memory_status(agent: Agent, failures: Sequence[str]) -> str:
     """``saved``, ``disabled`` (memory off), or ``failed: <what failed>``."""
     if agent.threads is None and agent.memories is None:
         return "disabled"
     return "failed: " + "; ".join(dict.fromkeys(failures)) if failures else "saved"
-
-
-def _scaled(chunks: Iterable[str], scale: str | None) -> Iterator[str]:
-    """Produce each chunk with numbers written in ``scale``; the scale is not in force between chunks."""
-    if scale is None:
-        yield from chunks
-        return
-    it = iter(chunks)
-    while True:
-        with number_scale(scale):
-            chunk = next(it, None)
-        if chunk is None:
-            return
-        yield chunk

@@ -14,7 +14,7 @@ from typing import Any
 
 from .lexicon import stem
 
-__all__ = ["MAX_MEMBERS", "carry_members", "key_members", "resolve_references"]
+__all__ = ["MAX_MEMBERS", "carry_members", "key_members", "resolve_references", "result_members"]
 
 MAX_MEMBERS = 50
 """Members kept per key column of a turn's result: a longer list is no longer 'those'."""
@@ -92,3 +92,16 @@ def _column(m: re.Match[str], members: Mapping[str, Sequence[Any]]) -> tuple[str
     if m.group("n") and len(members) == 1:
         return next(iter(members)), m.end("n")
     return None, m.end()
+
+
+def result_members(results: Sequence[Any]) -> dict[str, list[object]]:
+    """The grouping members of the first answered result, per key column (for "those nations")."""
+    from ..column_kinds import column_formats
+    from ..synthesis import measure_index
+
+    for r in results:
+        if r.error is None and r.rows:
+            formats = column_formats(r.columns, r.rows, r.column_types, r.column_formats)
+            keys = measure_index(r.rows[0], formats)
+            return key_members(r.columns, r.rows, keys) if keys else {}
+    return {}
