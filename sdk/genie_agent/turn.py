@@ -163,8 +163,10 @@ class TurnResult:
 
     @property
     def data(self) -> list[dict[str, Any]]:
-        """Rows of the primary (first successful) result as objects, bounded."""
-        primary = next((r for r in self.results if r.error is None and r.columns), None)
+        """Rows of the primary result as objects, bounded: the parts joined when the turn joined them (the
+        table the visualization hint is about), else the first successful result."""
+        tables = self.results if self.combined is None else (self.combined,)
+        primary = next((r for r in tables if r.error is None and r.columns), None)
         if primary is None:
             return []
         return [dict(zip(primary.columns, row, strict=False)) for row in primary.rows[: self.data_rows]]
