@@ -37,12 +37,6 @@ KNOWN_WRONG = frozenset(
     {
         # A range inside a change question: the text says "total revenue between 5 and 50", the SQL has none.
         "bikes-change-revenue-city-2023-2024+bare_range",
-        # "<measure> by A, top N within each B": ranked within each A (or the period), or a global LIMIT N.
-        "sales-basic-units-shipped-monthly-1997+per_group",
-        "supply-basic-parts-per-manufacturer+per_group",
-        "sales-value-set-brazil-argentina-peru-1997+per_group",
-        "bikes-daterange-rides-type-q2-q4-2023+per_group",
-        "bikes-valueset-duration-three-models+per_group",
         # "except V for A or/and B": the exclusion also takes the value set after it.
         "supply-value-set-brand11-or-brand12+exclusion",
         "bikes-valueset-revenue-munich-hamburg+exclusion",

@@ -96,13 +96,13 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
     measures_from_context(r, terms, ranking)
     conditions = place_conditions(r, terms, raw_conditions)
     ratio = _read_ratio(r, terms)
-    per_group = _read_per_group(r, terms, ranking, time)
     drop_replaced(r, terms)
     for dim, dim_values in terms.filters.items():
         # "compare rides in Munich and Hamburg": several values of one dimension are compared, not
         # summed — unless the question asks for them together ("combined", "in total").
         if len(dim_values) > 1 and dim not in terms.group_by and not _asks_total(r):
             terms.group_by.append(dim)
+    per_group = _read_per_group(r, terms, ranking, time)
     _both(r, terms)
     use_cues(r)
     use_value_nouns(r)
@@ -260,28 +260,36 @@ def _read_ratio(r: Reading, terms: Terms) -> Ratio | None:
 
 
 def _read_per_group(r: Reading, terms: Terms, ranking: Ranking, time: TimeReading) -> str | None:
-    """ "top 2 customers within each segment", "best nation per region": rank within groups."""
+    """ "top 2 customers within each segment", "best nation per region", "units each month, top 2
+    within each region": rank within the groups of the dimension (or period) named with "each",
+    "per" or "within" nearest after the ranking's words — else nearest before them ("for each
+    year, the two segments with the most orders")."""
     if ranking.order is None:
         return None
-    for dim in terms.group_by if len(terms.group_by) >= 2 else ():
+    keys = len(terms.group_by) + (1 if time.grains else 0)
+    candidates: list[tuple[int, str]] = []
+    for dim in terms.group_by if keys >= 2 else ():
         cue = terms.group_cues.get(dim, "")
         if cue.endswith(("each", "every")) or cue in ("per", "within"):
-            start = terms.dimension_spans[dim]
-            for k in range(max(0, start - 3), start):
-                if r.words[k] in ("within", "in", "for", "each", "every", "per", "by"):
-                    r.use(k)
-            return dim
-    return _per_period(terms, ranking, time)
+            candidates.append((terms.dimension_spans[dim], dim))
+    if ranking.limit is not None:
+        candidates += [(at, grain) for grain, cue, at in time.grains if cue in ("each", "every", "per")]
+    if not candidates:
+        return None
+    after = sorted(c for c in candidates if c[0] > ranking.at)
+    at, chosen = after[0] if after else max(candidates)
+    if chosen in terms.group_by:
+        for k in range(max(0, at - 3), at):
+            if r.words[k] in ("within", "in", "for", "each", "every", "per", "by"):
+                r.use(k)
+        return chosen
+    return _per_period(terms, time, chosen)  # type: ignore[arg-type]
 
 
-def _per_period(terms: Terms, ranking: Ranking, time: TimeReading) -> str | None:
+def _per_period(terms: Terms, time: TimeReading, outer: TimeGrain) -> str | None:
     """ "for each year, the two segments with the most orders", "the best month in each year":
     rank within each period of a grain; the grain ranked is the finer one named, if any."""
-    each = [grain for grain, cue in time.grains if cue in ("each", "every", "per")]
-    if not each or ranking.limit is None:
-        return None
-    outer = each[-1]
-    finer = [g for g, _ in time.grains if GRAINS.index(g) < GRAINS.index(outer)]
+    finer = [g for g, _, _ in time.grains if GRAINS.index(g) < GRAINS.index(outer)]
     if finer:
         time.grain = finer[-1]
         return outer

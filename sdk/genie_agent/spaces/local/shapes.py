@@ -48,6 +48,8 @@ class Ranking:
     measure: str | None = None
     """A measure named by its superlative ("busiest" -> orders)."""
     superlative: bool = False
+    at: int = -1
+    """Where the ranking's words stand ("top" in "top 2 within each region")."""
 
 
 def _small_number(r: Reading, i: int) -> int | None:
@@ -71,12 +73,12 @@ def read_ranking(r: Reading) -> Ranking:
             n = _small_number(r, i + 1)
             span = r.number_at(i + 1)
             r.use(i, *(range(i + 1, span.end) if span else [i + 1] if n else []))
-            out.limit, out.order = (n or 10), ("desc" if w == "top" else "asc")
+            out.limit, out.order, out.at = (n or 10), ("desc" if w == "top" else "asc"), i
             return _superlative_adjective(r, out, superlatives)
         n = _small_number(r, i)
         if n is not None and (r.word(i + 1) in DESC_WORDS or r.word(i + 1) in ASC_WORDS) and r.free(i + 1):
             r.use(i, i + 1)
-            out.limit, out.order = n, "desc" if r.word(i + 1) in DESC_WORDS else "asc"
+            out.limit, out.order, out.at = n, "desc" if r.word(i + 1) in DESC_WORDS else "asc", i
             return _superlative_adjective(r, out, superlatives)
     out = _superlative_adjective(r, out, superlatives)
     if out.order is not None:
@@ -84,8 +86,14 @@ def read_ranking(r: Reading) -> Ranking:
     for i, w in enumerate(r.words):
         if r.free(i) and w in DESC_WORDS | ASC_WORDS and not _comparator_context(r, i):
             out.order = "desc" if w in DESC_WORDS else "asc"
-            out.superlative = True
+            out.superlative, out.at = True, i
             r.use(i)
+            n = _small_number(r, i + 1) if w not in ("most", "least") else None
+            if n is not None and r.free(i + 1):
+                # "best 2 districts per city": the count follows the superlative.
+                out.limit = n
+                r.use(i + 1)
+                return out
             for k in range(1, len(r.words)):
                 n = _small_number(r, k)
                 if n is not None and r.free(k) and r.words[k - 1] in ("which", "what", "the", "name"):
@@ -110,7 +118,7 @@ def _superlative_adjective(r: Reading, out: Ranking, superlatives: dict[str, tup
         r.use(i)
         out.measure = measure
         if out.order is None:
-            out.order, out.limit, out.superlative = order, 1, True
+            out.order, out.limit, out.superlative, out.at = order, 1, True, i
         return out
     return out
 

@@ -46,8 +46,9 @@ class TimeReading:
     year_over_year: bool = False
     endpoints: tuple[TimeRange, ...] = ()
     """The two ends of a range ("from 1995 to 1996"): what a change is measured between."""
-    grains: tuple[tuple[TimeGrain, str], ...] = ()
-    """Every grain the question names, with the cue before it ("each" in "in each year")."""
+    grains: tuple[tuple[TimeGrain, str, int], ...] = ()
+    """Every grain the question names, with the cue before it ("each" in "in each year") and where
+    it stands."""
 
 
 def year_range(y: int) -> TimeRange:
@@ -287,7 +288,7 @@ def _read_grain(r: Reading, out: TimeReading) -> None:
                 r.use(i - 1)
             out.grain = GRAIN_WORDS[w]
             out.grain_given = True
-            out.grains += ((out.grain, cue),)
+            out.grains += ((out.grain, cue, i),)
     if any(w in COMPARE_WORDS for w in r.words) and out.periods and not out.time_range:
         for i, w in enumerate(r.words):
             if w in COMPARE_WORDS:
