@@ -143,42 +143,53 @@ def read_exclusions(r: Reading) -> set[int]:
             cue_end = i + 1
         elif (w == "other" and r.is_word(i + 1, "than")) or (w == "apart" and r.is_word(i + 1, "from")):
             cue_end = i + 2
-        elif w in ("excl",):
-            cue_end = i + 1
         if cue_end is None:
             continue
-        k = cue_end
-        found: list[Match[Term]] = []
-        while k < len(r.words) and k - cue_end <= 4:
-            m = r.match_at(k)
-            if m is not None and any(t.kind in ("value", "filter") for t in m.entries):
-                found.append(m)
-                k = m.end
-                continue
-            if r.words[k] in (
-                "the",
-                "for",
-                "in",
-                "any",
-                "a",
-                "and",
-                "or",
-                "from",
-                "of",
-                "those",
-                "with",
-                "being",
-            ):
-                k += 1
-                continue
-            if found and m is not None and any(t.kind == "dimension" for t in m.entries):
-                k = m.end  # "excluding the HOUSEHOLD segment"
-                continue
-            break
+        found = _excluded(r, cue_end)
         if found:
             r.use(*range(i, cue_end))
             negated.update(m.start for m in found)
     return negated
+
+
+_BEFORE_EXCLUDED = frozenset({"the", "for", "in", "any", "a", "from", "of", "those", "with", "being"})
+
+
+def _excluded(r: Reading, start: int) -> list[Match[Term]]:
+    """The values an exclusion cue at ``start`` names: "excluding the HOUSEHOLD segment", "not
+    Berlin or Munich". A list goes on with "and", "or" or a comma through values of the same
+    dimension; a preposition after a value ends it ("except casual for Munich and Hamburg": the
+    cities are kept, not excluded). A value of another dimension joined to the list ("excluding
+    Berlin and e-bikes") could be excluded or kept: that is asked, not guessed."""
+    found: list[Match[Term]] = []
+    k = start
+    while k < len(r.words) and k - start <= 4 + 2 * len(found):
+        m = r.match_at(k)
+        if m is not None and any(t.kind in ("value", "filter") for t in m.entries):
+            if found and not _same_dimension(found[0], m):
+                r.problems.append(f"whether {m.text!r} is excluded too")
+                break
+            found.append(m)
+            k = m.end
+            continue
+        w = r.words[k]
+        if w in ("and", "or", ",") or (w in _BEFORE_EXCLUDED and not found):
+            k += 1
+            continue
+        if found and w == "the" and r.is_word(k - 1, "and", "or", ","):
+            k += 1
+            continue
+        if found and m is not None and any(t.kind == "dimension" for t in m.entries):
+            k = m.end  # "excluding the HOUSEHOLD segment"
+            continue
+        break
+    return found
+
+
+def _same_dimension(first: Match[Term], other: Match[Term]) -> bool:
+    """Both name values of one dimension (or both named filters)."""
+    names = {(t.kind, t.name) for t in first.entries if t.kind in ("value", "filter")}
+    return any((t.kind, t.name) in names for t in other.entries)
 
 
 # --------------------------------------------------------------------------- numeric conditions
