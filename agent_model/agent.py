@@ -22,12 +22,14 @@ from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse
 
 from genie_agent.agent import Agent
 from genie_agent.errors import GenieAgentError
+from genie_agent.feedback import record_feedback
 from genie_agent.identity import LOCAL_USER, Identity, IdentityProvider
 from genie_agent.memory.actions import run_memory_action
 from genie_agent.responses import (
     collect_response,
     error_events,
     events_to_responses,
+    feedback_events,
     memory_action_events,
     parse_request,
 )
@@ -77,6 +79,9 @@ class GenieResponsesAgent(ResponsesAgent):
             if turn.memory_action is not None:  # list/forget memories: answered without a turn
                 result = run_memory_action(agent.memories, identity.user, turn.memory_action)
                 yield from memory_action_events(result)
+                return
+            if turn.feedback is not None:  # rate an earlier turn: answered without a turn
+                yield from feedback_events(record_feedback(agent, identity, turn.feedback))
                 return
             stream = agent.stream(
                 turn.question,

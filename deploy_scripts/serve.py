@@ -176,7 +176,7 @@ class _Gate:
         fields = {k: v for k, v in data.items() if k != "stream"}
         try:
             turn = parse_request(fields)
-            if turn.memory_action is None:  # a memory action has no question
+            if turn.memory_action is None and turn.feedback is None:  # an action has no question
                 self.state.responses_agent.agent.validate_question(turn.question)
         except GenieAgentError as exc:
             return body, _error(exc)

@@ -23,6 +23,7 @@ from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse
 
 from .contract import PROGRESS_PREFIX, ROWS_IN_SPACE_EVENT
 from .errors import GenieAgentError, UserInputError
+from .feedback import FeedbackAction, FeedbackResult
 from .memory.actions import MemoryAction, MemoryActionResult
 from .turn import (
     Clarification,
@@ -48,6 +49,7 @@ __all__ = [
     "collect_response",
     "error_events",
     "events_to_responses",
+    "feedback_events",
     "memory_action_events",
     "parse_request",
 ]
@@ -67,6 +69,8 @@ class TurnRequest:
     """``custom_inputs.user_id`` or ``context.user_id``: honoured only when no authenticated identity exists."""
     memory_action: MemoryAction | None = None
     """``custom_inputs.memory_action``: list or forget the user's memories instead of running a turn."""
+    feedback: FeedbackAction | None = None
+    """``custom_inputs.feedback``: rate an earlier turn instead of running one (:mod:`genie_agent.feedback`)."""
 
 
 def _text_of(content: Any) -> str:
@@ -100,7 +104,8 @@ def parse_request(request: ResponsesAgentRequest | Mapping[str, Any]) -> TurnReq
             break
     custom = request.custom_inputs or {}
     action = MemoryAction.from_custom_inputs(custom)
-    if question is None and action is None:
+    feedback = FeedbackAction.from_custom_inputs(custom)
+    if question is None and action is None and feedback is None:
         raise UserInputError(
             "The request has no user message.", "Add {'role': 'user', 'content': 'your question'} to input."
         )
@@ -121,7 +126,12 @@ def parse_request(request: ResponsesAgentRequest | Mapping[str, Any]) -> TurnReq
         )
     user_id = custom.get("user_id") or (request.context.user_id if request.context else None)
     return TurnRequest(
-        question or "", thread_id, dict(ids), str(user_id) if user_id is not None else None, action
+        question or "",
+        thread_id,
+        dict(ids),
+        str(user_id) if user_id is not None else None,
+        action,
+        feedback=feedback,
     )
 
 
@@ -252,6 +262,11 @@ def memory_action_events(result: MemoryActionResult) -> Iterator[ResponsesAgentS
     item_id = f"msg_{uuid.uuid4().hex}"
     yield _delta(item_id, result.text)
     yield _done(_message(item_id, result.text), custom_outputs=result.outputs)
+
+
+def feedback_events(result: FeedbackResult) -> Iterator[ResponsesAgentStreamEvent]:
+    """A rating's answer: one message item, the outcome as custom_outputs."""
+    yield from memory_action_events(MemoryActionResult(result.text, result.outputs))
 
 
 def collect_response(events: Iterable[ResponsesAgentStreamEvent]) -> ResponsesAgentResponse:

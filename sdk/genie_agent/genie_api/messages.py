@@ -28,6 +28,7 @@ from .errors import ApiError
 from .faults import GenieFaults
 
 __all__ = [
+    "FEEDBACK_RATINGS",
     "TERMINAL",
     "Conversation",
     "GenieService",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "QUERY_RESULT_EXPIRED"})
+FEEDBACK_RATINGS = ("POSITIVE", "NEGATIVE", "NONE")
 # Where in a space's latency each status begins (the rest is ASKING_AI), as fractions of it.
 _ASKING_AT, _EXECUTING_AT = 0.05, 0.75
 
@@ -75,6 +77,8 @@ class MessageTrace:
     status: str
     timeline: tuple[tuple[str, float], ...]
     polls: int
+    feedback: str | None = None
+    """The rating the message's user gave it (send-message-feedback): POSITIVE, NEGATIVE or NONE."""
 
     @property
     def finished_at(self) -> float | None:
@@ -118,6 +122,7 @@ class Message:
     result_expired: bool = False
     completed_mono: float | None = None
     polls: int = 0
+    feedback: str | None = None
     timeline: list[tuple[str, float]] = field(default_factory=list)
     ids: dict[str, str] = field(default_factory=lambda: {k: new_id() for k in ("query", "text", "suggested")})
 
@@ -239,13 +244,26 @@ class GenieService:
             msg.set("COMPLETED")
         return msg
 
+    def send_feedback(self, who: Identity, ref: MessageRef, rating: object) -> Message:
+        """Rate the caller's message (see :meth:`message`): POSITIVE, NEGATIVE or NONE; a later rating
+        replaces it."""
+        if rating not in FEEDBACK_RATINGS:
+            raise ApiError(
+                400, "INVALID_PARAMETER_VALUE", f"rating must be one of {', '.join(FEEDBACK_RATINGS)}."
+            )
+        msg = self.message(who, ref)
+        msg.feedback = str(rating)
+        return msg
+
     # --- what tests look at --------------------------------------------------------------------------
 
     def trace(self, message_id: str) -> MessageTrace | None:
         msg = self.messages.get(message_id)
         if msg is None:
             return None
-        return MessageTrace(msg.message_id, msg.space_id, msg.status, tuple(msg.timeline), msg.polls)
+        return MessageTrace(
+            msg.message_id, msg.space_id, msg.status, tuple(msg.timeline), msg.polls, msg.feedback
+        )
 
     def expire(self, message_id: str) -> None:
         msg = self.messages[message_id]

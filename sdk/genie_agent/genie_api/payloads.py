@@ -77,6 +77,8 @@ def message_json(msg: Message) -> dict[str, Any]:
             attachments.append({"attachment_id": msg.ids["suggested"], "suggested_questions": questions})
     if attachments:
         body["attachments"] = attachments
+    if msg.feedback is not None:
+        body["feedback"] = {"rating": msg.feedback}
     if msg.status == "FAILED" and msg.error is not None:
         body["error"] = {"error": msg.error[0], "type": msg.error[1]}
     return body

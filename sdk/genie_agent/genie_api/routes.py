@@ -107,6 +107,16 @@ class _GenieRoutes:
     async def get_message(self, request: Request) -> JSONResponse:
         return JSONResponse(message_json(self.s.poll(self._who(request), _message_ref(request))))
 
+    async def send_feedback(self, request: Request) -> JSONResponse:
+        who = self._who(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(400, "MALFORMED_REQUEST", "The request body is not valid JSON.") from None
+        rating = body.get("rating") if isinstance(body, dict) else None
+        self.s.send_feedback(who, _message_ref(request), rating)
+        return JSONResponse({})
+
     async def query_result(self, request: Request) -> JSONResponse:
         who, attachment_id = self._who(request), request.path_params.get("attachment_id")
         return JSONResponse(statement_json(self.s.query_message(who, _message_ref(request), attachment_id)))
@@ -134,6 +144,7 @@ class _GenieRoutes:
             Route(_CONV + "/messages", self.create_message, methods=["POST"]),
             Route(_CONV + "/messages", self.list_messages, methods=["GET"]),
             Route(_MSG, self.get_message),
+            Route(_MSG + "/feedback", self.send_feedback, methods=["POST"]),
             Route(_MSG + "/attachments/{attachment_id}/query-result", self.query_result),
             Route(_MSG + "/attachments/{attachment_id}/execute-query", self.execute_query, methods=["POST"]),
             # Deprecated message-level forms the SDK still has.

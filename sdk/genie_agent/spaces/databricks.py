@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -158,6 +158,36 @@ class DatabricksGenieSpace:
                 continue
             break
         return self._answer(call, message, started)
+
+    def send_feedback(
+        self,
+        conversation_id: str,
+        message_id: str,
+        rating: Literal["up", "down"],
+        *,
+        identity: Identity | None = None,
+    ) -> None:
+        """Rate a message this space answered (Genie's send-message-feedback), as ``identity``: up is
+        POSITIVE, down NEGATIVE; a later rating replaces it. Raises :class:`BackendError`."""
+        from databricks.sdk.errors import NotFound
+        from databricks.sdk.service.dashboards import GenieFeedbackRating
+
+        value = GenieFeedbackRating.POSITIVE if rating == "up" else GenieFeedbackRating.NEGATIVE
+        call = GenieCall(
+            self._make_client(identity), self.info.title, identity, time.monotonic() + self._timeout_s
+        )
+        genie, space_id = call.client.genie, self.config.space_id
+        try:
+            call.run(
+                lambda: genie.send_message_feedback(space_id, conversation_id, message_id, value),
+                keep=(NotFound,),
+            )
+        except NotFound:
+            raise BackendError(
+                f"The {self.info.title} Genie space has no message {message_id} to rate: it is gone, or "
+                "was asked with other credentials.",
+                "Only the user who asked a Genie message can rate it there; the rating is kept in MLflow.",
+            ) from None
 
     # --- one question ----------------------------------------------------------------------------
 
