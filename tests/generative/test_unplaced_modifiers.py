@@ -37,9 +37,6 @@ KNOWN_WRONG = frozenset(
     {
         # A range inside a change question: the text says "total revenue between 5 and 50", the SQL has none.
         "bikes-change-revenue-city-2023-2024+bare_range",
-        # "... average supply cost above 500 with more than 810 parts": the first condition becomes a
-        # row filter on supply cost and the measure asked is replaced by the part count.
-        "supply-having-brands-avg-supply-cost-above-500+condition",
     }
 )
 

@@ -15,6 +15,7 @@ from .reading import Reading
 from .shapes import RawCondition, condition_on
 from .terms import Terms
 from .vocabulary import Term
+from .words import AGG_WORDS
 
 __all__ = ["place_conditions"]
 
@@ -35,7 +36,7 @@ def place_conditions(r: Reading, terms: Terms, raw: list[RawCondition]) -> list[
         if target is None:
             r.problems.append(f"what {c.label!r} applies to")
             continue
-        kind, name = target
+        kind, name, at = target
         if kind == "dimension" and name in r.vocabulary.text_dimensions:
             r.problems.append(f"what {c.label!r} applies to: {name} is not a number")
             continue
@@ -54,7 +55,9 @@ def place_conditions(r: Reading, terms: Terms, raw: list[RawCondition]) -> list[
         ):
             terms.measures.insert(0, MeasureRef(counted))
         others = [x for x in terms.measures if x.name != name]
-        row_level = measure.row_column is not None and (others or not terms.group_by)
+        # "brands with an average supply cost above 500": the aggregate named compares the groups.
+        aggregated = any(r.word(k) in AGG_WORDS for k in (at - 2, at - 1, at)) and bool(terms.group_by)
+        row_level = measure.row_column is not None and (others or not terms.group_by) and not aggregated
         if row_level:
             placed.append(condition_on(c, "measure:" + name, on_measure=False, percent_scale=percent_scale))
             terms.measures = others or terms.measures
@@ -84,14 +87,15 @@ def _entity_counted(r: Reading, table: str, condition_measure: str) -> str | Non
     return None
 
 
-def _condition_target(r: Reading, start: int, end: int) -> tuple[str, str] | None:
+def _condition_target(r: Reading, start: int, end: int) -> tuple[str, str, int] | None:
     """The measure or dimension a condition qualifies: named right after the number ("more than
-    600 customers") or right before the comparator ("revenue exceeded 1B", "size over 40")."""
+    600 customers") or right before the comparator ("revenue exceeded 1B", "size over 40"); with
+    where that term starts."""
     after = r.match_at(end) if end < len(r.words) else None
     if after is not None:
         found = _measure_or_dimension(after)
         if found:
-            return found
+            return (*found, after.start)
     k = start - 1
     gap: set[str] = set()
     while k >= 0 and r.words[k] in _GAP_BEFORE:
@@ -106,7 +110,7 @@ def _condition_target(r: Reading, start: int, end: int) -> tuple[str, str] | Non
         measure = r.vocabulary.space.measure(found[1])
         if (measure.expr or "").upper().startswith("COUNT("):
             return None
-    return found
+    return (*found, before.start) if found else None
 
 
 def _measure_or_dimension(m: Match[Term]) -> tuple[str, str] | None:

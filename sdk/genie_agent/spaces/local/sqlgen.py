@@ -381,7 +381,7 @@ def describe(space: SpaceDefinition, plan: QueryPlan) -> str:
     if plan.share:
         text = f"share of {text}"
         if plan.share_of:
-            text += " for " + _share_members(plan)
+            text += " for " + _share_members(space, plan)
     if plan.change == "periods" and len(plan.periods) == 2:
         text = f"change in {text} from {plan.periods[0].label} to {plan.periods[1].label}"
     elif plan.change == "previous":
@@ -403,7 +403,7 @@ def describe(space: SpaceDefinition, plan: QueryPlan) -> str:
         for n in plan.named_filters
         if plan.share_of != f"filter:{n}"
     ]
-    parts += [_condition_text(c) for c in plan.conditions]
+    parts += [_condition_text(space, c) for c in plan.conditions]
     if plan.time_range:
         parts.insert(0, plan.time_range.label)
     if plan.time_dimension:
@@ -411,19 +411,26 @@ def describe(space: SpaceDefinition, plan: QueryPlan) -> str:
     return text + (f" ({'; '.join(parts)})" if parts else "")
 
 
-def _share_members(plan: QueryPlan) -> str:
+def _share_members(space: SpaceDefinition, plan: QueryPlan) -> str:
     if plan.share_of and plan.share_of.startswith("filter:"):
         return plan.share_of.removeprefix("filter:")
     if plan.share_of and plan.share_of.startswith("condition:"):
-        return _condition_text(plan.conditions[int(plan.share_of.removeprefix("condition:"))])
+        return _condition_text(space, plan.conditions[int(plan.share_of.removeprefix("condition:"))])
     values = dict(plan.filters).get(plan.share_of or "", ())
     return f"{plan.share_of} {', '.join(values)}"
 
 
-def _condition_text(c: Condition) -> str:
+_AGG_NAMES = {"sum": "total", "avg": "average", "min": "minimum", "max": "maximum", "count": "count of"}
+
+
+def _condition_text(space: SpaceDefinition, c: Condition) -> str:
     target = c.target.removeprefix("measure:")
-    if c.on_measure and not target.endswith("s") and target.split()[0] not in ("average", "avg", "mean"):
-        target = f"total {target}"
+    if c.on_measure:
+        m = space.measure(target)
+        agg = c.agg or (m.agg if m.column is not None else (m.expr or "").split("(")[0].lower())
+        word = _AGG_NAMES.get(agg or "", "") if agg != "count" else ""
+        if word and not target.startswith(word):
+            target = f"{word} {target}"
     if c.op == "between":
         return f"{target} between {_number_sql(c.value)} and {_number_sql(c.high or 0)}"
     return f"{target} {c.op} {_number_sql(c.value)}"
