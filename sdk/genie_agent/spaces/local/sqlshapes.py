@@ -14,6 +14,8 @@ _SHAREABLE = ("SUM(", "COUNT(")
 
 def write_sql(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
     """The SQL and its column names."""
+    if q.having and (plan.change or plan.share_of):
+        raise PlanError(_having_refused(plan))
     if plan.change == "periods":
         return _change_between(plan, q)
     if plan.change == "previous":
@@ -21,6 +23,17 @@ def write_sql(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
     if plan.share_of:
         return _share_of(q)
     return _aggregate(plan, q)
+
+
+def _having_refused(plan: QueryPlan) -> str:
+    """A condition on an aggregate compares each group's total: with a change between periods or
+    a share of selected members, which total it would compare is not said."""
+    said = ", ".join(f"{c.target} {c.label}".strip() for c in plan.conditions if c.on_measure)
+    asked, short = ("a change between periods", "change") if plan.change else ("a share", "share")
+    return (
+        f"I can't tell which total the condition ({said}) applies to in {asked}. "
+        f"Ask for the {short} without it, or for the groups that meet it on their own."
+    )
 
 
 def _select(items: list[tuple[str, str]]) -> str:
