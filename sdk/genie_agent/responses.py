@@ -71,6 +71,9 @@ class TurnRequest:
     """``custom_inputs.memory_action``: list or forget the user's memories instead of running a turn."""
     feedback: FeedbackAction | None = None
     """``custom_inputs.feedback``: rate an earlier turn instead of running one (:mod:`genie_agent.feedback`)."""
+    earlier_questions: tuple[str, ...] = ()
+    """The user messages before the question, in order (a conversation sent whole, as the AI
+    Playground sends it); what assistant messages say is never read."""
 
 
 def _text_of(content: Any) -> str:
@@ -84,8 +87,20 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+def _user_messages(request: ResponsesAgentRequest) -> list[str]:
+    """The text of each user message of ``input``, in order (assistant, system and tool items skipped)."""
+    texts = []
+    for item in request.input:
+        data = item.model_dump() if hasattr(item, "model_dump") else dict(item)
+        if data.get("role") == "user":
+            texts.append(_text_of(data.get("content")))
+    return texts
+
+
 def parse_request(request: ResponsesAgentRequest | Mapping[str, Any]) -> TurnRequest:
-    """The question is the last user message; conversation state comes from custom_inputs.
+    """The question is the last user message; conversation state comes from custom_inputs, and the
+    user messages before it are ``earlier_questions`` (for a client that sends the whole conversation
+    and no thread id: :mod:`genie_agent.continuation`).
 
     Raises :class:`UserInputError` when there is no user message or a custom input has the wrong type.
     """
@@ -96,12 +111,8 @@ def parse_request(request: ResponsesAgentRequest | Mapping[str, Any]) -> TurnReq
             raise UserInputError(
                 f"Malformed request: {exc}", "Send {'input': [{'role': 'user', 'content': '...'}]}."
             ) from None
-    question = None
-    for item in reversed(request.input):
-        data = item.model_dump() if hasattr(item, "model_dump") else dict(item)
-        if data.get("role") == "user":
-            question = _text_of(data.get("content"))
-            break
+    users = _user_messages(request)
+    question = users[-1] if users else None
     custom = request.custom_inputs or {}
     action = MemoryAction.from_custom_inputs(custom)
     feedback = FeedbackAction.from_custom_inputs(custom)
@@ -132,6 +143,7 @@ def parse_request(request: ResponsesAgentRequest | Mapping[str, Any]) -> TurnReq
         str(user_id) if user_id is not None else None,
         action,
         feedback=feedback,
+        earlier_questions=tuple(users[:-1]),
     )
 
 
