@@ -160,8 +160,7 @@ def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[st
     _access(space, row_filters, q)
     _named_filters_and_conditions(space, plan, q)
     if q.having and not q.keys:
-        names = ", ".join(c.target for c in plan.conditions if c.on_measure)
-        raise PlanError(f"A condition on {names} needs something to group by (e.g. 'nations with ...').")
+        raise PlanError(_needs_grouping(space, plan))
     if plan.time_range and time_dim:
         q.where.append(_range_sql(time_dim.expr, plan.time_range.start, plan.time_range.end))
     try:
@@ -174,6 +173,16 @@ def build_query(space: SpaceDefinition, plan: QueryPlan, row_filters: Mapping[st
         raise PlanError(f"The {space.title} space cannot break down {names} by {by}.") from None
     time_expr = time_dim.expr if time_dim else None
     return Query(q.keys, q.measures, q.where, q.having, from_sql, period_key, time_expr, member)
+
+
+def _needs_grouping(space: SpaceDefinition, plan: QueryPlan) -> str:
+    """A condition on a measure's total compares groups: say what this space can group by."""
+    conditions = [c for c in plan.conditions if c.on_measure]
+    names = ", ".join(dict.fromkeys(c.target for c in conditions))
+    dims = [d.name for d in space.dimensions if d.index_values] or [d.name for d in space.dimensions]
+    example = f" (e.g. 'each {dims[0]} with {conditions[0].label} {conditions[0].target}')" if dims else ""
+    by = f": {', '.join(dims)}" if dims else ", and this space has no dimensions"
+    return f"A condition on {names} compares groups, so it needs something to group by{by}{example}."
 
 
 def _time_keys(plan: QueryPlan, time_dim: TimeDimension | None, q: _Parts) -> str | None:

@@ -30,6 +30,10 @@ from .words import (
 __all__ = ["Terms", "measures_from_context", "read_terms"]
 
 _SCENE_AFTER = frozenset({"placed", "shipped", "ordered", "made", "that", "which", "where", "with"})
+# Words between the subject of a condition on a measure and its comparator ("customers who placed more than").
+_SUBJECT_GAP = frozenset(
+    {"with", "who", "that", "which", "having", "has", "have", "had", "placed", "made", "did", "got"}
+)
 # Words between a term and the comparator that qualifies it ("balance of over 5000", "size is at least 10").
 _BEFORE_COMPARATOR = frozenset({"of", "is", "was", "a", "an", "the", "with", "has", "have", "from"})
 
@@ -121,6 +125,8 @@ def _context(r: Reading, m: Match[Term], ranking: Ranking, out: Terms, counts_so
     if prev and prev[-1] == "all" and "measure" in kinds:
         grouped = False
         counted = False
+    if "dimension" in kinds and not counted and subject_of_count(r, m.end):
+        grouped = True
     # M: "supplier with the highest balance": the ranked subject is a grouping.
     if ranking.superlative and r.word(m.end) in ("with", "that", "who", "whose", "has", "had", "having"):
         grouped = True
@@ -252,6 +258,8 @@ def _add_dimension(
     if _attached_to_value(m, term.name, value_matches, r.words):
         return
     compared = not grouped and _condition_follows(r, m.end)
+    if compared and subject_of_count(r, m.end):
+        grouped, compared = True, False
     if not grouped and not compared and not r.vocabulary.is_indexed(term.name):
         return  # "Brand#13 parts": an entity noun, not a grouping, unless asked "by" it
     if compared:
@@ -284,6 +292,21 @@ def _condition_follows(r: Reading, i: int) -> bool:
         ):
             return True
         if r.words[k] not in _BEFORE_COMPARATOR:
+            return False
+    return False
+
+
+def subject_of_count(r: Reading, i: int) -> bool:
+    """The noun ending at ``i`` is what a condition on a measure compares: "stations with more than
+    60 rides", "customers who placed more than 34 orders", "models with at least 10 bikes" — a
+    comparator and its number follow, a few connecting words on, and the number counts a measure."""
+    for k in range(i, min(i + 4, len(r.words))):
+        comp = comparator(r, k)
+        n = r.number_at(comp[1]) if comp is not None else None
+        if n is not None:
+            m = r.match_at(n.end)
+            return m is not None and m.start == n.end and any(t.kind == "measure" for t in m.entries)
+        if r.words[k] not in _SUBJECT_GAP:
             return False
     return False
 
