@@ -1,6 +1,7 @@
 """A thread's turns as LangGraph checkpoints: each turn is one checkpoint of its thread
 (``thread_id``; ``checkpoint_ns`` ``""``) whose parent is the turn before, its structured channels
-stored as JSON text; what the next turn needs is read back from the latest one."""
+stored as JSON text; what the next turn needs is read back from the latest one. Its metadata holds
+the owner (``user``) and the digest of the thread's questions so far (:mod:`.digests`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from .digests import EMPTY_HISTORY, HISTORY_KEY, next_digest
 from .thread_records import ThreadHead, ThreadState, TurnRecord
 
 if TYPE_CHECKING:
@@ -77,7 +79,16 @@ def thread_state(
         if latest is not None
         else ThreadHead(None),
         dict(values.get("last_members") or {}),
+        _history(latest),
     )
+
+
+def _history(latest: CheckpointTuple | None) -> str | None:
+    """The digest of the thread's questions up to ``latest``; None when it was saved without one."""
+    if latest is None:
+        return EMPTY_HISTORY
+    found = (latest.metadata or {}).get(HISTORY_KEY)
+    return found if isinstance(found, str) else None
 
 
 def _next_id(after: str | None, seq: int) -> str:
@@ -121,4 +132,6 @@ def next_turn(
     if state.head.checkpoint_id is not None:
         parent["configurable"]["checkpoint_id"] = state.head.checkpoint_id
     metadata = {"source": "input", "step": seq, "user": state.user, "turn_id": turn.turn_id}
+    if state.history is not None:  # the thread's questions so far, this one included (digests.py)
+        metadata[HISTORY_KEY] = next_digest(state.history, turn.question)
     return parent, checkpoint, cast("CheckpointMetadata", metadata)

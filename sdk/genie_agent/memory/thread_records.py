@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .digests import EMPTY_HISTORY
+
 __all__ = [
     "MAX_SUMMARY_ROWS",
     "MAX_TEXT_CHARS",
@@ -131,6 +133,9 @@ class ThreadState:
     """Where the thread ended when loaded; None when unknown (the state was not loaded from the store)."""
     last_members: dict[str, list[Any]] = field(default_factory=dict)
     """The last answered turn's grouping members per key column (:attr:`TurnRecord.members`)."""
+    history: str | None = EMPTY_HISTORY
+    """The digest of the thread's questions so far (:mod:`.digests`); None for a thread whose turns
+    were saved without one (before digests were kept): its next turns are saved without one too."""
 
 
 def summarize_results(results: Sequence[Any]) -> tuple[ResultSummary, ...]:

@@ -32,6 +32,7 @@ from .checkpoints import (
     thread_config,
     thread_state,
 )
+from .digests import HISTORY_KEY
 from .errors import ThreadNotAvailableError
 from .health import Health
 from .thread_records import (
@@ -158,6 +159,36 @@ class ThreadStore(ABC):
         parent, checkpoint, metadata = next_turn(now, turn, saver.get_next_version)
         saver.put(parent, checkpoint, metadata, checkpoint["channel_versions"])
         return now.turns + 1
+
+    def find_by_history(self, history: str, user: str) -> str | None:
+        """The id of ``user``'s thread whose questions so far digest to ``history`` (:mod:`.digests`):
+        one whose latest turn carries that digest, the most recently continued when several do; None
+        when none does. Another user's thread is never found, whatever its questions."""
+
+        def op() -> str | None:
+            with self.reader() as saver:
+                return self._find(saver, history, user)
+
+        return self._run("find thread", op)
+
+    def _find(self, saver: BaseCheckpointSaver[Any], history: str, user: str) -> str | None:
+        """Through the saver's metadata filter (every checkpoint it holds): stores with SQL override it."""
+        found: tuple[str, str] | None = None
+        for item in saver.list(None, filter={HISTORY_KEY: history, "user": user}):
+            configurable = item.config["configurable"]
+            thread_id, checkpoint_id = configurable["thread_id"], item.checkpoint["id"]
+            if configurable.get("checkpoint_ns", "") != "" or (
+                found is not None and found[1] >= checkpoint_id
+            ):
+                continue
+            latest = self._latest(saver, thread_id)
+            if (
+                latest is not None
+                and latest.checkpoint["id"] == checkpoint_id
+                and latest.checkpoint["channel_values"].get("owner") == user
+            ):
+                found = (thread_id, checkpoint_id)
+        return found[0] if found is not None else None
 
     def history(self, thread_id: str, user: str, *, limit: int | None = None) -> list[TurnRecord]:
         """The thread's turns, oldest first (the last ``limit`` when given). Another user's thread raises."""

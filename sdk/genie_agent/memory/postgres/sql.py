@@ -1,5 +1,6 @@
 """The statements the Postgres stores send beyond LangGraph's own: the thread save in one round
-trip, full text recall, and pgvector recall (exact, or through an HNSW index)."""
+trip, a thread found by its questions' digest, full text recall, and pgvector recall (exact, or
+through an HNSW index)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ __all__ = [
     "ANN_WORDS",
     "APPEND_IF_HEAD",
     "EXACT_SEARCH",
+    "HISTORY_INDEX",
+    "HISTORY_INDEX_NAME",
+    "HISTORY_INDEX_VALID",
     "KEYWORD_SEARCH",
     "LOCK_THREAD",
     "NOTES_WITHOUT_VECTORS",
     "TERMS_INDEX",
+    "THREAD_BY_HISTORY",
     "VECTOR_COUNT",
     "VECTOR_DIMS",
 ]
@@ -31,6 +36,23 @@ SELECT %(thread_id)s, '', %(id)s, %(parent)s, %(checkpoint)s, %(metadata)s
 WHERE (SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = %(thread_id)s AND checkpoint_ns = '')
   IS NOT DISTINCT FROM %(parent)s
 RETURNING checkpoint_id
+"""
+
+# A thread found by the digest of its questions (memory/digests.py): the user's thread whose latest
+# checkpoint carries it, the most recent of several. The index is on the digest in the metadata.
+HISTORY_INDEX_NAME = "genie_checkpoints_history_idx"
+HISTORY_INDEX = f"""
+CREATE INDEX CONCURRENTLY IF NOT EXISTS {HISTORY_INDEX_NAME} ON checkpoints ((metadata->>'genie_history'))
+"""
+HISTORY_INDEX_VALID = (
+    f"SELECT indisvalid AS ok FROM pg_index WHERE indexrelid = to_regclass('{HISTORY_INDEX_NAME}')"
+)
+THREAD_BY_HISTORY = """
+SELECT c.thread_id FROM checkpoints AS c
+WHERE c.metadata->>'genie_history' = %(history)s AND c.checkpoint_ns = '' AND c.metadata->>'user' = %(user)s
+  AND c.checkpoint_id = (
+    SELECT max(l.checkpoint_id) FROM checkpoints AS l WHERE l.thread_id = c.thread_id AND l.checkpoint_ns = '')
+ORDER BY c.checkpoint_id DESC LIMIT 1
 """
 
 # --- memories: full text recall ------------------------------------------------------------------

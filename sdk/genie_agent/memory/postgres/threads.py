@@ -1,18 +1,28 @@
-"""Threads in Postgres: LangGraph's ``PostgresSaver`` over the pool, a turn saved in one round trip."""
+"""Threads in Postgres: LangGraph's ``PostgresSaver`` over the pool, a turn saved in one round trip,
+a thread found by the digest of its questions in one more (an index on the checkpoints' metadata)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..checkpoints import next_turn
 from ..threads import ThreadState, ThreadStore, TurnRecord
-from .pool import PooledTables, setup_lock
-from .sql import APPEND_IF_HEAD, LOCK_THREAD
+from .pool import PooledTables, scalar, setup_lock
+from .sql import (
+    APPEND_IF_HEAD,
+    HISTORY_INDEX,
+    HISTORY_INDEX_NAME,
+    HISTORY_INDEX_VALID,
+    LOCK_THREAD,
+    THREAD_BY_HISTORY,
+)
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg import Connection
     from psycopg_pool import ConnectionPool
 
     from ..health import Health
@@ -92,9 +102,21 @@ class PostgresThreadStore(PooledTables, ThreadStore):
                 inserted = conn.execute(APPEND_IF_HEAD, params)
             return state.turns + 1 if inserted.fetchone() is not None else None
 
+    def _find(self, saver: BaseCheckpointSaver[Any], history: str, user: str) -> str | None:
+        """One indexed statement (on the digest in each checkpoint's metadata): one round trip."""
+        conn = cast("Connection[Any]", cast("PostgresSaver", saver).conn)  # the reader's pooled connection
+        row = conn.execute(THREAD_BY_HISTORY, {"history": history, "user": user}).fetchone()
+        return str(scalar(row)) if row is not None else None
+
     def _setup_now(self) -> None:
         from langgraph.checkpoint.postgres import PostgresSaver
 
         with setup_lock(self.pool) as conn:
             PostgresSaver(conn).setup()
+            # CONCURRENTLY: turns are saved while it is built. An interrupted build leaves an invalid
+            # index that IF NOT EXISTS would keep: it is dropped and built again.
+            valid = conn.execute(HISTORY_INDEX_VALID).fetchone()
+            if valid is not None and not scalar(valid):
+                conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {HISTORY_INDEX_NAME}")
+            conn.execute(HISTORY_INDEX)
         self._ready = True

@@ -1,5 +1,6 @@
-"""The statements the SQLite memory store sends beyond LangGraph's own: the FTS5 table kept in step
-with the store by triggers, and the note vectors with each namespace's generation."""
+"""The statements the SQLite stores send beyond LangGraph's own: a thread found by its questions'
+digest, the FTS5 table kept in step with the store by triggers, and the note vectors with each
+namespace's generation."""
 
 from __future__ import annotations
 
@@ -8,11 +9,33 @@ __all__ = [
     "FTS_SEARCH",
     "FTS_SETUP",
     "GENERATION",
+    "HISTORY_INDEX",
     "NOTES_BY_KEY",
     "NOTES_WITH_VECTORS",
     "SAVE_VECTOR",
+    "THREAD_BY_HISTORY",
     "VECTOR_SETUP",
 ]
+
+# --- threads: found by the digest of their questions (memory/digests.py) -----------------------------
+
+# SqliteSaver keeps metadata as JSON bytes; the index is on the very expression the lookup filters by.
+_HISTORY = "json_extract(CAST(c.metadata AS TEXT), '$.genie_history')"
+HISTORY_INDEX = (
+    "CREATE INDEX IF NOT EXISTS genie_checkpoints_history "
+    "ON checkpoints (json_extract(CAST(metadata AS TEXT), '$.genie_history'))"
+)
+# The user's thread whose latest checkpoint carries the digest; the most recent of several.
+THREAD_BY_HISTORY = f"""
+SELECT c.thread_id FROM checkpoints AS c
+WHERE {_HISTORY} = ? AND c.checkpoint_ns = ''
+  AND json_extract(CAST(c.metadata AS TEXT), '$.user') = ?
+  AND c.checkpoint_id = (
+    SELECT max(l.checkpoint_id) FROM checkpoints AS l WHERE l.thread_id = c.thread_id AND l.checkpoint_ns = '')
+ORDER BY c.checkpoint_id DESC LIMIT 1
+"""
+
+# --- memories ----------------------------------------------------------------------------------------
 
 FTS_SETUP = (
     "CREATE VIRTUAL TABLE genie_memory_fts USING fts5(terms)",

@@ -1,4 +1,5 @@
-"""Threads in a SQLite file: LangGraph's ``SqliteSaver`` on one connection per process."""
+"""Threads in a SQLite file: LangGraph's ``SqliteSaver`` on one connection per process, and an index
+on the digest of each thread's questions (found by :meth:`SqliteThreadStore.find_by_history`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import MemoryUnavailableError
 from ..threads import ThreadStore
 from .connection import connect_sqlite, sqlite_health, sqlite_setup_lock
+from .sql import HISTORY_INDEX, THREAD_BY_HISTORY
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -51,6 +53,7 @@ class SqliteThreadStore(ThreadStore):
                 saver = SqliteSaver(conn)
                 with sqlite_setup_lock(self.path):
                     saver.setup()
+                    conn.execute(HISTORY_INDEX)
             except BaseException:
                 conn.close()
                 raise
@@ -76,6 +79,11 @@ class SqliteThreadStore(ThreadStore):
                 raise
             if conn.in_transaction:
                 conn.commit()
+
+    def _find(self, saver: BaseCheckpointSaver[Any], history: str, user: str) -> str | None:
+        """One indexed statement (on the digest in each checkpoint's metadata)."""
+        row = cast("SqliteSaver", saver).conn.execute(THREAD_BY_HISTORY, (history, user)).fetchone()
+        return str(row[0]) if row is not None else None
 
     def close(self) -> None:
         with self._lock:
