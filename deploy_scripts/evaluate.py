@@ -1,6 +1,7 @@
 """``genie-agent evaluate`` and ``genie-agent monitor``: thin over ``genie_agent.evaluation``.
 
-``evaluate`` exits 0 when the gate passes, 1 when it fails, 2 on bad configuration or input.
+``evaluate`` exits 0 when the gate passes, 1 when it fails, 2 on bad configuration or input;
+``evaluate --from-feedback`` writes the turns users rated down as a draft set and exits 0.
 """
 
 from __future__ import annotations
@@ -41,14 +42,43 @@ _WHY_CHARS = 300
     default=None,
     help="Run the LLM judges. Default: when GENIE_AGENT_JUDGE_MODEL is set.",
 )
+@click.option(
+    "--from-feedback",
+    "from_feedback",
+    is_flag=True,
+    help="Instead of evaluating: write the turns users rated down (--since) as a draft set to --out.",
+)
+@click.option(
+    "--since",
+    default="7d",
+    show_default=True,
+    help="With --from-feedback: turns since 30m, 24h, 7d, or a date.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("eval-from-feedback.yaml"),
+    show_default=True,
+    help="With --from-feedback: where to write the draft set (never over an existing file).",
+)
 @json_option("Print the outcome as one JSON object.")
 @pass_settings
 def evaluate(
-    settings: Settings, eval_set: Path | None, model_uri: str | None, judges: bool | None, as_json: bool
+    settings: Settings,
+    eval_set: Path | None,
+    model_uri: str | None,
+    judges: bool | None,
+    from_feedback: bool,
+    since: str,
+    out: Path,
+    as_json: bool,
 ) -> None:
     """Evaluate the agent on a set with MLflow; exit 0 if the gate passes, 1 if it fails."""
     from genie_agent.evaluation import run_evaluation
 
+    if from_feedback:
+        _draft_from_feedback(settings, eval_set, model_uri, since, out, as_json)
+        return
     respond = _load_model(settings, model_uri).predict if model_uri else None
     outcome = run_evaluation(settings, respond=respond, target=model_uri, eval_set=eval_set, judges=judges)
     if as_json:
@@ -56,6 +86,34 @@ def evaluate(
     else:
         render_outcome(outcome)
     sys.exit(EXIT_PASSED if outcome.passed else EXIT_FAILED)
+
+
+def _draft_from_feedback(
+    settings: Settings, eval_set: Path | None, model_uri: str | None, since: str, out: Path, as_json: bool
+) -> None:
+    from genie_agent.errors import UserInputError
+    from genie_agent.evaluation.feedback_set import draft_from_feedback
+    from genie_agent.evaluation.monitoring import parse_since
+
+    if eval_set is not None or model_uri is not None:
+        raise UserInputError(
+            "--from-feedback writes a set; it does not evaluate one.", "Drop --set and --model-uri."
+        )
+    draft = draft_from_feedback(settings, since=parse_since(since))
+    if draft.cases:
+        draft.write(out)
+    if as_json:
+        click.echo(json.dumps({"path": str(out) if draft.cases else None, "cases": len(draft.cases)}))
+    elif draft.cases:
+        click.echo(
+            f"Wrote {len(draft.cases)} draft case(s) from turns rated down since {draft.since} to {out}.\n"
+            "They have no truth yet: check each case's spaces and add its expected_sql, then run "
+            f"`genie-agent evaluate --set {out}`."
+        )
+    else:
+        click.echo(
+            f"No turn was rated down since {draft.since} (experiment {draft.experiment}); nothing written."
+        )
 
 
 def _load_model(settings: Settings, model_uri: str) -> Any:
@@ -194,8 +252,34 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f} ms"
 
 
+def render_feedback(report: MonitoringReport, console: Any) -> None:
+    """Users' ratings per space, then each space's latest thumbs-down comments."""
+    from rich.table import Table
+
+    if not any(f.rated for f in report.feedback):
+        console.print("[dim]No turn was rated (users rate a turn with custom_inputs.feedback).[/dim]")
+        return
+    table = Table(title="feedback")
+    for column in ("space", "turns", "rated", "up", "down", "positive"):
+        table.add_column(column, justify="left" if column == "space" else "right")
+    for f in report.feedback:
+        positive = "-" if f.positive_rate is None else f"{f.positive_rate:.0%}"
+        table.add_row(
+            f.space, str(f.turns), f"{f.rated} ({f.rating_rate:.0%})", str(f.up), str(f.down), positive
+        )
+    console.print(table)
+    for f in report.feedback:
+        if f.latest_negative:
+            console.print(f"[yellow]latest thumbs-down comments, {f.space}:[/yellow]")
+            for c in f.latest_negative:
+                console.print(
+                    f"  {c.at} {c.user} on {_short(c.question)!r}: {_short(c.comment)} ({c.trace_id})",
+                    highlight=False,
+                )
+
+
 def render_report(report: MonitoringReport, console: Any = None) -> None:
-    """Volume and latency, per-space health, routing, then the sample's scores and the incidents."""
+    """Volume and latency, per-space health, routing, feedback, then the sample's scores and the incidents."""
     from rich.console import Console
     from rich.table import Table
 
@@ -234,6 +318,7 @@ def render_report(report: MonitoringReport, console: Any = None) -> None:
     for label, count in report.routing.items():
         routing.add_row(label, str(count))
     console.print(routing)
+    render_feedback(report, console)
     scores = Table(title=f"scores on a sample of {report.sampled} traces")
     for column in ("scorer", "scored", "mean", "failures"):
         scores.add_column(column)

@@ -3,8 +3,9 @@
 Locally, :func:`monitor` reads the traces of the configured experiment since a point in time (the
 turns ``serve``, the served model or ``GENIE_AGENT_TRACING=on`` recorded; evaluation traces are left
 out), reports volume, latency p50/p95 per space, error and timeout rate per space, the routing
-distribution, groundedness failures and memory failures, and runs the code scorers (and the judges,
-when a judge model is configured) on a sample, logging each assessment on its trace.
+distribution, groundedness failures, memory failures and users' ratings per space, and runs the code
+scorers (and the judges, when a judge model is configured) on a sample, logging each assessment on
+its trace.
 
 On Databricks, :func:`register_production_monitoring` registers scorers with the workspace's
 production monitoring, which samples live traces itself. Those must be built-in judges, ``make_judge``
@@ -28,6 +29,7 @@ from mlflow.entities import Feedback
 from mlflow.genai.scorers import Scorer, scorer
 
 from ..errors import ConfigError, UserInputError
+from .feedback_report import SpaceFeedback, feedback_by_space, rated_turn
 from .judges import (
     DEFAULT_GUIDELINES,
     domain_accuracy_judge,
@@ -108,11 +110,15 @@ class MonitoringReport:
     memory_failures: tuple[Incident, ...]
     sampled: int
     scores: tuple[ScoreSummary, ...] = field(default_factory=tuple)
+    feedback: tuple[SpaceFeedback, ...] = field(default_factory=tuple)
+    """Users' ratings of the turns, per space (:mod:`.feedback_report`)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for space, stats in zip(data["spaces"], self.spaces, strict=True):
             space["error_rate"], space["timeout_rate"] = stats.error_rate, stats.timeout_rate
+        for rated, feedback in zip(data["feedback"], self.feedback, strict=True):
+            rated["rating_rate"] = feedback.rating_rate
         return data
 
 
@@ -361,6 +367,7 @@ def monitor(
         memory_failures=tuple(tally.memory),
         sampled=len(sampled),
         scores=scores,
+        feedback=feedback_by_space(t for t in map(rated_turn, production) if t is not None),
     )
 
 
