@@ -2,8 +2,9 @@
 
 Layout: header (target), the conversation (:class:`ChatLog` of :class:`TurnView`), the question box,
 the footer with the keys. A turn runs in an exclusive worker: asking again or Esc cancels the one in
-flight. Conversation state (``thread_id``, ``genie_conversation_ids``) from each turn result goes back
-in the next request's ``custom_inputs``, so a stateless endpoint keeps the thread.
+flight. Turns go through the target's SDK client (:mod:`genie_agent.client`); the conversation state
+(``thread_id``, ``genie_conversation_ids``) is the session's, handed to the client before each turn,
+so a stateless endpoint keeps the thread and a reopened chat continues its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import Worker, get_current_worker
 
+from genie_agent.client import ThreadState
+from genie_agent.client.base import request_body
+from genie_agent.errors import GenieAgentError
+
 from .export import export_csv
 from .messages import PromptSubmitted, TurnCancelled, TurnCompleted, TurnFailed
 from .screens.help import HelpScreen
@@ -30,7 +35,7 @@ from .screens.sessions import SessionsScreen
 from .screens.target_picker import TargetScreen
 from .sessions import PromptHistory, Session, SessionStore
 from .stream import TurnReader, parse_outputs
-from .targets import ChatTarget, RequestBody, TargetError, TargetSpec
+from .targets import ChatTarget, RequestBody, TargetSpec
 from .widgets.chat_log import ChatLog
 from .widgets.notice import Notice
 from .widgets.prompt_input import PromptInput
@@ -136,7 +141,7 @@ class GenieChatApp(App[None]):
         self.sub_title = f"{target.label} · starting…"
         try:
             await target.connect()
-        except TargetError as exc:
+        except GenieAgentError as exc:
             if target is self.target:
                 self.sub_title = f"{target.label} · not connected"
                 await self.chat_log.mount(Notice(exc.message, exc.hint, kind="error"))
@@ -163,13 +168,14 @@ class GenieChatApp(App[None]):
             return
         await self.ask(text)
 
+    @property
+    def thread(self) -> ThreadState:
+        """The conversation the next question continues: the session's."""
+        return ThreadState(self.session.thread_id, dict(self.session.genie_conversation_ids))
+
     def request_body(self, question: str) -> RequestBody:
-        """The Responses request for ``question``, carrying the conversation state of the session."""
-        body: RequestBody = {"input": [{"role": "user", "content": question}]}
-        inputs = self.session.custom_inputs()
-        if inputs:
-            body["custom_inputs"] = inputs
-        return body
+        """The Responses request the client sends for ``question``, continuing the session's thread."""
+        return request_body(question, self.thread)
 
     async def ask(self, question: str) -> None:
         """Start a turn (cancelling the one in flight, if any)."""
@@ -178,16 +184,18 @@ class GenieChatApp(App[None]):
         view = TurnView(question, clock=self.clock, show_sql=self.show_sql)
         await self.chat_log.add_turn(view)
         self.turn_running = True
-        self._turn = self.run_turn(view, self.request_body(question))
+        self._turn = self.run_turn(view, self.thread)
 
     @work(exclusive=True, group="turn", exit_on_error=False)
-    async def run_turn(self, view: TurnView, body: RequestBody) -> None:
+    async def run_turn(self, view: TurnView, thread: ThreadState) -> None:
         reader = TurnReader()
         question = view.question
+        client = self.target.client
         try:
             view.status.routing()
-            async for event in self.target.stream(body):
-                for update in reader.read(event):
+            client.thread = thread
+            async for event in client.astream(question):
+                for update in reader.take(event):
                     await view.apply(update)
             if view.finished and view.outputs is not None:
                 self.post_message(TurnCompleted(question, view.text, view.outputs))
@@ -200,7 +208,7 @@ class GenieChatApp(App[None]):
             await view.cancel()
             self.post_message(TurnCancelled(question))
             raise
-        except TargetError as exc:
+        except GenieAgentError as exc:  # unreachable, refused, a broken stream, the agent's own error
             await view.fail(exc.message, exc.hint)
             self.post_message(TurnFailed(question, exc.message, exc.hint))
         except Exception as exc:  # a bug must show up in the conversation, not end the app
@@ -354,7 +362,7 @@ class GenieChatApp(App[None]):
             return
         try:
             target = self.make_target(spec)
-        except TargetError as exc:
+        except GenieAgentError as exc:
             self.notify(f"{exc.message} {exc.hint}", severity="error")
             return
         old, self.target = self.target, target

@@ -1,23 +1,34 @@
-"""Reading a turn's Responses stream: raw event dicts -> typed updates the turn view applies.
+"""A turn as the chat shows it: the SDK client's events -> the updates the turn view applies.
 
-The stream is read defensively. Whatever arrives over the network, a missing key, a wrong type or
-an unknown event is an :class:`Unreadable` update (shown dimly, counted), never an exception.
-The mapping read here is the SDK's (``genie_agent.responses``): reasoning item = route,
-``function_call`` + ``function_call_output`` = one space, ``response.output_text.delta`` = answer
-text, the closing ``message`` item's ``custom_outputs`` = the turn result.
+The client (:mod:`genie_agent.client`) reads every target's answer into one set of events; the chat
+folds them into its own updates: a space's reply or failure is one :class:`SpaceFinished` for the
+status line, the closing :class:`~genie_agent.client.Done` a :class:`TurnFinished` holding the turn
+result as the chat keeps it (:class:`TurnOutputs`). :class:`TurnReader` also reads a raw Responses
+stream (through the SDK's reader), where an event saying the answer failed is a :class:`StreamFailed`
+update and anything unreadable an :class:`Unreadable` one, never an exception.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from genie_agent import contract
-
-from .targets import UNREADABLE_EVENT
+from genie_agent.client.errors import TargetError
+from genie_agent.client.events import (
+    ClientEvent,
+    Done,
+    RouteChosen,
+    SpaceFailed,
+    SpaceQueryStarted,
+    SpaceReplied,
+    TextDelta,
+    Unreadable,
+    VisualizationReady,
+)
+from genie_agent.client.reader import ResponsesReader
+from genie_agent.turn import SpaceProgress as SpaceWorking
 
 __all__ = [
     "ResultData",
@@ -32,6 +43,7 @@ __all__ = [
     "TurnReader",
     "TurnUpdate",
     "Unreadable",
+    "parse_outputs",
     "parse_results",
 ]
 
@@ -129,11 +141,6 @@ class StreamFailed:
     message: str
 
 
-@dataclass(frozen=True)
-class Unreadable:
-    description: str
-
-
 TurnUpdate = (
     SpaceStarted
     | SpaceProgress
@@ -144,34 +151,7 @@ TurnUpdate = (
     | Unreadable
     | RouteInfo
 )
-
-_ROUTE = re.compile(
-    r"Route: (?P<where>.*?) \((?P<kind>[\w-]+), confidence (?P<conf>[\d.]+)\) — (?P<reason>.*)", re.S
-)
-
-
-def _str(value: Any, default: str = "") -> str:
-    return value if isinstance(value, str) else default
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _route_from_summary(text: str) -> RouteInfo:
-    match = _ROUTE.match(text)
-    if match is None:
-        return RouteInfo.read({"reason": text})
-    where = match["where"]
-    domains = [] if where == "no space" else [d.strip() for d in where.split(",")]
-    return RouteInfo.read(
-        {
-            "domains": domains,
-            "kind": match["kind"],
-            "confidence": float(match["conf"]),
-            "reason": match["reason"],
-        }
-    )
+"""What the turn view applies."""
 
 
 def parse_results(value: Any) -> tuple[ResultData, ...]:
@@ -182,32 +162,31 @@ def parse_results(value: Any) -> tuple[ResultData, ...]:
 def parse_outputs(value: Mapping[str, Any]) -> TurnOutputs:
     """A ``custom_outputs`` mapping (possibly partial or from an older server) as :class:`TurnOutputs`."""
     error = value.get("error")
+    message = error.get("message") if isinstance(error, Mapping) else error
+    hint = error.get("hint") if isinstance(error, Mapping) else ""
     return TurnOutputs(
         contract.TurnResult.read(value),
-        error_message=_str(error.get("message")) if isinstance(error, Mapping) else _str(error),
-        error_hint=_str(error.get("hint")) if isinstance(error, Mapping) else "",
+        error_message=message if isinstance(message, str) else "",
+        error_hint=hint if isinstance(hint, str) else "",
         raw=dict(value),
     )
 
 
-def _message_text(item: Mapping[str, Any]) -> str:
-    content = item.get("content")
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return ""
-    return "".join(
-        _str(part.get("text"))
-        for part in content
-        if isinstance(part, Mapping) and part.get("type") == "output_text"
+def _outputs(result: contract.TurnResult) -> TurnOutputs:
+    failure = result.error
+    return TurnOutputs(
+        result,
+        error_message=failure.message if failure is not None else "",
+        error_hint=failure.hint if failure is not None else "",
+        raw=result.model_dump(mode="json", exclude={"text"}),
     )
 
 
 class TurnReader:
-    """Reads one turn's events in order; keeps which call id belongs to which space."""
+    """Reads one turn's events in order (the client's, or a raw Responses stream's) into updates."""
 
     def __init__(self) -> None:
-        self._spaces: dict[str, str] = {}
+        self._stream = ResponsesReader()
         self.text_parts: list[str] = []
         self.unreadable = 0
 
@@ -215,86 +194,37 @@ class TurnReader:
     def text(self) -> str:
         return "".join(self.text_parts)
 
+    def take(self, event: ClientEvent) -> Sequence[TurnUpdate]:
+        """The updates one client event means (often one, sometimes none)."""
+        match event:
+            case RouteChosen(route):
+                return [route]
+            case SpaceQueryStarted(domain, question):
+                return [SpaceStarted(domain, question)]
+            case SpaceWorking(domain, message):
+                return [SpaceProgress(domain=domain, message=message)]
+            case SpaceReplied(domain, status, text, row_count=rows):
+                if status == "completed":
+                    return [SpaceFinished(domain, "completed", rows)]
+                return [SpaceFinished(domain, "no_answer", 0, text)]
+            case SpaceFailed(domain, error, hint):
+                return [SpaceFinished(domain, "failed", 0, error, hint)]
+            case TextDelta(delta):
+                self.text_parts.append(delta)
+                return [TextArrived(delta)]
+            case VisualizationReady():
+                return []  # the hint is in the turn result
+            case Done(result):
+                return [TurnFinished(result.text or self.text, _outputs(result))]
+            case Unreadable():
+                self.unreadable += 1
+                return [event]
+        return []
+
     def read(self, event: Any) -> Sequence[TurnUpdate]:
-        """The updates one event means (often one, sometimes none)."""
+        """The updates one raw Responses stream event means."""
         try:
-            updates = self._read(event)
-        except Exception as exc:  # a shape nobody anticipated: reported, never raised
-            updates = [Unreadable(f"{type(exc).__name__}: {exc}")]
-        self.unreadable += sum(isinstance(u, Unreadable) for u in updates)
-        return updates
-
-    def _read(self, event: Any) -> list[TurnUpdate]:
-        if not isinstance(event, Mapping):
-            return [Unreadable(f"not an object: {str(event)[:80]}")]
-        kind = event.get("type")
-        if kind == "response.output_text.delta":
-            delta = event.get("delta")
-            if not isinstance(delta, str):
-                return [Unreadable("a text delta without text")]
-            self.text_parts.append(delta)
-            return [TextArrived(delta)]
-        if kind == "response.output_item.done":
-            item = event.get("item")
-            if not isinstance(item, Mapping):
-                return [Unreadable("an output item without an item")]
-            return self._item(item, event.get("custom_outputs"))
-        if kind == UNREADABLE_EVENT:
-            return [Unreadable(f"not JSON: {_str(event.get('data'))[:80]}")]
-        if kind is None and "error" in event:
-            return [StreamFailed(str(event["error"]))]
-        if kind is None and "trace_id" in event:
-            return []  # the agent server's trailing trace id
-        if kind == "error" or kind == "response.failed":
-            return [StreamFailed(_str(event.get("message")) or json.dumps(event, default=str)[:200])]
-        if isinstance(kind, str) and kind.startswith("response."):
-            return []  # other Responses events (created, in_progress, ...) carry nothing we show
-        return [Unreadable(f"unknown event {str(kind)[:40]!r}")]
-
-    def _item(self, item: Mapping[str, Any], custom_outputs: Any) -> list[TurnUpdate]:
-        item_type = item.get("type")
-        if item_type == "reasoning":
-            summary = item.get("summary")
-            text = (
-                " ".join(_str(part.get("text")) for part in summary or () if isinstance(part, Mapping))
-                if isinstance(summary, list)
-                else ""
-            )
-            if text.startswith(contract.PROGRESS_PREFIX):
-                space, _, message = text.removeprefix(contract.PROGRESS_PREFIX).partition(" — ")
-                return [SpaceProgress.read({"domain": space, "message": message})]
-            return [_route_from_summary(text)] if text else []
-        if item_type == "function_call":
-            name = _str(item.get("name"))
-            space, question = name.removeprefix("genie_"), ""
-            try:
-                arguments = json.loads(_str(item.get("arguments"), "{}"))
-            except ValueError:
-                arguments = {}
-            if isinstance(arguments, dict):
-                space = _str(arguments.get("space"), space)
-                question = _str(arguments.get("question"))
-            self._spaces[_str(item.get("call_id"))] = space
-            return [SpaceStarted(space or "?", question)]
-        if item_type == "function_call_output":
-            call_id = _str(item.get("call_id"))
-            space = self._spaces.get(call_id, call_id or "?")
-            try:
-                output = json.loads(_str(item.get("output"), "{}"))
-            except ValueError:
-                return [SpaceFinished(space, "completed")]
-            if not isinstance(output, dict):
-                return [SpaceFinished(space, "completed")]
-            status = output.get("status")
-            if status == "failed":
-                return [
-                    SpaceFinished(space, "failed", 0, _str(output.get("error")), _str(output.get("hint")))
-                ]
-            if status == "completed":
-                return [SpaceFinished(space, "completed", _int(output.get("row_count")))]
-            return [SpaceFinished(space, "no_answer", 0, _str(output.get("text")))]
-        if item_type == "message":
-            text = _message_text(item)
-            outputs = parse_outputs(custom_outputs if isinstance(custom_outputs, Mapping) else {})
-            return [TurnFinished(text or self.text, outputs)]
-        return []  # item types this chat does not show
+            events = self._stream.read(event)
+        except TargetError as exc:
+            return [StreamFailed(exc.message)]
+        return [update for each in events for update in self.take(each)]

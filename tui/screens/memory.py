@@ -1,6 +1,6 @@
 """What the agent remembers about the user: list, forget the selected memory, forget all, refresh.
 
-Every action is a memory request through the target's ``stream()`` (see :mod:`..memory`); a target
+Every action goes through the target's SDK client (see :mod:`..memory`); a target
 that cannot answer it leaves a notice in the panel, never an exception.
 """
 
@@ -17,8 +17,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from genie_agent.errors import GenieAgentError
+
 from ..memory import MemoryActionName, MemoryEntry, memory_action, when
-from ..targets import ChatTarget, TargetError
+from ..targets import ChatTarget
 from ..widgets.notice import Notice
 
 __all__ = ["ConfirmScreen", "MemoryScreen"]
@@ -123,7 +125,7 @@ class MemoryScreen(ModalScreen[None]):
             else:
                 count = len(listed.memories)
                 status.update(f"{done}{count} memor{'y' if count == 1 else 'ies'} on {self.target.label}.")
-        except TargetError as exc:
+        except GenieAgentError as exc:
             status.update("")
             await self._notice(Notice(exc.message, exc.hint, kind="error"))
         except Exception as exc:  # a bug must show up in the panel, not end the app
