@@ -2,8 +2,8 @@
 
 The vocabulary (:mod:`.vocabulary`) matches measures, dimensions, dimension values, time
 dimensions and named filters; readers place the words around them — time (:mod:`.time_reader`),
-ranking, exclusions, numeric conditions, shares and changes (:mod:`.shapes`) — and the terms are
-then read in their context (:mod:`.terms`), conditions placed on what they qualify
+ranking, numeric conditions, shares and changes (:mod:`.shapes`), exclusions (:mod:`.exclusions`)
+— and the terms are then read in their context (:mod:`.terms`), conditions placed on what they qualify
 (:mod:`.condition_targets`) and the plan assembled here. Every word must end up placed: a word no
 reader understood and that is not filler is reported (:mod:`.accounting`), and the engine declines
 naming it rather than answer a different question. Follow-ups are merged in :mod:`.followup`.
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ...understanding.lexicon import Match, tokenize
 from .accounting import account, unknown_groupings, use_cues, use_value_nouns
 from .condition_targets import place_conditions
+from .exclusions import read_exclusions
 from .followup import adds_grouping, drop_replaced, followup_cue, merge_followup
 from .plan import GRAINS, Change, Condition, QueryPlan, Ratio, TimeGrain, TimeRange
 from .reading import Reading, read_numbers
@@ -25,7 +26,6 @@ from .shapes import (
     credible_matches,
     read_change,
     read_conditions,
-    read_exclusions,
     read_ranking,
     read_share,
 )

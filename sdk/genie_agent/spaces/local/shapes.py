@@ -1,5 +1,5 @@
-"""Readers for the shapes of a question beyond "measure by dimension": ranking, exclusions,
-numeric conditions, shares, changes, ratios and values that are also English words.
+"""Readers for the shapes of a question beyond "measure by dimension": ranking, numeric
+conditions, shares, changes, ratios and values that are also English words.
 
 Each reader consumes the words it understands (``Reading.use``) and leaves the rest for the
 accounting at the end of :func:`~.parser.parse_question`.
@@ -18,7 +18,6 @@ from .words import (
     ASC_WORDS,
     CHANGE_WORDS,
     DESC_WORDS,
-    EXCLUSION_WORDS,
     FILLER,
     NUMBER_WORDS,
     SHARE_WORDS,
@@ -35,7 +34,6 @@ __all__ = [
     "credible_matches",
     "read_change",
     "read_conditions",
-    "read_exclusions",
     "read_ranking",
     "read_share",
 ]
@@ -126,70 +124,6 @@ def _superlative_adjective(r: Reading, out: Ranking, superlatives: dict[str, tup
 def _comparator_context(r: Reading, i: int) -> bool:
     """ "at most 5", "the most" before a number is a condition, not a ranking."""
     return r.word(i) in ("most", "least") and r.word(i - 1) == "at"
-
-
-# --------------------------------------------------------------------------- exclusions
-
-
-def read_exclusions(r: Reading) -> set[int]:
-    """Values (and named filters) after "excluding", "except", "other than", "not", "without":
-    returns the start indices of the vocabulary matches they negate."""
-    negated: set[int] = set()
-    for i, w in enumerate(r.words):
-        if not r.free(i):
-            continue
-        cue_end = None
-        if w in EXCLUSION_WORDS:
-            cue_end = i + 1
-        elif (w == "other" and r.is_word(i + 1, "than")) or (w == "apart" and r.is_word(i + 1, "from")):
-            cue_end = i + 2
-        if cue_end is None:
-            continue
-        found = _excluded(r, cue_end)
-        if found:
-            r.use(*range(i, cue_end))
-            negated.update(m.start for m in found)
-    return negated
-
-
-_BEFORE_EXCLUDED = frozenset({"the", "for", "in", "any", "a", "from", "of", "those", "with", "being"})
-
-
-def _excluded(r: Reading, start: int) -> list[Match[Term]]:
-    """The values an exclusion cue at ``start`` names: "excluding the HOUSEHOLD segment", "not
-    Berlin or Munich". A list goes on with "and", "or" or a comma through values of the same
-    dimension; a preposition after a value ends it ("except casual for Munich and Hamburg": the
-    cities are kept, not excluded). A value of another dimension joined to the list ("excluding
-    Berlin and e-bikes") could be excluded or kept: that is asked, not guessed."""
-    found: list[Match[Term]] = []
-    k = start
-    while k < len(r.words) and k - start <= 4 + 2 * len(found):
-        m = r.match_at(k)
-        if m is not None and any(t.kind in ("value", "filter") for t in m.entries):
-            if found and not _same_dimension(found[0], m):
-                r.problems.append(f"whether {m.text!r} is excluded too")
-                break
-            found.append(m)
-            k = m.end
-            continue
-        w = r.words[k]
-        if w in ("and", "or", ",") or (w in _BEFORE_EXCLUDED and not found):
-            k += 1
-            continue
-        if found and w == "the" and r.is_word(k - 1, "and", "or", ","):
-            k += 1
-            continue
-        if found and m is not None and any(t.kind == "dimension" for t in m.entries):
-            k = m.end  # "excluding the HOUSEHOLD segment"
-            continue
-        break
-    return found
-
-
-def _same_dimension(first: Match[Term], other: Match[Term]) -> bool:
-    """Both name values of one dimension (or both named filters)."""
-    names = {(t.kind, t.name) for t in first.entries if t.kind in ("value", "filter")}
-    return any((t.kind, t.name) in names for t in other.entries)
 
 
 # --------------------------------------------------------------------------- numeric conditions
