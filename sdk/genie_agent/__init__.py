@@ -52,8 +52,9 @@ _EXPORTS = {
     "SpaceReplied": "client",
     "Done": "client",
     "Unreadable": "client",
+    "ThreadState": "client",
     "MemoryEntry": "client",
-    "client": "",
+    "MemoryOutcome": "client",
     # errors, by whose fault
     "GenieAgentError": "errors",
     "UserInputError": "errors",
@@ -69,6 +70,7 @@ _EXPORTS = {
     "TargetAuthError": "client",
     "TargetRequestError": "client",
     "SpaceFailedError": "client",
+    "MemoryActionError": "client",
 }
 
 __all__ = [
@@ -86,7 +88,9 @@ __all__ = [
     "HttpClient",
     "Identity",
     "LocalClient",
+    "MemoryActionError",
     "MemoryEntry",
+    "MemoryOutcome",
     "PermissionDeniedError",
     "ResultTable",
     "RouteChosen",
@@ -104,6 +108,7 @@ __all__ = [
     "TargetRequestError",
     "TargetUnreachableError",
     "TextDelta",
+    "ThreadState",
     "TurnDone",
     "TurnEvent",
     "TurnResult",
@@ -112,7 +117,6 @@ __all__ = [
     "UnsafeRequestError",
     "UserInputError",
     "VisualizationReady",
-    "client",
     "connect",
     "contract",
     "load_settings",
@@ -137,7 +141,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from . import client, contract
+    from . import contract
     from .agent import Agent, AgentLimits
     from .client import (
         Client,
@@ -145,7 +149,9 @@ if TYPE_CHECKING:
         Done,
         HttpClient,
         LocalClient,
+        MemoryActionError,
         MemoryEntry,
+        MemoryOutcome,
         RouteChosen,
         ServingClient,
         SpaceFailedError,
@@ -154,6 +160,7 @@ if TYPE_CHECKING:
         TargetError,
         TargetRequestError,
         TargetUnreachableError,
+        ThreadState,
         Unreadable,
         connect,
     )
