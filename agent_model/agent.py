@@ -8,6 +8,10 @@ Who asks: an authenticated identity handed in by the server in front wins. Other
 Serving (``auth``: ``model-serving``, or ``auto`` there) and under Databricks Apps the caller is
 derived from their own credentials on every request and ``custom_inputs.user_id`` is ignored; only
 with ``auth: token`` and no identity is the client-set ``user_id`` used (a trusted local client).
+
+A conversation sent whole (the AI Playground, OpenAI-style clients: earlier messages in ``input``, no
+thread id) continues the caller's thread holding its earlier user messages, or has its context
+rebuilt from them (:mod:`genie_agent.continuation`), before the turn runs.
 """
 
 from __future__ import annotations
@@ -21,17 +25,26 @@ from mlflow.pyfunc import ResponsesAgent
 from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse, ResponsesAgentStreamEvent
 
 from genie_agent.agent import Agent
+from genie_agent.continuation import (
+    MAX_REPLAYED,
+    Continuation,
+    askable,
+    find_conversation,
+    rebuild_conversation,
+)
 from genie_agent.errors import GenieAgentError
 from genie_agent.feedback import record_feedback
 from genie_agent.identity import LOCAL_USER, Identity, IdentityProvider
 from genie_agent.memory.actions import run_memory_action
 from genie_agent.responses import (
+    TurnRequest,
     collect_response,
     error_events,
     events_to_responses,
     feedback_events,
     memory_action_events,
     parse_request,
+    rebuilding_event,
 )
 
 
@@ -83,11 +96,13 @@ class GenieResponsesAgent(ResponsesAgent):
             if turn.feedback is not None:  # rate an earlier turn: answered without a turn
                 yield from feedback_events(record_feedback(agent, identity, turn.feedback))
                 return
+            continued = yield from _continuation(agent, identity, turn)
             stream = agent.stream(
                 turn.question,
                 identity=identity,
-                thread_id=turn.thread_id,
-                genie_conversation_ids=turn.genie_conversation_ids,
+                thread_id=continued.thread_id,
+                genie_conversation_ids={**continued.genie_conversation_ids, **turn.genie_conversation_ids},
+                domains=continued.domains,
             )
             yield from events_to_responses(stream)
         except GenieAgentError as exc:
@@ -101,6 +116,23 @@ class GenieResponsesAgent(ResponsesAgent):
         self, request: ResponsesAgentRequest
     ) -> Generator[ResponsesAgentStreamEvent, None, None]:
         yield from self.stream_events(request)
+
+
+def _continuation(
+    agent: Agent, identity: Identity, turn: TurnRequest
+) -> Generator[ResponsesAgentStreamEvent, None, Continuation]:
+    """What the question continues: the thread it names; else, for a conversation sent whole (earlier
+    user messages, no thread id), the user's thread holding those messages, or their context rebuilt
+    (said in a reasoning item first: it asks them again)."""
+    if turn.thread_id is not None or not turn.earlier_questions:
+        return Continuation(turn.thread_id)
+    earlier = askable(agent, turn.earlier_questions)
+    found = find_conversation(agent, identity.user, earlier)
+    if found is not None or not earlier:
+        return Continuation(found)
+    agent.validate_question(turn.question)  # a bad question is refused before the earlier ones are asked
+    yield rebuilding_event(min(len(earlier), MAX_REPLAYED))
+    return rebuild_conversation(agent, identity, turn.question, earlier)
 
 
 def _request_headers() -> Mapping[str, str]:

@@ -52,6 +52,7 @@ __all__ = [
     "feedback_events",
     "memory_action_events",
     "parse_request",
+    "rebuilding_event",
 ]
 
 MAX_ROWS_IN_TOOL_OUTPUT = ROWS_IN_SPACE_EVENT
@@ -279,6 +280,17 @@ def memory_action_events(result: MemoryActionResult) -> Iterator[ResponsesAgentS
 def feedback_events(result: FeedbackResult) -> Iterator[ResponsesAgentStreamEvent]:
     """A rating's answer: one message item, the outcome as custom_outputs."""
     yield from memory_action_events(MemoryActionResult(result.text, result.outputs))
+
+
+def rebuilding_event(questions: int) -> ResponsesAgentStreamEvent:
+    """A reasoning item saying a conversation's context is being rebuilt: no saved thread holds it,
+    so its last ``questions`` earlier questions are asked again first (:mod:`genie_agent.continuation`)."""
+    asked = "question is" if questions == 1 else f"{questions} questions are"
+    return _done(
+        _reasoning_item(
+            f"Context: no saved thread holds this conversation; its last {asked} asked again first."
+        )
+    )
 
 
 def collect_response(events: Iterable[ResponsesAgentStreamEvent]) -> ResponsesAgentResponse:
