@@ -11,25 +11,28 @@ an error item in the served agent's output)::
      │    ├── AuthenticationError        no valid credentials (HTTP 401)
      │    ├── PermissionDeniedError      valid credentials, but not for this space (HTTP 403)
      │    ├── ThreadNotAvailableError    [memory.errors] the thread belongs to another user
+     │    ├── UnknownTurnError           [feedback] a rating for a turn no trace has
+     │    ├── TurnNotTracedError         [feedback] a rating for a turn answered without tracing
      │    └── EvaluationGateError        [evaluation.outcome] deploy refused: no passing evaluation
      ├── ConfigError                     settings or a space definition is invalid (``problems``)
      └── BackendError                    a data source or service failed (``retryable``)
           ├── BackendTimeoutError        it did not answer within its time limit (retryable)
           ├── MemoryUnavailableError     [memory.errors] the memory store failed or is down (retryable)
           ├── LakebaseUnavailableError   [memory.lakebase] no instance or no credential (retryable)
-          └── TargetError                [genie_agent_tui.targets] the chat's target could not answer
-               ├── TargetUnreachableError  nothing answers at its address
-               ├── TargetAuthError         it refused the credentials (HTTP 401/403)
-               ├── TargetRequestError      it answered another error status (``status``)
-               └── MemoryActionError       [genie_agent_tui.memory] no memory action's outcome
+          ├── TargetError                [client.errors] the client's target could not answer
+          │    ├── TargetUnreachableError  nothing answers at its address
+          │    ├── TargetAuthError         it refused the credentials (HTTP 401/403)
+          │    ├── TargetRequestError      it answered another error status (``status``)
+          │    └── MemoryActionError       no memory action's outcome
+          └── SpaceFailedError           [client.errors] ``ask``: no space answered, each one failed
 
-A class in [brackets] lives beside the code that raises it (a memory, Lakebase, evaluation or TUI
-error); this module holds the roots and the SDK-wide errors. The SDK imports nothing of the TUI: its
-errors subclass these.
+A class in [brackets] lives beside the code that raises it (a memory, Lakebase, evaluation or client
+error); this module holds the roots and the SDK-wide errors. The SDK imports nothing of the TUI (the
+chat re-exports the client's errors).
 
 Who asks is the user's side: a missing token or a space the caller may not see is fixed by the
-caller, not by waiting for a backend. The chat's :class:`TargetError` is a backend failure as the
-chat sees it (the target is the remote agent it talks to), refused credentials included: the TUI
+caller, not by waiting for a backend. The client's :class:`TargetError` is a backend failure as a
+client sees it (the target is the remote agent it talks to), refused credentials included: the TUI
 handles every target failure as one.
 
 Exit codes (``exit_code``, read by the CLI): 2 for a :class:`UserInputError` or a :class:`ConfigError`,

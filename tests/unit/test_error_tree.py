@@ -40,6 +40,9 @@ EXIT_CODES = {
     "TargetAuthError": 1,
     "TargetRequestError": 1,
     "MemoryActionError": 1,
+    "SpaceFailedError": 1,
+    "UnknownTurnError": 2,
+    "TurnNotTracedError": 2,
 }
 
 
@@ -82,7 +85,7 @@ def defined() -> dict[str, type[BaseException]]:
 
 def test_the_walk_finds_the_errors_of_every_package(defined: dict[str, type[BaseException]]) -> None:
     modules = {cls.__module__ for cls in defined.values()}
-    assert {"genie_agent.errors", "genie_agent.memory.errors", "genie_agent_tui.targets"} <= modules
+    assert {"genie_agent.errors", "genie_agent.memory.errors", "genie_agent.client.errors"} <= modules
     assert len(defined) >= len(EXIT_CODES)
 
 
