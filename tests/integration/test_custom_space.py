@@ -376,7 +376,7 @@ def test_write_request_is_refused_and_nothing_changes(bikeshare: BikeShare) -> N
         ("rides by weather", "rides"),  # no such dimension
         ("fleet value by district", "fleet"),  # district is in the rides space, not the fleet
         ("Which city has the most bikes?", "fleet"),  # bikes have no city
-        ("How many rides longer than 90 minutes?", "rides"),  # no numeric conditions: must not drop it
+        ("How many rides longer than 2 hours?", "rides"),  # hours is no unit of the space: must not drop it
     ],
 )
 def test_unanswerable_question_asks_to_clarify(bikeshare: BikeShare, question: str, domain: str) -> None:
@@ -387,6 +387,12 @@ def test_unanswerable_question_asks_to_clarify(bikeshare: BikeShare, question: s
     assert table.error and table.rows == () and table.sql is None
     assert result.suggested_questions
     assert result.grounding["ok"]
+
+
+def test_a_unit_names_the_column_a_condition_is_on(bikeshare: BikeShare) -> None:
+    """The duration is in minutes (the model's `unit`): "longer than 90 minutes" filters the rides."""
+    got = _answer(bikeshare.ask("How many rides longer than 90 minutes?"))
+    _same_rows(got, bikeshare.expected("SELECT COUNT(*) FROM rides WHERE duration_min > 90"))
 
 
 # --------------------------------------------------------------------------- beyond the basics

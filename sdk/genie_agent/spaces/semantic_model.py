@@ -24,6 +24,7 @@ __all__ = [
     "SpaceDefinition",
     "TableRef",
     "TimeDimension",
+    "Unit",
     "VerifiedQuery",
     "referenced_aliases",
 ]
@@ -84,10 +85,31 @@ class _Named(_Model):
         return (self.name, *self.synonyms)
 
 
+class Unit(_Model):
+    """The unit a measure's or a numeric column's values are in: ``unit: minutes`` or
+    ``unit: {name: EUR, synonyms: [euro, euros]}``. A question that writes it after a number ("rides
+    of 30 to 60 minutes", "a fare from 5 to 10 euros") puts the condition on the column in that unit.
+    Well-known units (seconds, minutes, hours, days, EUR, USD, GBP, km, miles, kg) bring their
+    usual words; ``synonyms`` adds more."""
+
+    name: str
+    synonyms: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, data: object) -> object:
+        return {"name": data} if isinstance(data, str) else data
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        return (self.name, *self.synonyms)
+
+
 class Dimension(_Named):
     """A column to group or filter by. Its distinct values are indexed when ``index_values``."""
 
     expr: str
+    unit: Unit | None = Field(default=None, description="The unit of a numeric column's values.")
     index_values: bool = True
     entity: bool = Field(
         default=False,
@@ -132,6 +154,9 @@ class Measure(_Named):
     divisible: bool = Field(
         default=True,
         description="May be divided by another measure or an entity count ('revenue per order').",
+    )
+    unit: Unit | None = Field(
+        default=None, description="The unit of the measure's values and of its row column ('40 minutes')."
     )
 
     @model_validator(mode="after")

@@ -173,11 +173,14 @@ measures:
     table: rides
     time_dimension: ride date
     format: currency
+    unit: EUR
     synonyms: [fares, fare, takings, income]
   - name: average duration
     expr: AVG(rides.duration_min)
     table: rides
     time_dimension: ride date
+    filter_column: rides.duration_min
+    unit: minutes
     synonyms: [avg duration, mean duration, average ride length, average ride duration]
 filters:
   - name: long rides
@@ -226,6 +229,7 @@ measures:
     agg: sum
     table: bikes
     format: currency
+    unit: EUR
     synonyms: [purchase price, purchase cost, bike cost]
 """
 

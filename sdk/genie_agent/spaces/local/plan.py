@@ -65,6 +65,8 @@ class Condition:
     label: str = ""
     agg: Aggregation | None = None
     """The aggregation the question gives a HAVING measure ("an average balance above 4500")."""
+    unit: str = ""
+    """The unit the question wrote with the number ("40 minutes"), for the answer's text."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ class NumberSpan:
     value: float
     percent: bool
     text: str
+    unit: str | None = None
+    """The key of the unit written with the number ("40 minutes", "€5"), one of the space's."""
 
 
 @dataclass
@@ -41,6 +43,8 @@ class Reading:
     problems: list[str] = field(default_factory=list)
     """Bad input found while reading (a reversed range, contradictory conditions): a clarify."""
     numbers: list[NumberSpan] = field(default_factory=list)
+    units: set[int] = field(default_factory=set)
+    """Where a number's unit is written: part of the number, read with it."""
 
     def __post_init__(self) -> None:
         self.words = [t.lower for t in self.tokens]
@@ -51,8 +55,8 @@ class Reading:
         self.used = [False] * len(self.tokens)
 
     def free(self, i: int) -> bool:
-        """Neither a vocabulary term nor placed by a reader yet."""
-        return 0 <= i < len(self.words) and not self.matched[i] and not self.used[i]
+        """Neither a vocabulary term, the unit of a number ("60 min") nor placed by a reader yet."""
+        return 0 <= i < len(self.words) and not self.matched[i] and not self.used[i] and i not in self.units
 
     def use(self, *indices: int) -> None:
         for i in indices:
@@ -114,8 +118,23 @@ def read_numbers(r: Reading) -> None:
         if first is not None:
             value = -value
         first = tokens[i].start if first is None else first
-        r.numbers.append(NumberSpan(i, end, value, percent, text[first : tokens[end - 1].end]))
+        unit, end = _unit(r, i, end) if r.vocabulary.unit_by_word and not percent else (None, end)
+        r.numbers.append(NumberSpan(i, end, value, percent, text[first : tokens[end - 1].end], unit))
         i = end
+
+
+def _unit(r: Reading, start: int, end: int) -> tuple[str | None, int]:
+    """The unit written with the number at ``start``..``end``: a word after it ("40 minutes") or a
+    symbol against it ("€5", "5€"); with where the number and its unit end."""
+    units = r.vocabulary.unit_by_word
+    if end < len(r.words) and r.words[end] in units and not r.matched[end]:
+        r.units.add(end)
+        return units[r.words[end]], end + 1
+    text, before, after = r.question, r.tokens[start].start, r.tokens[end - 1].end
+    for symbol in (text[before - 1 : before].strip(), text[after : after + 1].strip()):
+        if symbol and symbol in units:
+            return units[symbol], end
+    return None, end
 
 
 def _minus_sign(text: str, start: int) -> int | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ...understanding.lexicon import Match
 from .plan import Condition, Operator
 from .reading import NumberSpan, Reading
+from .units import KIND_COMPARATIVES, KIND_VERBS
 from .vocabulary import Term
 from .words import (
     ASC_WORDS,
@@ -55,8 +56,8 @@ def _small_number(r: Reading, i: int) -> int | None:
     if w in NUMBER_WORDS:
         return NUMBER_WORDS[w]
     n = r.number_at(i)
-    if n is not None and not n.percent and n.value.is_integer() and 0 < n.value <= 10_000:
-        return int(n.value)
+    if n is not None and not n.percent and not n.unit and n.value.is_integer() and 0 < n.value <= 10_000:
+        return int(n.value)  # "60 min" is a duration, not "the 60 lowest"
     return None
 
 
@@ -142,6 +143,12 @@ class RawCondition:
     start: int
     end: int
     label: str
+    unit: str | None = None
+    """The unit written with the number(s) ("40 minutes")."""
+    kind: str | None = None
+    """The kind of quantity the words around it say ("lasted", "longer", "cost"): duration, money."""
+    verb: int | None = None
+    """Where a verb of that kind stands ("rides lasted over 40"): placed with the condition."""
 
 
 def comparator(r: Reading, i: int) -> tuple[Operator, int] | None:
@@ -157,6 +164,9 @@ def comparator(r: Reading, i: int) -> tuple[Operator, int] | None:
         return (">", i + 2) if nxt == "than" else (">", i + 1)
     if w in _LESS:
         return ("<", i + 2) if nxt == "than" else ("<", i + 1)
+    if w in KIND_COMPARATIVES:
+        op: Operator = ">" if KIND_COMPARATIVES[w][1] == ">" else "<"
+        return (op, i + 2) if nxt == "than" else (op, i + 1)
     if w == "between":
         return "between", i + 1
     return None
@@ -164,7 +174,14 @@ def comparator(r: Reading, i: int) -> tuple[Operator, int] | None:
 
 def read_conditions(r: Reading) -> list[RawCondition]:
     """Comparators with their numbers: "more than 600", "at least 5%", "between 10 and 20",
-    "10 to 20", "5000 or more", "negative", "positive"."""
+    "10 to 20", "5000 or more", "negative", "positive"; with the unit and kind of quantity said."""
+    found = _read_conditions(r)
+    for c in found:
+        _kind_of(r, c)
+    return found
+
+
+def _read_conditions(r: Reading) -> list[RawCondition]:
     found: list[RawCondition] = []
     for i, w in enumerate(r.words):
         if not r.free(i):
@@ -189,7 +206,8 @@ def read_conditions(r: Reading) -> list[RawCondition]:
             r.use(*range(i, n.end))
             if op in (">", "<") and r.is_word(n.end, "or") and r.is_word(n.end + 1, "more", "less", "fewer"):
                 r.use(n.end, n.end + 1)
-            found.append(RawCondition(op, n.value, None, n.percent, i, n.end, r.question_span(i, n.end)))
+            label = r.question_span(i, n.end)
+            found.append(RawCondition(op, n.value, None, n.percent, i, n.end, label, n.unit))
             continue
         n = r.number_at(i)
         if n is None:
@@ -199,9 +217,8 @@ def read_conditions(r: Reading) -> list[RawCondition]:
         ):
             r.use(*range(i, n.end + 2))
             op2: Operator = ">=" if r.word(n.end + 1) in ("more", "greater", "above") else "<="
-            found.append(
-                RawCondition(op2, n.value, None, n.percent, i, n.end + 2, r.question_span(i, n.end + 2))
-            )
+            label = r.question_span(i, n.end + 2)
+            found.append(RawCondition(op2, n.value, None, n.percent, i, n.end + 2, label, n.unit))
             continue
         if r.is_word(n.end, "to", "-", "through") and r.number_at(n.end + 1) is not None:
             hi = r.number_at(n.end + 1)
@@ -215,9 +232,23 @@ def read_conditions(r: Reading) -> list[RawCondition]:
 def _range(r: Reading, lo: NumberSpan, hi: NumberSpan, start: int) -> RawCondition:
     if hi.value < lo.value:
         r.problems.append(f"the range {lo.text} to {hi.text} ends below where it starts")
-    return RawCondition(
-        "between", lo.value, hi.value, lo.percent or hi.percent, start, hi.end, r.question_span(start, hi.end)
-    )
+    if lo.unit and hi.unit and lo.unit != hi.unit:
+        r.problems.append(f"how {lo.text} and {hi.text} compare: they are in different units")
+    label = r.question_span(start, hi.end)
+    return RawCondition("between", lo.value, hi.value, lo.percent or hi.percent, start, hi.end, label,
+                        hi.unit or lo.unit)  # fmt: skip
+
+
+def _kind_of(r: Reading, c: RawCondition) -> None:
+    """The kind of quantity a comparative or a verb before the condition says: "longer than 90",
+    "rides lasted between 20 and 40", "bikes that cost more than 2000"."""
+    first = r.word(c.start)
+    if first in KIND_COMPARATIVES:
+        c.kind = KIND_COMPARATIVES[first][0]
+    verb = c.start - 1
+    kind = next((k for k, verbs in KIND_VERBS.items() if r.word(verb) in verbs), None)
+    if kind is not None and r.free(verb) and c.kind in (None, kind):
+        c.kind, c.verb = kind, verb
 
 
 def condition_on(raw: RawCondition, target: str, *, on_measure: bool, percent_scale: bool) -> Condition:

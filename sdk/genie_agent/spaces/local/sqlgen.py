@@ -440,6 +440,12 @@ def _condition_text(space: SpaceDefinition, c: Condition) -> str:
         word = _AGG_NAMES.get(agg or "", "") if agg != "count" else ""
         if word and not target.startswith(word):
             target = f"{word} {target}"
+    elif c.target.startswith("measure:") and target.split()[0] in _ROW_AGG_WORDS and " " in target:
+        target = target.split(" ", 1)[1]  # each row's duration, not the average duration
+    unit = f" {c.unit}" if c.unit else ""
     if c.op == "between":
-        return f"{target} between {_number_sql(c.value)} and {_number_sql(c.high or 0)}"
-    return f"{target} {c.op} {_number_sql(c.value)}"
+        return f"{target} between {_number_sql(c.value)} and {_number_sql(c.high or 0)}{unit}"
+    return f"{target} {c.op} {_number_sql(c.value)}{unit}"
+
+
+_ROW_AGG_WORDS = frozenset({"average", "avg", "mean", "total", "sum", "minimum", "maximum", "min", "max"})

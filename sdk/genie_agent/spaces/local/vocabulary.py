@@ -13,6 +13,7 @@ from typing import Literal
 
 from ...understanding.lexicon import Lexicon, phrase_key, stem, tokenize
 from ..semantic_model import SpaceDefinition, referenced_aliases
+from .units import UnitOwner, unit_key, unit_words
 
 __all__ = ["MAX_INDEXED_VALUES", "Term", "Vocabulary"]
 
@@ -66,6 +67,35 @@ class Vocabulary:
             for word, order in m.superlatives.items():
                 out.setdefault(word.lower(), (m.name, order))
         return out
+
+    @cached_property
+    def unit_owners(self) -> tuple[UnitOwner, ...]:
+        """The measures and dimensions whose values are in a unit."""
+        s = self.space
+        owners = [UnitOwner("measure", m.name, unit_key(m.unit)) for m in s.measures if m.unit]
+        owners += [UnitOwner("dimension", d.name, unit_key(d.unit)) for d in s.dimensions if d.unit]
+        return tuple(owners)
+
+    @cached_property
+    def unit_by_word(self) -> dict[str, str]:
+        """Word (lowercase) -> unit key, for the units of this space's measures and columns."""
+        out: dict[str, str] = {}
+        units = [m.unit for m in self.space.measures] + [d.unit for d in self.space.dimensions]
+        for unit in units:
+            if unit is not None:
+                for word in unit_words(unit):
+                    out.setdefault(word, unit_key(unit))
+        return out
+
+    @cached_property
+    def unit_names(self) -> dict[str, str]:
+        """Unit key -> the unit as the model names it ("eur" -> "EUR")."""
+        units = [m.unit for m in self.space.measures] + [d.unit for d in self.space.dimensions]
+        return {unit_key(u): u.name for u in reversed(units) if u is not None}
+
+    def unit_of(self, kind: str, name: str) -> str | None:
+        """The unit key of a measure or dimension, if it has one."""
+        return next((o.unit for o in self.unit_owners if o.kind == kind and o.name == name), None)
 
     @cached_property
     def term_words(self) -> frozenset[str]:
