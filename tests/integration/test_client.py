@@ -1,7 +1,7 @@
 """The SDK client as scripts use it: one script against every target — the agent in-process over the
 session's TPC-H, a real `genie-agent serve`, and a serving endpoint through databricks-sdk's unified auth
 (the Model Serving route of a real `genie-agent genie-server`). Asking, streaming, follow-ups, async,
-memories and typed errors; nothing of ours is replaced."""
+memories, ratings and typed errors; nothing of ours is replaced."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import mlflow
 import pytest
 
 import genie_agent
@@ -29,7 +30,8 @@ from genie_agent.client import (
     VisualizationReady,
     connect,
 )
-from genie_agent.errors import UserInputError
+from genie_agent.errors import PermissionDeniedError, UserInputError
+from genie_agent.feedback import FEEDBACK_NAME, TurnNotTracedError, UnknownTurnError, user_ratings
 from genie_agent.genie_api import GenieApi, build_genie_api, serve_in_background
 from genie_agent.identity import TokenIdentityProvider, UserConfig
 from genie_agent.spaces.local.conversations import ConversationStore
@@ -292,3 +294,88 @@ def test_a_remote_client_imports_neither_the_agent_nor_mlflow_nor_databricks():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['httpx']"
+
+
+# --- feedback: a rating of the caller's own traced turn ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def traced_store(tmp_path_factory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('client-feedback') / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def traced_serve_url(tmp_path_factory, tpch_db, traced_store) -> Iterator[str]:
+    """`genie-agent serve` with the two users, tracing on into ``traced_store``."""
+    env = {
+        "GENIE_AGENT_MLFLOW_TRACKING_URI": traced_store,
+        "GENIE_AGENT_MLFLOW_EXPERIMENT": "client-feedback",
+    }
+    # start_server turns tracing off for the servers it starts; this one is about traces.
+    command = ["env", "GENIE_AGENT_TRACING=on", CLI, "serve"]
+    yield from _server(tmp_path_factory, tpch_db, "traced-serve", command=command, env=env)
+
+
+@pytest.fixture
+def traced_client(request, make_test_agent, traced_store) -> Iterator[Callable[..., Client]]:
+    """A client of a target whose turns are traced into ``traced_store``, asking as ``user``."""
+    made: list[Client] = []
+    agent: list[Any] = []
+
+    def build(target: str, user: str = "ann") -> Client:
+        client: Client
+        if target == "local":
+            if not agent:  # one agent, so two users' clients share its store
+                agent.append(
+                    make_test_agent(
+                        tracing="on", mlflow_tracking_uri=traced_store, mlflow_experiment="client-feedback"
+                    )
+                )
+            client = LocalClient(agent[0], user=user)
+        else:
+            client = HttpClient(request.getfixturevalue("traced_serve_url"), token=TOKENS[user])
+        made.append(client)
+        return client
+
+    yield build
+    for client in made:
+        client.close()
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.mark.parametrize("target", ["local", "http"])
+def test_a_user_rates_their_turn_and_rating_again_replaces_it(traced_client, traced_store, target):
+    client = traced_client(target)
+    turn = client.ask("How many orders were placed in 1996?")
+    assert turn.turn_id.startswith("tr-")
+
+    up = client.feedback(turn.turn_id, "up")
+    assert (up.turn_id, up.rating, up.replaced, up.user) == (turn.turn_id, "up", False, "ann")
+    assert up.text.startswith("Thanks") and up.genie == {}  # local spaces: no Genie message to rate
+    down = asyncio.run(client.afeedback(turn.turn_id, "down", "Wrong year: I meant 1995"))
+    assert down.replaced is True and "replacing your earlier rating" in down.text
+
+    mlflow.set_tracking_uri(traced_store)
+    trace = mlflow.get_trace(turn.turn_id)
+    assert [(r.user, r.positive, r.comment) for r in user_ratings(trace)] == [
+        ("ann", False, "Wrong year: I meant 1995")
+    ]
+    (current,) = [a for a in trace.info.assessments if a.name == FEEDBACK_NAME and a.valid]
+    assert current.assessment_id == down.assessment_id
+
+    with pytest.raises(PermissionDeniedError, match="another user"):
+        traced_client(target, user="bob").feedback(turn.turn_id, "up")
+    with pytest.raises(UnknownTurnError) as unknown:
+        client.feedback("tr-" + "0" * 32, "up")
+    assert unknown.value.hint
+    with pytest.raises(UserInputError, match="'up' or 'down'"):
+        client.feedback(turn.turn_id, "meh")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("target", ["local", "http"])
+def test_rating_a_turn_answered_without_tracing_says_how_to_turn_it_on(make_client, target):
+    client = make_client(target)  # tracing off, as `ask` and the module's servers have it
+    turn = client.ask("How many suppliers are in ASIA?")
+    with pytest.raises(TurnNotTracedError) as caught:
+        client.feedback(turn.turn_id, "down")
+    assert "GENIE_AGENT_TRACING=on" in caught.value.hint

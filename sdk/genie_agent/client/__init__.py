@@ -1,5 +1,5 @@
 """The client: one interface to the agent in this process, a ``genie-agent serve`` URL or a Databricks
-serving endpoint — ``ask``, ``stream``, follow-ups, memories — the same answers and events from each::
+serving endpoint — ``ask``, ``stream``, follow-ups, memories, ratings — the same answers and events from each::
 
     import genie_agent
 
@@ -38,6 +38,7 @@ _EXPORTS = {
     "Unreadable": "events",
     "MemoryEntry": "memory",
     "MemoryOutcome": "memory",
+    "FeedbackOutcome": "feedback",
     "TargetError": "errors",
     "TargetUnreachableError": "errors",
     "TargetAuthError": "errors",
@@ -50,6 +51,7 @@ __all__ = [
     "Client",
     "ClientEvent",
     "Done",
+    "FeedbackOutcome",
     "HttpClient",
     "LocalClient",
     "MemoryActionError",
@@ -109,6 +111,7 @@ if TYPE_CHECKING:
         Unreadable,
         VisualizationReady,
     )
+    from .feedback import FeedbackOutcome
     from .http import HttpClient
     from .local import LocalClient
     from .memory import MemoryEntry, MemoryOutcome

@@ -1,4 +1,4 @@
-"""One interface for every target: ask, stream, follow up, list and forget memories.
+"""One interface for every target: ask, stream, follow up, list and forget memories, rate a turn.
 
 A :class:`Client` talks to one target — the agent in this process (:class:`~.local.LocalClient`), a
 ``genie-agent serve`` URL (:class:`~.http.HttpClient`) or a Databricks serving endpoint
@@ -25,8 +25,10 @@ from typing import Any, Self
 
 from ..contract import Failure, TurnResult
 from ..errors import GenieAgentError
+from ..feedback import FeedbackAction, Rating
 from .errors import SpaceFailedError, TargetError, error_from
 from .events import ClientEvent, Done, SpaceFailed
+from .feedback import FeedbackOutcome, feedback_action, feedback_outcome, feedback_request
 from .memory import (
     MemoryActionName,
     MemoryAnswer,
@@ -280,6 +282,25 @@ class Client(ABC):
     async def aforget_all(self) -> int:
         return (await self.amemory_action("forget_all")).forgotten
 
+    # --- feedback -----------------------------------------------------------------------------------
+    def feedback(self, turn_id: str, rating: Rating, comment: str | None = None) -> FeedbackOutcome:
+        """Rate a turn the caller asked: ``rating`` ``"up"`` or ``"down"``, with an optional ``comment``;
+        ``turn_id`` is the one its result carries. Rating a turn again replaces the rating.
+
+        The rating goes on the turn's MLflow trace (and to Genie, for answers from Genie spaces), so the
+        turn must have been traced. Raises :class:`~genie_agent.errors.UserInputError` (a bad rating),
+        :class:`~genie_agent.feedback.TurnNotTracedError`, :class:`~genie_agent.feedback.UnknownTurnError`,
+        :class:`~genie_agent.errors.PermissionDeniedError` (another user's turn) or
+        :class:`~.errors.TargetError`.
+        """
+        action = feedback_action(turn_id, rating, comment)
+        return feedback_outcome(self._feedback(action), action, self.label)
+
+    async def afeedback(self, turn_id: str, rating: Rating, comment: str | None = None) -> FeedbackOutcome:
+        """:meth:`feedback`, awaited."""
+        action = feedback_action(turn_id, rating, comment)
+        return feedback_outcome(await self._afeedback(action), action, self.label)
+
     # --- the target ---------------------------------------------------------------------------------
     @abstractmethod
     def responses(self, body: Mapping[str, Any]) -> Generator[dict[str, Any]]:
@@ -308,3 +329,9 @@ class Client(ABC):
 
     async def _amemory(self, action: MemoryActionName, memory_id: str | None) -> MemoryAnswer:
         return memory_answer([event async for event in self.aresponses(memory_request(action, memory_id))])
+
+    def _feedback(self, action: FeedbackAction) -> MemoryAnswer:
+        return memory_answer(self.responses(feedback_request(action)))
+
+    async def _afeedback(self, action: FeedbackAction) -> MemoryAnswer:
+        return memory_answer([event async for event in self.aresponses(feedback_request(action))])

@@ -21,6 +21,7 @@ from .memory import MemoryActionName, MemoryAnswer, memory_request
 if TYPE_CHECKING:
     from ..agent import Agent
     from ..config import Settings
+    from ..feedback import FeedbackAction
     from ..identity import Identity
 
 __all__ = ["LocalClient"]
@@ -123,12 +124,28 @@ class LocalClient(Client):
     async def _amemory(self, action: MemoryActionName, memory_id: str | None) -> MemoryAnswer:
         return await asyncio.to_thread(self._memory, action, memory_id)
 
+    def _feedback(self, action: FeedbackAction) -> MemoryAnswer:
+        from ..feedback import record_feedback
+
+        result = record_feedback(self.agent, self.identity, action)
+        return result.text, result.outputs
+
+    async def _afeedback(self, action: FeedbackAction) -> MemoryAnswer:
+        return await asyncio.to_thread(self._feedback, action)
+
     # --- the Responses stream, as `genie-agent serve` would send it -----------------------------------
     def responses(self, body: Mapping[str, Any]) -> Generator[dict[str, Any]]:
         """The served agent's Responses stream for ``body``, run here (imports MLflow's Responses types)."""
         from ..errors import GenieAgentError
+        from ..feedback import record_feedback
         from ..memory.actions import run_memory_action
-        from ..responses import error_events, events_to_responses, memory_action_events, parse_request
+        from ..responses import (
+            error_events,
+            events_to_responses,
+            feedback_events,
+            memory_action_events,
+            parse_request,
+        )
 
         agent = self.agent
         try:
@@ -136,6 +153,8 @@ class LocalClient(Client):
             if turn.memory_action is not None:
                 result = run_memory_action(agent.memories, self.identity.user, turn.memory_action)
                 events = memory_action_events(result)
+            elif turn.feedback is not None:
+                events = feedback_events(record_feedback(agent, self.identity, turn.feedback))
             else:
                 events = events_to_responses(
                     agent.stream(
