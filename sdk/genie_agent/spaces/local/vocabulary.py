@@ -20,6 +20,16 @@ __all__ = ["MAX_INDEXED_VALUES", "Term", "Vocabulary"]
 TermKind = Literal["measure", "dimension", "time_dimension", "filter", "value"]
 MAX_INDEXED_VALUES = 500
 """Dimensions with more distinct values than this are not indexed (names, ids, free text)."""
+# Forms of English verbs the stemmer does not bring back to their base: a space whose prose says
+# "riders take" also knows "rides were taken".
+_IRREGULAR = {
+    "take": ("took", "taken", "taking"), "buy": ("bought", "buying"), "ride": ("rode", "ridden", "riding"),
+    "pay": ("paid", "paying"), "spend": ("spent", "spending"), "hold": ("held", "holding"),
+    "sell": ("sold", "selling"), "make": ("made", "making"), "bring": ("brought", "bringing"),
+    "get": ("got", "gotten", "getting"), "give": ("gave", "given", "giving"), "go": ("went", "gone", "going"),
+    "run": ("ran", "running"), "keep": ("kept", "keeping"), "send": ("sent", "sending"),
+    "ship": ("shipping",), "rent": ("renting",), "own": ("owning",), "use": ("using",),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,9 @@ class Vocabulary:
             for value, phrases in d.value_synonyms.items():
                 lexicon.add_all(phrases, Term("value", d.name, value))
         prose = " ".join((space.title, space.description, space.instructions, *space.sample_questions))
-        return cls(space, lexicon, values, frozenset(t.stem for t in tokenize(prose)))
+        stems = {t.stem for t in tokenize(prose)}
+        forms = {f for base, fs in _IRREGULAR.items() if base in stems for f in fs}
+        return cls(space, lexicon, values, frozenset(stems | {stem(f) for f in forms}))
 
     @cached_property
     def superlatives(self) -> dict[str, tuple[str, str]]:
