@@ -223,7 +223,7 @@ measures:
     expr: COUNT(*)
     table: bikes
     format: integer
-    synonyms: [number of bikes, how many bikes, fleet size, bike count]
+    synonyms: [number of bikes, how many bikes, fleet size, bike count, fleet]
   - name: fleet value
     column: bikes.purchase_price
     agg: sum
