@@ -125,6 +125,9 @@ def _context(r: Reading, m: Match[Term], ranking: Ranking, out: Terms, counts_so
     if prev and prev[-1] == "all" and "measure" in kinds:
         grouped = False
         counted = False
+    if prev and prev[-1] in ("most", "fewest", "least") and "measure" in kinds:
+        # "which two nations have the most suppliers": the quantity ranked is their count.
+        grouped, counted = False, True
     if "dimension" in kinds and not counted and subject_of_count(r, m.end):
         grouped = True
     # M: "supplier with the highest balance": the ranked subject is a grouping.
