@@ -13,6 +13,7 @@ an error item in the served agent's output)::
      │    ├── ThreadNotAvailableError    [memory.errors] the thread belongs to another user
      │    ├── UnknownTurnError           [feedback] a rating for a turn no trace has
      │    ├── TurnNotTracedError         [feedback] a rating for a turn answered without tracing
+     │    ├── PlanError                  [spaces.local.sqlgen] the space's model cannot answer it as asked
      │    └── EvaluationGateError        [evaluation.outcome] deploy refused: no passing evaluation
      ├── ConfigError                     settings or a space definition is invalid (``problems``)
      └── BackendError                    a data source or service failed (``retryable``)

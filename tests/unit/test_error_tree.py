@@ -15,10 +15,9 @@ from genie_agent.errors import BackendError, ConfigError, GenieAgentError, UserI
 PACKAGES = ("genie_agent", "genie_agent_cli", "genie_agent_tui")  # sdk/genie_agent, deploy_scripts, tui
 BRANCHES = (UserInputError, ConfigError, BackendError)
 
-# Never raised past their own package, so outside the tree: the emulator's HTTP error is what the stand-in
-# for Databricks answers (its server writes it as a response), and the local engine turns a plan it cannot
-# compile into the space's answer text. Adding a class here must be as deliberate as these two.
-OUTSIDE = {"genie_agent.genie_api.errors.ApiError", "genie_agent.spaces.local.sqlgen.PlanError"}
+# Never raised past its own package, so outside the tree: the emulator's HTTP error is what the stand-in
+# for Databricks answers (its server writes it as a response). Adding a class here must be as deliberate.
+OUTSIDE = {"genie_agent.genie_api.errors.ApiError"}
 
 # The command line's exit code per class (deploy_scripts/cli_base.py reads ``exit_code``).
 EXIT_CODES = {
@@ -43,6 +42,7 @@ EXIT_CODES = {
     "SpaceFailedError": 1,
     "UnknownTurnError": 2,
     "TurnNotTracedError": 2,
+    "PlanError": 2,
 }
 
 

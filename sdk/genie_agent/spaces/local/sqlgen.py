@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
+from ...errors import UserInputError
 from ..semantic_model import Join, Measure, SpaceDefinition, TimeDimension, referenced_aliases
 from .plan import GRAINS, Condition, QueryPlan, TimeRange
 
 __all__ = ["CompiledQuery", "PlanError", "Query", "build_query", "compile_plan", "quote_ident", "sql_literal"]
 
 
-class PlanError(Exception):
-    """The plan cannot be answered by this space's model (said in the user's terms)."""
+class PlanError(UserInputError):
+    """The plan cannot be answered by this space's model (said in the user's terms): the engine
+    answers the question with this text instead of SQL."""
 
 
 @dataclass(frozen=True)
