@@ -22,6 +22,7 @@ with a typed error saying what to do.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
@@ -50,6 +51,9 @@ __all__ = [
 FEEDBACK_NAME = "user_feedback"
 """The name of the assessment a user's rating is on the turn's trace."""
 MAX_COMMENT_CHARS = 2000
+SETTLE_S = 5.0
+"""How long a rating waits for the turn's trace to be written whole."""
+_FINALIZED = "mlflow.trace.infoFinalized"
 TRACE_USER = "mlflow.trace.user"
 """The trace metadata key ``mlflow.update_current_trace(user=...)`` writes (the turn's user)."""
 
@@ -205,17 +209,16 @@ def record_feedback(agent: Agent, who: Identity, action: FeedbackAction) -> Feed
 
 
 def _turn_trace(turn_id: str) -> Any:
+    """The turn's trace, once written whole: a turn rated right after its answer may still be on its
+    way to the store (the store may hold its spans before the trace's own metadata, its user)."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
-    try:
-        trace = mlflow.get_trace(turn_id, silent=True, flush=True)
-    except MlflowException as exc:
-        raise BackendError(
-            f"MLflow at {mlflow.get_tracking_uri()} could not be read: {exc.message}",
-            "Check the tracking store (GENIE_AGENT_MLFLOW_TRACKING_URI) and rate the turn again.",
-            retryable=True,
-        ) from None
+    deadline = time.monotonic() + SETTLE_S
+    trace = _read_trace(turn_id)
+    while trace is not None and not _settled(trace) and time.monotonic() < deadline:
+        mlflow.flush_trace_async_logging()
+        time.sleep(0.05)
+        trace = _read_trace(turn_id)
     if trace is not None and trace.info.trace_metadata.get(TRACE_USER):
         return trace
     if _UNTRACED_ID.fullmatch(turn_id):
@@ -227,6 +230,30 @@ def _turn_trace(turn_id: str) -> Any:
         f"There is no traced turn {turn_id}.",
         "Rate a turn by the turn_id its answer carries, on the deployment that answered it.",
     )
+
+
+def _settled(trace: Any) -> bool:
+    """Written whole: tagged with its user, or finalized by a store that says so (``mlflow.trace.infoFinalized``)."""
+    from mlflow.entities import TraceState
+
+    info = trace.info
+    if info.state == TraceState.IN_PROGRESS:
+        return False
+    return bool(info.trace_metadata.get(TRACE_USER)) or info.trace_metadata.get(_FINALIZED) == "true"
+
+
+def _read_trace(turn_id: str) -> Any:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.get_trace(turn_id, silent=True, flush=True)
+    except MlflowException as exc:
+        raise BackendError(
+            f"MLflow at {mlflow.get_tracking_uri()} could not be read: {exc.message}",
+            "Check the tracking store (GENIE_AGENT_MLFLOW_TRACKING_URI) and rate the turn again.",
+            retryable=True,
+        ) from None
 
 
 def _log(trace: Any, user: str, action: FeedbackAction) -> tuple[str, bool]:

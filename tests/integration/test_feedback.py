@@ -154,7 +154,8 @@ def rated(served, genie) -> dict[str, Any]:
         thread_id=first["thread_id"],
         genie_conversation_ids=first["genie_conversation_ids"],
     )
-    rate(served, follow["turn_id"], "down")
+    follow_down = rate(served, follow["turn_id"], "down")
+    assert follow_down["custom_outputs"]["status"] == "ok", follow_down
     ask(served, "How many suppliers does each nation have?", token=BOB)
     return {
         "first": first,
