@@ -7,6 +7,8 @@ Exit codes: 0 an answer was given (ok, partial, clarify, out_of_scope, refused);
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,17 @@ from .memory import memory, setup_memory
 
 if TYPE_CHECKING:
     from genie_agent.config import Settings
+
+
+def _collect_once_at_exit() -> None:
+    """Collect the command's garbage once (its SQLite and DuckDB connections close as before), then
+    freeze what is left, so the interpreter's collections while it tears the modules down skip every
+    imported module's objects: about 0.15 s of CPU at the end of one `ask` (bench/bench_startup.py)."""
+    gc.collect()
+    gc.freeze()
+
+
+atexit.register(_collect_once_at_exit)  # runs after the command's threads are joined, before teardown
 
 
 @click.group(cls=GenieAgentGroup, context_settings={"help_option_names": ["-h", "--help"]})
