@@ -62,7 +62,10 @@ def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: 
                 settings, space.database, catalog.databases[space.database], progress=progress
             )
             executors[space.database] = ReadOnlyExecutor(
-                path, row_limit=settings.row_limit, timeout_s=settings.query_timeout_s
+                path,
+                row_limit=settings.row_limit,
+                timeout_s=settings.query_timeout_s,
+                guard_cache_dir=settings.home / "cache",
             )
         spaces[space.id] = LocalGenieSpace(
             space,

@@ -7,6 +7,9 @@ Safety has two independent layers:
 2. the database connection itself is opened ``read_only`` with external access disabled, extension
    auto-loading off and the configuration locked, so even SQL that slipped past layer 1 cannot
    write, read files, attach databases, install extensions or re-enable any of that.
+
+With ``guard_cache_dir``, a text the guard accepted before with the same tables is not parsed by sqlglot
+again (:mod:`~genie_agent.spaces.local.guard_cache`); DuckDB's parser and layer 2 still see every query.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from genie_agent.errors import BackendError, BackendTimeoutError, ConfigError, UnsafeRequestError
-from genie_agent.spaces.local.sql_guard import check_select
+from genie_agent.spaces.local.guard_cache import AcceptedSql
 
 if TYPE_CHECKING:
     import duckdb
@@ -36,6 +39,14 @@ _READ_ONLY_CONFIG: dict[str, Any] = {
     "allow_community_extensions": False,
     "lock_configuration": True,
 }
+
+
+def check_select(sql: str, allowed_tables: Collection[str]) -> str:
+    """The SQL guard, :func:`~genie_agent.spaces.local.sql_guard.check_select`, imported on first use
+    (sqlglot costs about 0.1 s to import)."""
+    from genie_agent.spaces.local.sql_guard import check_select as guard
+
+    return guard(sql, allowed_tables)
 
 
 @dataclass(frozen=True)
@@ -68,8 +79,16 @@ class ReadOnlyExecutor:
     holds it.
     """
 
-    def __init__(self, database_path: Path, *, row_limit: int = 1000, timeout_s: float = 30.0) -> None:
-        """Prepare an executor; nothing is opened until the first query.
+    def __init__(
+        self,
+        database_path: Path,
+        *,
+        row_limit: int = 1000,
+        timeout_s: float = 30.0,
+        guard_cache_dir: Path | None = None,
+    ) -> None:
+        """Prepare an executor; nothing is opened until the first query. With ``guard_cache_dir``, the
+        SQL texts the guard accepted are remembered there (:mod:`.guard_cache`).
 
         Raises:
             ConfigError: ``row_limit`` is below 1 or ``timeout_s`` is not positive.
@@ -89,6 +108,7 @@ class ReadOnlyExecutor:
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._closed = False
         self._lock = threading.Lock()
+        self._accepted = AcceptedSql(guard_cache_dir) if guard_cache_dir is not None else None
 
     def execute(self, sql: str, allowed_tables: Collection[str]) -> QueryResult:
         """Check ``sql`` with the SQL guard, then run it and return at most ``row_limit`` rows.
@@ -99,7 +119,10 @@ class ReadOnlyExecutor:
             BackendError: DuckDB refused or failed the query (its message is kept).
             ConfigError: the database file is missing or not a DuckDB database.
         """
-        checked = check_select(sql, allowed_tables)
+        if self._accepted is not None:
+            checked = self._accepted.check(sql, allowed_tables, check_select)
+        else:
+            checked = check_select(sql, allowed_tables)
         connection = self._connect()
         self._check_with_duckdb_parser(connection, checked)
         return self._run(connection, checked)

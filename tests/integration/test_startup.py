@@ -1,0 +1,57 @@
+"""What one `genie-agent ask --json` process loads and leaves behind (bench/bench_startup.py times it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+QUESTION = "What was total revenue in 1996?"  # a verified query: the same SQL every time
+# The CLI as its console script runs it, then the packages it loaded, as JSON on stderr.
+_ASK = (
+    "import sys, json, atexit\n"
+    "from genie_agent_cli.main import cli\n"
+    "atexit.register(lambda: sys.stderr.write(json.dumps(sorted({m.split('.')[0] for m in sys.modules}))))\n"
+    "sys.argv = ['genie-agent', 'ask', '--json', sys.argv[1]]\n"
+    "cli()"
+)
+
+
+def ask(home: Path, question: str = QUESTION) -> tuple[dict, set[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENIE_AGENT_")}
+    env["GENIE_AGENT_HOME"] = str(home)
+    proc = subprocess.run(
+        [sys.executable, "-c", _ASK, question], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), set(json.loads(proc.stderr.splitlines()[-1]))
+
+
+def test_sql_the_guard_accepted_before_is_run_without_importing_sqlglot(cli_home: Path) -> None:
+    first, loaded_first = ask(cli_home)
+    second, loaded_second = ask(cli_home)
+    assert first["status"] == second["status"] == "ok"
+    assert first["results"][0]["rows"] == second["results"][0]["rows"]
+    assert "sqlglot" in loaded_first
+    assert "sqlglot" not in loaded_second
+    assert "duckdb" in loaded_second  # the query still ran
+
+
+def test_sql_refused_once_is_refused_again(cli_home: Path) -> None:
+    for _ in range(2):
+        result, _ = ask(cli_home, "Drop the customer table.")
+        assert result["status"] == "refused"
+
+
+def test_ask_json_loads_no_terminal_ui_tracing_or_workspace_client(cli_home: Path) -> None:
+    _, loaded = ask(cli_home)
+    assert loaded.isdisjoint({"rich", "textual", "mlflow", "databricks", "httpx", "openai"}), loaded
+
+
+def test_the_process_closes_its_databases_at_exit(cli_home: Path) -> None:
+    ask(cli_home)
+    assert {p.name for p in cli_home.glob("*.sqlite")} == {"genie_conversations.sqlite", "memory.sqlite"}
+    # SQLite removes a WAL file when its last connection closes: none was left open.
+    assert [p.name for p in cli_home.glob("*.sqlite-*")] == []
