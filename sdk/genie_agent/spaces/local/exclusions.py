@@ -17,6 +17,8 @@ _OUT_VERBS = frozenset(
     {"leave", "leaves", "leaving", "left", "take", "takes", "taking", "took", "taken", "rule", "rules",
      "ruling", "ruled", "filter", "filtering", "filtered", "cut", "cutting"}
 )  # fmt: skip
+_CUES = EXCLUSION_WORDS | _OUT_VERBS | {"other", "apart", "excluded"}
+"""The first words of the cues: a question has none of them more often than not."""
 _BEFORE_POSTFIX = frozenset({"is", "are", "was", "were", "be", "being", "been", "with", "and", "or", ","})
 
 
@@ -25,8 +27,8 @@ def read_exclusions(r: Reading) -> set[int]:
     "not counting", "leaving out", or before "left out" / "excluded" ("with Berlin taken out"):
     returns the start indices of the vocabulary matches they negate."""
     negated: set[int] = set()
-    for i in range(len(r.words)):
-        if not r.free(i):
+    for i, w in enumerate(r.words):
+        if w not in _CUES or not r.free(i):
             continue
         cue_end, postfix = _exclusion_cue(r, i)
         if cue_end is None:

@@ -43,8 +43,8 @@ class Reading:
     problems: list[str] = field(default_factory=list)
     """Bad input found while reading (a reversed range, contradictory conditions): a clarify."""
     numbers: list[NumberSpan] = field(default_factory=list)
-    units: set[int] = field(default_factory=set)
-    """Where a number's unit is written: part of the number, read with it."""
+    _taken: list[bool] = field(init=False, repr=False)
+    """Matched, used, or a number's unit: what :meth:`free` reads (called hundreds of times)."""
 
     def __post_init__(self) -> None:
         self.words = [t.lower for t in self.tokens]
@@ -53,15 +53,20 @@ class Reading:
             for i in range(m.start, m.end):
                 self.matched[i] = True
         self.used = [False] * len(self.tokens)
+        self._taken = list(self.matched)
 
     def free(self, i: int) -> bool:
         """Neither a vocabulary term, the unit of a number ("60 min") nor placed by a reader yet."""
-        return 0 <= i < len(self.words) and not self.matched[i] and not self.used[i] and i not in self.units
+        return 0 <= i < len(self._taken) and not self._taken[i]
 
     def use(self, *indices: int) -> None:
         for i in indices:
             if 0 <= i < len(self.used):
-                self.used[i] = True
+                self.used[i] = self._taken[i] = True
+
+    def unit_at(self, i: int) -> None:
+        """The word at ``i`` is the unit of the number before it: read with it, by no other reader."""
+        self._taken[i] = True
 
     def word(self, i: int) -> str:
         return self.words[i] if 0 <= i < len(self.words) else ""
@@ -128,7 +133,7 @@ def _unit(r: Reading, start: int, end: int) -> tuple[str | None, int]:
     symbol against it ("€5", "5€"); with where the number and its unit end."""
     units = r.vocabulary.unit_by_word
     if end < len(r.words) and r.words[end] in units and not r.matched[end]:
-        r.units.add(end)
+        r.unit_at(end)
         return units[r.words[end]], end + 1
     text, before, after = r.question, r.tokens[start].start, r.tokens[end - 1].end
     for symbol in (text[before - 1 : before].strip(), text[after : after + 1].strip()):

@@ -303,6 +303,8 @@ def subject_of_count(r: Reading, i: int) -> bool:
     """The noun ending at ``i`` is what a condition on a measure compares: "stations with more than
     60 rides", "customers who placed more than 34 orders", "models with at least 10 bikes" — a
     comparator and its number follow, a few connecting words on, and the number counts a measure."""
+    if not r.numbers:
+        return False
     for k in range(i, min(i + 4, len(r.words))):
         comp = comparator(r, k)
         n = r.number_at(comp[1]) if comp is not None else None
