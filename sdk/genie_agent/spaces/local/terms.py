@@ -92,6 +92,9 @@ def read_terms(r: Reading, negated: set[int], ranking: Ranking) -> Terms:
         if kind == "measure":
             _add_measure(r, out, m, term, ctx)
         elif kind == "dimension":
+            if _counts_members(r, m):
+                # "how many nations have more than 600 customers": a count of groups, not a list.
+                r.problems.append(f"how to count the {m.text} themselves: ask which {m.text} instead")
             _add_dimension(r, out, m, term, value_matches, ctx.grouped)
         elif kind == "value":
             _add_value(r, out, m)
@@ -157,6 +160,14 @@ def _kind(m: Match[Term], ctx: _Context, ranking: Ranking, unambiguous_measure: 
     if len(kinds) > 1 and "measure" not in kinds:
         return sorted(kinds)[0]
     return "measure" if "measure" in kinds else next(iter(kinds))
+
+
+def _counts_members(r: Reading, m: Match[Term]) -> bool:
+    """ "how many segments", "number of nations": a dimension's members counted — no measure of
+    the space counts them."""
+    return r.word(m.start - 1) == "many" or (
+        r.word(m.start - 1) == "of" and r.word(m.start - 2) in ("number", "count")
+    )
 
 
 def _before_dates(r: Reading, i: int) -> int:
