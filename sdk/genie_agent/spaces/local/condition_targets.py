@@ -56,7 +56,10 @@ def place_conditions(r: Reading, terms: Terms, raw: list[RawCondition]) -> list[
             continue
         r.use(c.verb if c.verb is not None else -1)
         if target.kind == "dimension":
-            placed.append(condition_on(c, target.name, on_measure=False, percent_scale=False))
+            unit = _unit_name(r, "dimension", target.name)
+            placed.append(
+                replace(condition_on(c, target.name, on_measure=False, percent_scale=False), unit=unit)
+            )
             if target.name in terms.group_by and terms.group_cues.get(target.name) not in (
                 "by",
                 "per",
@@ -89,7 +92,7 @@ def _on_measure(r: Reading, terms: Terms, c: RawCondition, t: _Target) -> Condit
     if counted is not None and measure.row_column is not None and all(x.name == name for x in terms.measures):
         terms.measures.insert(0, MeasureRef(counted))
     others = [x for x in terms.measures if x.name != name]
-    unit = r.vocabulary.unit_names.get(r.vocabulary.unit_of("measure", name) or "", "")
+    unit = _unit_name(r, "measure", name)
     # "brands with an average supply cost above 500": the aggregate named compares the groups.
     aggregated = any(r.word(k) in AGG_WORDS for k in (t.at - 2, t.at - 1, t.at)) and bool(terms.group_by)
     row_level = t.rows or (
@@ -105,8 +108,7 @@ def _on_measure(r: Reading, terms: Terms, c: RawCondition, t: _Target) -> Condit
             if not others and all(x.name != name for x in terms.measures):
                 terms.measures.append(MeasureRef(name))
         return replace(
-            condition_on(c, "measure:" + name, on_measure=False, percent_scale=percent_scale),
-            unit=c.unit or "",
+            condition_on(c, "measure:" + name, on_measure=False, percent_scale=percent_scale), unit=unit
         )
     if all(x.name != name for x in terms.measures):
         terms.measures.append(MeasureRef(name))
@@ -127,13 +129,14 @@ def _resolve(r: Reading, terms: Terms, c: RawCondition) -> _Target | None:
             r.problems.append(f"what {c.label!r} applies to")
         return target
     vocabulary = r.vocabulary
-    said = f"{c.unit} ({c.label})" if c.unit else f"a {c.kind} ({c.label})"
+    said = f"{vocabulary.unit_names[c.unit]} ({c.label})" if c.unit else f"a {c.kind} ({c.label})"
     if target is not None:
         unit = vocabulary.unit_of(target.kind, target.name)
         if unit is not None and _fits(unit, c):
             return target
         if unit is not None or not _is_count(r, target.kind, target.name):
-            r.problems.append(f"what {said} applies to: {target.name} is {'in ' + unit if unit else 'not'}")
+            is_in = f"in {vocabulary.unit_names[unit]}" if unit else "not"
+            r.problems.append(f"what {said} applies to: {target.name} is {is_in}")
             return None
     owners = [o for o in vocabulary.unit_owners if _fits(o.unit, c)]
     named = [o for o in owners if o.name in terms.measure_spans or o.name in terms.dimension_spans]
@@ -143,6 +146,12 @@ def _resolve(r: Reading, terms: Terms, c: RawCondition) -> _Target | None:
         r.problems.append(f"what {said} applies to: {which}")
         return None
     return _Target(chosen[0].kind, chosen[0].name, -1, rows=_counted_subject(r, c))
+
+
+def _unit_name(r: Reading, kind: str, name: str) -> str:
+    """The unit of a measure or dimension as the model names it ("EUR"), or ""."""
+    unit = r.vocabulary.unit_of(kind, name)
+    return r.vocabulary.unit_names[unit] if unit else ""
 
 
 def _fits(unit: str, c: RawCondition) -> bool:
