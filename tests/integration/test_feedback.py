@@ -300,7 +300,7 @@ def cli_env(store, monkeypatch) -> None:
 def test_monitor_reports_feedback_per_space(rated, cli_env):
     result = CliRunner().invoke(cli, ["monitor", "--since", "1h", "--no-judges", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)  # stdout is exactly the report; MLflow may warn on stderr
     feedback = {f["space"]: f for f in report["feedback"]}
     sales, supply = feedback["sales"], feedback["supply"]
     # sales: the first turn (down, replacing its up), the cross-domain one (up), the follow-up (down)
