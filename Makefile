@@ -30,8 +30,8 @@ else
 endif
 
 lint: install-dev
-	$(BIN)/ruff check sdk deploy_scripts tui agent_model tests bench docs
-	$(BIN)/ruff format --check sdk deploy_scripts tui agent_model tests bench docs
+	$(BIN)/ruff check sdk deploy_scripts tui agent_model examples tests bench docs
+	$(BIN)/ruff format --check sdk deploy_scripts tui agent_model examples tests bench docs
 	$(BIN)/mypy
 
 test: lint
