@@ -380,7 +380,9 @@ def _allowed(decision: RouteDecision, who: Identity) -> RouteDecision:
 def _carried(decision: RouteDecision, state: ThreadState) -> RouteDecision:
     """An elliptic follow-up ("and suppliers?") that goes to a space the last turn did not ask: that
     space is asked about the last answer's members (:func:`~genie_agent.understanding.references.carry_members`)."""
-    if decision.kind != "single" or not state.last_members or decision.domains[0] in state.last_domains:
+    if decision.kind != "single" or not decision.domains or not state.last_members:
+        return decision
+    if decision.domains[0] in state.last_domains:
         return decision
     domain = decision.domains[0]
     asked = carry_members(decision.questions.get(domain, ""), state.last_members)

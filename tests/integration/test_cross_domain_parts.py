@@ -106,3 +106,9 @@ def test_a_trailing_grouping_goes_only_to_the_parts_that_know_it(agent):
     assert decision.questions == {"supply": "the number of suppliers", "sales": "revenue by market segment"}
     decision = agent.router.route("revenue and suppliers by nation")
     assert decision.questions == {"sales": "revenue by nation", "supply": "suppliers by nation"}
+
+
+def test_a_statement_after_an_answer_on_the_same_thread_is_remembered(agent):
+    first = agent.ask("Revenue by region in 1995")
+    stated = agent.ask("my region is EUROPE", thread_id=first.thread_id)
+    assert stated.status == "ok" and not stated.results  # a statement: nothing asked, no crash
