@@ -55,6 +55,7 @@ _EXPORTS = {
     "ThreadState": "client",
     "MemoryEntry": "client",
     "MemoryOutcome": "client",
+    "FeedbackOutcome": "client",
     # errors, by whose fault
     "GenieAgentError": "errors",
     "UserInputError": "errors",
@@ -84,6 +85,7 @@ __all__ = [
     "ClientEvent",
     "ConfigError",
     "Done",
+    "FeedbackOutcome",
     "GenieAgentError",
     "HttpClient",
     "Identity",
