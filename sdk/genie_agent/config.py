@@ -13,7 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -56,6 +55,8 @@ class _YamlFileSource(PydanticBaseSettingsSource):
                 f"Config file {self.path} does not exist.",
                 "Create it, or unset GENIE_AGENT_CONFIG to run on the embedded example.",
             )
+        import yaml  # only with a config file: the catalog's data may be kept as JSON (ParsedYaml)
+
         try:
             data = yaml.safe_load(self.path.read_text()) or {}
         except yaml.YAMLError as exc:

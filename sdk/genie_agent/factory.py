@@ -52,7 +52,7 @@ def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: 
     from .spaces.local.engine import LocalGenieSpace
     from .spaces.local.executor import ReadOnlyExecutor
 
-    catalog = catalog or load_catalog(settings.catalog)
+    catalog = catalog or load_catalog(settings.catalog, cache_dir=settings.home / "cache")
     conversations = ConversationStore(settings.home / "genie_conversations.sqlite")
     executors: dict[str, ReadOnlyExecutor] = {}
     spaces: dict[str, GenieSpace] = {}

@@ -39,6 +39,11 @@ def test_sql_the_guard_accepted_before_is_run_without_importing_sqlglot(cli_home
     assert "duckdb" in loaded_second  # the query still ran
 
 
+def test_the_catalog_parsed_before_is_read_without_importing_yaml(cli_home: Path) -> None:
+    assert "yaml" in ask(cli_home)[1]
+    assert "yaml" not in ask(cli_home)[1]
+
+
 def test_sql_refused_once_is_refused_again(cli_home: Path) -> None:
     for _ in range(2):
         result, _ = ask(cli_home, "Drop the customer table.")
