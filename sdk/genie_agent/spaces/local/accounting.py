@@ -38,10 +38,13 @@ _OPERATORS = (
 )  # fmt: skip
 
 
+_CUES = AGG_WORDS.keys() | COUNT_CUES | {"by", "per", "each", "every", "across", "within"}
+
+
 def use_cues(r: Reading) -> None:
     """Grouping cues and aggregation words next to the terms they qualify."""
     for i, w in enumerate(r.words):
-        if not r.free(i):
+        if w not in _CUES or not r.free(i):
             continue
         if (
             w in AGG_WORDS

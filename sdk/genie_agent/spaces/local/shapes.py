@@ -24,6 +24,7 @@ from .words import (
     SHARE_WORDS,
 )
 
+_RANKING_WORDS = DESC_WORDS | ASC_WORDS
 _BARE_PERCENT = re.compile(r"(?:^|[^\d\s])\s*%")
 
 __all__ = [
@@ -83,7 +84,7 @@ def read_ranking(r: Reading) -> Ranking:
     if out.order is not None:
         return out
     for i, w in enumerate(r.words):
-        if r.free(i) and w in DESC_WORDS | ASC_WORDS and not _comparator_context(r, i):
+        if w in _RANKING_WORDS and r.free(i) and not _comparator_context(r, i):
             out.order = "desc" if w in DESC_WORDS else "asc"
             out.superlative, out.at = True, i
             r.use(i)
@@ -107,7 +108,7 @@ def read_ranking(r: Reading) -> Ranking:
 def _superlative_adjective(r: Reading, out: Ranking, superlatives: dict[str, tuple[str, str]]) -> Ranking:
     """ "busiest month", "most expensive part", "least expensive", "cheapest brand"."""
     for i, w in enumerate(r.words):
-        if not r.free(i) or w not in superlatives:
+        if w not in superlatives or not r.free(i):
             continue
         measure, order = superlatives[w]
         if r.is_word(i - 1, "most", "least") and r.free(i - 1):
@@ -283,7 +284,7 @@ def read_share(r: Reading) -> bool:
     """ "share", "percentage of", "% of", "what percent", "contribute"."""
     found = False
     for i, w in enumerate(r.words):
-        if r.free(i) and w in SHARE_WORDS and r.number_at(i - 1) is None:
+        if w in SHARE_WORDS and r.free(i) and r.number_at(i - 1) is None:
             r.use(i)
             found = True
     # "what % of revenue": a percent sign that follows no number.
@@ -294,7 +295,7 @@ def read_change(r: Reading) -> tuple[bool, str | None]:
     """ "change", "growth", "grew", "declined the most": (asked, order of the ranking if any)."""
     asked, order = False, None
     for i, w in enumerate(r.words):
-        if r.free(i) and w in CHANGE_WORDS:
+        if w in CHANGE_WORDS and r.free(i):
             r.use(i)
             asked = True
             if w in ("declined", "decline", "decreased", "decrease", "dropped", "drop", "fell"):

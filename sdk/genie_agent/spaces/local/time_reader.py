@@ -265,9 +265,12 @@ def _open_side(r: Reading, a: _Atom) -> TimeRange:
     return rng
 
 
+_GRAIN_CUES = frozenset(GRAIN_WORDS) | {"yoy"}
+
+
 def _read_grain(r: Reading, out: TimeReading) -> None:
     for i, w in enumerate(r.words):
-        if not r.free(i):
+        if w not in _GRAIN_CUES or not r.free(i):
             continue
         if w in ("year", "years") and r.is_word(i + 1, "over") and r.is_word(i + 2, "year", "years"):
             r.use(i, i + 1, i + 2)
