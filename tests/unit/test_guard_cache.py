@@ -106,3 +106,16 @@ def test_an_unwritable_directory_only_costs_the_parse(tmp_path: Path) -> None:
     assert cache.check("SELECT 1", [], guard) == "SELECT 1"  # still remembered in this process
     assert len(guard.calls) == 1
     assert list(tmp_path.iterdir()) == [blocker]
+
+
+def test_without_the_guards_source_nothing_is_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from genie_agent.spaces.local import guard_cache
+
+    monkeypatch.setattr(guard_cache, "_fingerprint", lambda: None)  # a build without sources
+    guard = CountingGuard()
+    for _ in range(2):
+        assert AcceptedSql(tmp_path).check("SELECT 1", [], guard) == "SELECT 1"
+    assert len(guard.calls) == 2
+    assert list(tmp_path.iterdir()) == []

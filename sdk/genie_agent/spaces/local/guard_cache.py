@@ -1,12 +1,12 @@
 """The SQL guard's accepted texts, remembered across processes.
 
 :func:`~genie_agent.spaces.local.sql_guard.check_select` is a pure function of the SQL text, the
-space's tables, its own code and sqlglot's version, and importing sqlglot costs about 0.1 s of CPU,
-an eighth of a one-question ``genie-agent ask``. So the texts it accepted are kept in a file beside the engine's
-value caches: a process that runs SQL the guard accepted before (a verified query, a question asked
-again) does not import sqlglot. Only acceptances are kept: anything refused, or new, goes through the
-guard, and its refusal message comes from it. The key covers the exact text, the allowed tables, the
-guard's source and sqlglot's version, so a change to any of them asks the guard again.
+space's tables, its own code and sqlglot's version, and importing sqlglot costs about 0.1 s of CPU, a
+sixth of a one-question ``genie-agent ask``. So the texts it accepted are kept in a file beside the
+engine's value caches: a process that runs SQL the guard accepted before (a verified query, a question
+asked again) does not import sqlglot. Only acceptances are kept: anything refused, or new, goes through
+the guard, and its refusal message comes from it. The key covers the exact text, the allowed tables,
+the guard's source and sqlglot's version, so a change to any of them asks the guard again.
 
 What a hit skips is the sqlglot parse only: DuckDB's own parser still has to see one SELECT, and the
 connection is still read-only without file, network or extension access (see
@@ -39,14 +39,18 @@ def trimmed(sql: str) -> str:
     return text
 
 
-def _fingerprint() -> str:
-    """The guard's source and sqlglot's version, read without importing either."""
-    digest = hashlib.sha256(Path(__file__).with_name("sql_guard.py").read_bytes())
+def _fingerprint() -> str | None:
+    """The guard's source and sqlglot's version, read without importing either; None when either
+    cannot be read (a build without sources): then nothing is remembered."""
     spec = importlib.util.find_spec("sqlglot")
-    if spec is not None and spec.origin is not None:
-        version = Path(spec.origin).with_name("_version.py")
-        digest.update(version.read_bytes() if version.exists() else spec.origin.encode())
-    return digest.hexdigest()[:32]
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        guard = Path(__file__).with_name("sql_guard.py").read_bytes()
+        version = Path(spec.origin).with_name("_version.py").read_bytes()
+    except OSError:
+        return None
+    return hashlib.sha256(guard + b"\0" + version).hexdigest()[:32]
 
 
 class AcceptedSql:
@@ -64,12 +68,13 @@ class AcceptedSql:
         """``guard(sql, allowed_tables)``, unless it accepted this text with these tables before."""
         with self._lock:
             accepted = self._load()
-            key = self._key(sql, allowed_tables)
+            key = self._key(sql, allowed_tables) if self._fingerprint is not None else None
             if key in accepted:
                 return trimmed(sql)
         checked = guard(sql, allowed_tables)  # raises for SQL it refuses: nothing is kept
-        with self._lock:
-            self._save({**self._load(), key: None})
+        if key is not None:
+            with self._lock:
+                self._save({**self._load(), key: None})
         return checked
 
     def _key(self, sql: str, allowed_tables: Collection[str]) -> str:
