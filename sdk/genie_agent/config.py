@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from .errors import ConfigError
 from .evaluation.thresholds import DEFAULT_THRESHOLDS
@@ -388,6 +388,13 @@ def load_settings(**overrides: Any) -> Settings:
             problems.append(f"{name}: {msg} (got {err.get('input')!r})")
         raise ConfigError(
             "The configuration is invalid.", "Fix the settings listed above.", problems
+        ) from None
+    except SettingsError as exc:  # a value an environment variable or file could not be parsed as (bad JSON)
+        raise ConfigError(
+            "The configuration is invalid.",
+            "Fix the setting named above: in an environment variable a list or mapping is written as JSON "
+            "(README: Configuration).",
+            [str(exc)],
         ) from None
     problems = settings.problems()
     if problems:

@@ -49,3 +49,16 @@ def test_readme_documents_every_setting():
     text = README.read_text()
     for name in Settings.model_fields:
         assert f"`GENIE_AGENT_{name.upper()}`" in text, name
+
+
+def test_a_setting_that_is_not_json_is_a_config_error_not_a_traceback(monkeypatch):
+    from genie_agent.config import load_settings
+    from genie_agent.errors import ConfigError
+
+    monkeypatch.setenv("GENIE_AGENT_USERS", "x")
+    try:
+        load_settings()
+    except ConfigError as exc:
+        assert "users" in " ".join(exc.problems) and "JSON" in exc.hint
+    else:  # pragma: no cover
+        raise AssertionError("a malformed GENIE_AGENT_USERS was accepted")
