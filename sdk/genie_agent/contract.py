@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
 __all__ = [
+    "CONTEXT_PREFIX",
     "PROGRESS_PREFIX",
     "ROWS_IN_SPACE_EVENT",
     "ChartType",
@@ -49,6 +50,9 @@ __all__ = [
 
 ROWS_IN_SPACE_EVENT = 50
 """Rows of a space's result in its ``function_call_output`` event; the full result is in the turn result."""
+CONTEXT_PREFIX = "Context: "
+"""A reasoning item whose summary starts so says how the served agent rebuilt a conversation it was sent
+whole (an informational note, neither the route nor a space's progress)."""
 PROGRESS_PREFIX = "Progress: "
 """In the Responses stream a space's :class:`Progress` is a reasoning item whose summary is
 ``Progress: <space> — <message>`` (the route's reasoning item starts ``Route: ``)."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse, ResponsesAgentStreamEvent
 
-from .contract import PROGRESS_PREFIX, ROWS_IN_SPACE_EVENT
+from .contract import CONTEXT_PREFIX, PROGRESS_PREFIX, ROWS_IN_SPACE_EVENT
 from .errors import GenieAgentError, UserInputError
 from .feedback import FeedbackAction, FeedbackResult
 from .memory.actions import MemoryAction, MemoryActionResult
@@ -288,7 +288,7 @@ def rebuilding_event(questions: int) -> ResponsesAgentStreamEvent:
     asked = "question is" if questions == 1 else f"{questions} questions are"
     return _done(
         _reasoning_item(
-            f"Context: no saved thread holds this conversation; its last {asked} asked again first."
+            f"{CONTEXT_PREFIX}no saved thread holds this conversation; its last {asked} asked again first."
         )
     )
 

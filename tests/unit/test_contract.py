@@ -78,3 +78,11 @@ def test_a_spaces_progress_reaches_the_chat_as_progress_not_as_the_route():
     (update,) = TurnReader().read(event.model_dump())
     assert isinstance(update, contract.Progress) and not isinstance(update, RouteInfo)
     assert (update.domain, update.message) == ("sales", "waiting for Genie capacity (3 ahead)")
+
+
+def test_the_note_on_a_rebuilt_conversation_is_not_read_as_the_route():
+    from genie_agent.client.reader import ResponsesReader
+    from genie_agent.responses import rebuilding_event
+
+    reader = ResponsesReader()
+    assert reader.read(rebuilding_event(2).model_dump()) == []

@@ -141,8 +141,8 @@ class ResponsesReader:
         if text.startswith(contract.PROGRESS_PREFIX):
             space, _, message = text.removeprefix(contract.PROGRESS_PREFIX).partition(" — ")
             return [SpaceProgress(space, message)]
-        if not text:
-            return []  # a reasoning item of another agent's, with nothing to show
+        if not text or text.startswith(contract.CONTEXT_PREFIX):
+            return []  # nothing to show, or the served agent's note on a rebuilt conversation
         match = _ROUTE.match(text)
         if match is None:
             return [route_chosen("", (), None, text)]
