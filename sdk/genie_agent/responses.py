@@ -36,7 +36,6 @@ from .turn import (
     TurnDone,
     TurnEvent,
     VisualizationReady,
-    jsonable,
 )
 
 if TYPE_CHECKING:
@@ -161,20 +160,7 @@ def _delta(item_id: str, delta: str) -> ResponsesAgentStreamEvent:
 
 
 def _answer_output(event: SpaceAnswered) -> str:
-    a = event.answer
-    rows = [[jsonable(v) for v in row] for row in a.rows[:MAX_ROWS_IN_TOOL_OUTPUT]]
-    payload = {
-        "status": a.status,
-        "text": a.text,
-        "sql": a.sql,
-        "columns": list(a.columns),
-        "rows": rows,
-        "row_count": a.row_count,
-        "truncated": a.truncated or a.row_count > len(rows),
-        "conversation_id": a.conversation_id,
-        "suggested_questions": list(a.suggested_questions),
-    }
-    return json.dumps(payload, default=str)
+    return json.dumps(event.reply(), default=str)
 
 
 def events_to_responses(events: Iterable[TurnEvent]) -> Iterator[ResponsesAgentStreamEvent]:

@@ -249,6 +249,24 @@ class SpaceAnswered:
     domain: str
     answer: SpaceAnswer
 
+    def reply(self) -> dict[str, Any]:
+        """What a per-space event carries (the Responses stream's ``function_call_output``, the client's
+        ``SpaceReplied``): the first :data:`~genie_agent.contract.ROWS_IN_SPACE_EVENT` rows as JSON values;
+        the whole result is in the turn result."""
+        a = self.answer
+        rows = tuple(tuple(jsonable(v) for v in row) for row in a.rows[: contract.ROWS_IN_SPACE_EVENT])
+        return {
+            "status": a.status,
+            "text": a.text,
+            "sql": a.sql,
+            "columns": tuple(a.columns),
+            "rows": rows,
+            "row_count": a.row_count,
+            "truncated": a.truncated or a.row_count > len(rows),
+            "conversation_id": a.conversation_id,
+            "suggested_questions": tuple(a.suggested_questions),
+        }
+
 
 @dataclass(frozen=True)
 class SpaceFailed:

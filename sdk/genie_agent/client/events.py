@@ -34,7 +34,6 @@ from ..turn import (
     TurnDone,
     TurnEvent,
     VisualizationReady,
-    jsonable,
 )
 
 __all__ = [
@@ -122,20 +121,7 @@ def route_chosen(kind: str, domains: Iterable[str], confidence: float | None, re
 
 def _replied(event: SpaceAnswered) -> SpaceReplied:
     """What the Responses stream's ``function_call_output`` of this answer carries."""
-    a = event.answer
-    rows = tuple(tuple(jsonable(v) for v in row) for row in a.rows[: contract.ROWS_IN_SPACE_EVENT])
-    return SpaceReplied(
-        event.domain,
-        a.status,
-        a.text,
-        a.sql,
-        tuple(a.columns),
-        rows,
-        a.row_count,
-        a.truncated or a.row_count > len(rows),
-        a.conversation_id,
-        tuple(a.suggested_questions),
-    )
+    return SpaceReplied(event.domain, **event.reply())
 
 
 def finished(result: contract.TurnResult) -> Iterator[VisualizationReady | Done]:
