@@ -18,6 +18,7 @@ an error item in the served agent's output)::
      ├── ConfigError                     settings or a space definition is invalid (``problems``)
      └── BackendError                    a data source or service failed (``retryable``)
           ├── BackendTimeoutError        it did not answer within its time limit (retryable)
+          ├── RateLimitedError           the workspace refused a question for its rate limit; not sent
           ├── MemoryUnavailableError     [memory.errors] the memory store failed or is down (retryable)
           ├── LakebaseUnavailableError   [memory.lakebase] no instance or no credential (retryable)
           ├── TargetError                [client.errors] the client's target could not answer
@@ -52,6 +53,7 @@ __all__ = [
     "ConfigError",
     "GenieAgentError",
     "PermissionDeniedError",
+    "RateLimitedError",
     "UnknownSpaceError",
     "UnsafeRequestError",
     "UserInputError",
@@ -124,3 +126,12 @@ class BackendTimeoutError(BackendError):
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message, hint, retryable=True)
+
+
+class RateLimitedError(BackendError):
+    """The workspace refused a question for its rate limit (HTTP 429) before it was sent: nothing was
+    asked, so it may be sent again. ``retry_after_s``: what the workspace said to wait (None: not said)."""
+
+    def __init__(self, message: str, hint: str = "", *, retry_after_s: float | None = None) -> None:
+        super().__init__(message, hint, retryable=True)
+        self.retry_after_s = retry_after_s

@@ -32,6 +32,7 @@ EXIT_CODES = {
     "ConfigError": 2,
     "BackendError": 1,
     "BackendTimeoutError": 1,
+    "RateLimitedError": 1,
     "MemoryUnavailableError": 1,
     "LakebaseUnavailableError": 1,
     "TargetError": 1,

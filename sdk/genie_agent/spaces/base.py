@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from ..identity import Identity
 
-__all__ = ["AnswerStatus", "GenieSpace", "RoutingTerm", "SpaceAnswer", "SpaceInfo"]
+__all__ = ["AnswerStatus", "AsyncGenieSpace", "GenieSpace", "RoutingTerm", "SpaceAnswer", "SpaceInfo"]
 
 AnswerStatus = Literal["completed", "no_answer"]
 """``completed``: a query ran and its result is in the answer. ``no_answer``: the space could not
@@ -95,3 +95,19 @@ class GenieSpace(Protocol):
     def routing_terms(self) -> Sequence[RoutingTerm]:
         """Phrases that signal this space is relevant (measures, dimensions, values), for routing."""
         ...
+
+
+@runtime_checkable
+class AsyncGenieSpace(Protocol):
+    """A space that answers without holding a thread while it waits (the Databricks Genie backend:
+    a question is tens of seconds of polling). The fan-out awaits :meth:`aask` where a space has it
+    and runs :meth:`GenieSpace.ask` in a bounded executor otherwise (the local engine: CPU work).
+
+    Raises as :meth:`GenieSpace.ask` does; a question the workspace refused for its rate limit
+    before it was sent raises :class:`~genie_agent.errors.RateLimitedError` (nothing was asked, so
+    it may be sent again once capacity allows).
+    """
+
+    async def aask(
+        self, question: str, conversation_id: str | None = None, *, identity: Identity | None = None
+    ) -> SpaceAnswer: ...
