@@ -1,16 +1,18 @@
-"""The :class:`GenieSpace` protocol over the Genie Conversation API (databricks-sdk ``WorkspaceClient.genie``).
+"""The :class:`GenieSpace` protocol over the Genie Conversation API, blocking (:meth:`DatabricksGenieSpace.ask`,
+databricks-sdk's ``WorkspaceClient.genie``) or awaited (:meth:`DatabricksGenieSpace.aask`, httpx).
 
 A question starts a conversation (or continues one by ``conversation_id``); the message is polled
 with ``get_message`` until COMPLETED, FAILED, CANCELLED or QUERY_RESULT_EXPIRED, then the query
-attachment's result is fetched (re-executed when it expired) and typed from its manifest.
+attachment's result is fetched (re-executed when it expired) and typed from its manifest. That
+course is written once (:mod:`.genie_flow`); each method drives it with its own transport.
 
 We poll ourselves rather than use the SDK's ``*_and_wait``: that waits only for COMPLETED or
 FAILED (it polls a CANCELLED message for its whole 20-minute timeout), raises on FAILED without
-Genie's error text, and sleeps up to 10 s between polls. :class:`_Pacer` explains our schedule.
+Genie's error text, and sleeps up to 10 s between polls. :class:`~.genie_client.Pacer` explains our schedule.
 
-Nothing touches the network until :meth:`DatabricksGenieSpace.ask`: the client comes from a
-factory called per question with the caller's identity (the seam for on-behalf-of credentials),
-and ``import databricks.sdk`` (~1.5 s) happens on first use.
+Nothing touches the network until a question is asked: the client comes from a factory called per
+question with the caller's identity (the seam for on-behalf-of credentials; :meth:`aask` takes its
+``Config``), and ``import databricks.sdk`` (~1.5 s) happens on first use.
 """
 
 from __future__ import annotations
@@ -19,21 +21,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import BackendError, BackendTimeoutError, ConfigError, UnsafeRequestError, UserInputError
+from ..errors import BackendError, ConfigError, UnsafeRequestError, UserInputError
 from ..identity import Identity
 from ..understanding.lexicon import tokenize
 from ..understanding.write_intent import write_intent
 from .base import RoutingTerm, SpaceAnswer, SpaceInfo
-from .genie_client import GenieCall, Pacer, column_type_name, describe_caller
+from .genie_client import GenieCall, Pacer
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
-    from databricks.sdk.service.dashboards import GenieAttachment, GenieMessage, GenieResultMetadata
-    from databricks.sdk.service.sql import StatementResponse
+
+    from .genie_flow import GenieQuestion
 
 __all__ = [
     "ClientFactory",
@@ -48,21 +50,11 @@ log = logging.getLogger("genie_agent.genie")
 ClientFactory = Callable[[Identity | None], "WorkspaceClient"]
 """Returns the client to ask as ``identity`` (None: the process's own credentials)."""
 
-_TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "QUERY_RESULT_EXPIRED"})
-_RATE_LIMIT_ERRORS = frozenset(
-    {"RATE_LIMIT_EXCEEDED_GENERIC_EXCEPTION", "RATE_LIMIT_EXCEEDED_SPECIFIED_WAIT_EXCEPTION"}
-)
-_WAREHOUSE_ERRORS = frozenset({"WAREHOUSE_ACCESS_MISSING_EXCEPTION", "WAREHOUSE_NOT_FOUND_EXCEPTION"})
-_RETRYABLE_ERRORS = frozenset(
-    {
-        "RETRYABLE_PROCESSING_EXCEPTION",
-        "REPLY_PROCESS_TIMEOUT_EXCEPTION",
-        "CHAT_COMPLETION_CLIENT_TIMEOUT_EXCEPTION",
-        "CHAT_COMPLETION_NETWORK_EXCEPTION",
-        "GENERIC_CHAT_COMPLETION_SERVICE_EXCEPTION",
-        "DESCRIBE_QUERY_TIMEOUT",
-    }
-)
+UNREACHABLE_RETRY_S = 6
+"""databricks-sdk's ``retry_timeout_seconds`` for the default client: it retries a refused connection
+after 1, 2, 3 ... s (plus up to 1 s each) until then, so a workspace that stopped answering is
+reported within about 6 to 10 s instead of after a minute."""
+
 _TOPIC_STOP = frozenset(
     "what which show many much with from that this have each their there about over under into than "
     "does were when where list give tell total number".split()
@@ -134,30 +126,29 @@ class DatabricksGenieSpace:
     def ask(
         self, question: str, conversation_id: str | None = None, *, identity: Identity | None = None
     ) -> SpaceAnswer:
-        if not question.strip():
-            raise UserInputError("The question is empty.", "Ask something like: " + self._example())
-        verb = write_intent(question)
-        if verb:
-            raise UnsafeRequestError(
-                f"The {self.info.title} space is read-only: it will not {verb} data.",
-                "Ask a question about the data instead.",
-            )
-        started = time.monotonic()
-        call = GenieCall(self._make_client(identity), self.info.title, identity, started + self._timeout_s)
-        rate_limited = 0
-        while True:
-            conv_id, message_id = self._send(call, question, conversation_id)
-            sent = time.monotonic()
-            message = self._wait(call, conv_id, message_id, sent)
-            error = message.error
-            kind = error.type.value if error is not None and error.type is not None else None
-            if self._status(message) == "FAILED" and kind in _RATE_LIMIT_ERRORS:
-                rate_limited += 1
-                call.back_off(rate_limited, "Genie rate-limited the question")
-                conversation_id = conv_id
-                continue
-            break
-        return self._answer(call, message, started)
+        from .genie_flow import drive
+
+        self._check(question)
+        client = self._make_client(identity)
+        asked = self._question(question, conversation_id)
+        call = GenieCall(client, self.info.title, identity, asked.deadline, self.config.space_id)
+        return drive(asked.steps(), call)
+
+    async def aask(
+        self, question: str, conversation_id: str | None = None, *, identity: Identity | None = None
+    ) -> SpaceAnswer:
+        """:meth:`ask` without a thread: polls are ``await``ed over one pooled ``httpx.AsyncClient``
+        (:mod:`.genie_http`), as the same credentials. Raises as :meth:`ask`, except that a question
+        the workspace refused with HTTP 429 raises :class:`~genie_agent.errors.RateLimitedError` at
+        once, unsent, and an unreachable workspace is reported within about 10 s."""
+        from .genie_flow import adrive
+        from .genie_http import AsyncGenieCall
+
+        self._check(question)
+        config = self._make_client(identity).config
+        asked = self._question(question, conversation_id)
+        call = AsyncGenieCall(config, self.info.title, identity, self.config.space_id, asked.deadline)
+        return await adrive(asked.steps(), call)
 
     def send_feedback(
         self,
@@ -191,6 +182,28 @@ class DatabricksGenieSpace:
 
     # --- one question ----------------------------------------------------------------------------
 
+    def _check(self, question: str) -> None:
+        """Refuse, before anything is sent, an empty question or a request to change data."""
+        if not question.strip():
+            raise UserInputError("The question is empty.", "Ask something like: " + self._example())
+        verb = write_intent(question)
+        if verb:
+            raise UnsafeRequestError(
+                f"The {self.info.title} space is read-only: it will not {verb} data.",
+                "Ask a question about the data instead.",
+            )
+
+    def _question(self, question: str, conversation_id: str | None) -> GenieQuestion:
+        """The question's course, its deadline counted from now (it is sent next)."""
+        from .genie_answer import AskedSpace
+        from .genie_flow import GenieQuestion
+
+        info, config = self.info, self.config
+        space = AskedSpace(self.domain, info.title, config.space_id, config.sample_questions, self._timeout_s)
+        with self._history_lock:
+            pacer = self._pacer(self._expected)
+        return GenieQuestion(space, question, conversation_id, pacer=pacer, learn=self._learn)
+
     def _make_client(self, identity: Identity | None) -> WorkspaceClient:
         try:
             return self._client(identity)
@@ -206,154 +219,7 @@ class DatabricksGenieSpace:
                 "~/.databrickscfg, or run `databricks auth login` (OAuth).",
             ) from None
 
-    def _send(self, call: GenieCall, question: str, conversation_id: str | None) -> tuple[str, str]:
-        from databricks.sdk.errors import NotFound, PermissionDenied
-
-        genie, space_id = call.client.genie, self.config.space_id
-        if conversation_id:
-            try:
-                wait = call.run(
-                    lambda: genie.create_message(space_id, conversation_id, question),
-                    keep=(NotFound, PermissionDenied),
-                )
-                return conversation_id, wait.message_id
-            except (NotFound, PermissionDenied):
-                pass  # gone, or another user's: start a new one and reveal nothing
-        wait = call.run(lambda: genie.start_conversation(space_id, question))
-        return wait.conversation_id, wait.message_id
-
-    def _wait(self, call: GenieCall, conv_id: str, message_id: str, sent: float) -> GenieMessage:
-        genie, space_id = call.client.genie, self.config.space_id
-        with self._history_lock:
-            pacer = self._pacer(self._expected)
-        status: str | None = "SUBMITTED"
-        while True:
-            now = time.monotonic()
-            if now >= call.deadline:
-                self._timed_out(status)
-            time.sleep(min(pacer.next_delay(now - sent, status), call.deadline - now))
-            message = call.run(lambda: genie.get_message(space_id, conv_id, message_id))
-            status = self._status(message)
-            if status in _TERMINAL:
-                break
-        if status in ("COMPLETED", "QUERY_RESULT_EXPIRED"):
-            self._learn(time.monotonic() - sent)
-        return message
-
-    def _answer(self, call: GenieCall, message: GenieMessage, started: float) -> SpaceAnswer:
-        """The space's answer to a finished message: its query's result, or its text when it has no query."""
-        status = self._status(message)
-        if status == "CANCELLED":
-            raise BackendError(
-                f"The question to the {self.info.title} Genie space was cancelled in Genie.",
-                "Someone cancelled it (or the space changed while it ran); ask again.",
-                retryable=True,
-            )
-        if status == "FAILED":
-            self._failed(call, message)
-        attachments = message.attachments or []
-        text = "\n\n".join(a.text.content for a in attachments if a.text is not None and a.text.content)
-        suggested = tuple(
-            q
-            for a in attachments
-            if a.suggested_questions is not None
-            for q in a.suggested_questions.questions or ()
-        )
-        queries = [a for a in attachments if a.query is not None and a.attachment_id]
-        if not queries:
-            return SpaceAnswer(
-                domain=self.domain,
-                status="no_answer",
-                text=text or f"The {self.info.title} space gave no answer to that question.",
-                conversation_id=message.conversation_id,
-                message_id=message.message_id,
-                suggested_questions=suggested or self.config.sample_questions[:4],
-                elapsed_ms={"total": (time.monotonic() - started) * 1000},
-            )
-        expired = status == "QUERY_RESULT_EXPIRED"
-        return self._query_answer(call, message, queries[0], text, suggested, started, expired=expired)
-
-    def _query_answer(
-        self,
-        call: GenieCall,
-        message: GenieMessage,
-        attachment: GenieAttachment,
-        text: str,
-        suggested: tuple[str, ...],
-        started: float,
-        *,
-        expired: bool,
-    ) -> SpaceAnswer:
-        """The answer of a query attachment: its result fetched (re-executed when ``expired``) and typed."""
-        query = attachment.query
-        assert query is not None and attachment.attachment_id is not None
-        fetch_started = time.monotonic()
-        statement = call.statement(
-            self.config.space_id,
-            message.conversation_id,
-            message.message_id,
-            attachment.attachment_id,
-            expired,
-        )
-        columns, column_types, rows, truncated = _typed_result(statement, query.query_result_metadata)
-        now = time.monotonic()
-        return SpaceAnswer(
-            domain=self.domain,
-            status="completed",
-            text=text or query.description or query.title or "",
-            conversation_id=message.conversation_id,
-            message_id=message.message_id,
-            attachment_id=attachment.attachment_id,
-            sql=query.query,
-            columns=columns,
-            column_types=column_types,
-            rows=rows,
-            row_count=len(rows),
-            truncated=truncated,
-            suggested_questions=suggested,
-            elapsed_ms={"result": (now - fetch_started) * 1000, "total": (now - started) * 1000},
-        )
-
-    # --- errors ----------------------------------------------------------------------------------
-
-    def _failed(self, call: GenieCall, message: GenieMessage) -> NoReturn:
-        error = message.error
-        text = (error.error if error is not None else None) or "Genie gave no reason."
-        kind = error.type.value if error is not None and error.type is not None else None
-        title = self.info.title
-        if kind in _WAREHOUSE_ERRORS:
-            raise BackendError(
-                f"The {title} Genie space cannot run its SQL warehouse: {text}",
-                f"The warehouse is stopped, deleted or not shared: ask the space owner to start it and to grant "
-                f"CAN USE on it to {describe_caller(call)}.",
-            )
-        raise BackendError(
-            f"Genie could not answer in the {title} space: {text}",
-            "Rephrase the question, or ask the space owner to check its instructions and tables."
-            if kind not in _RETRYABLE_ERRORS
-            else "This is usually temporary: ask again.",
-            retryable=kind in _RETRYABLE_ERRORS,
-        )
-
-    def _timed_out(self, status: str | None) -> NoReturn:
-        title, limit = self.info.title, f"{self._timeout_s:g}"
-        if status == "PENDING_WAREHOUSE":
-            raise BackendTimeoutError(
-                f"The {title} Genie space did not answer within {limit} s: its SQL warehouse is still starting.",
-                "A stopped warehouse takes a few minutes to start: ask again shortly, or keep it running "
-                "(a serverless warehouse starts in seconds).",
-            )
-        raise BackendTimeoutError(
-            f"The {title} Genie space did not answer within {limit} s (last status: {status or 'unknown'}).",
-            "Genie may still be working on it: ask again later, or raise GENIE_AGENT_GENIE_POLL_TIMEOUT_S.",
-        )
-
     # --- helpers ---------------------------------------------------------------------------------
-
-    @staticmethod
-    def _status(message: GenieMessage) -> str | None:
-        # The SDK turns a status it does not know into None: keep polling those.
-        return message.status.value if message.status is not None else None
 
     def _learn(self, seconds: float) -> None:
         with self._history_lock:
@@ -370,40 +236,15 @@ class DatabricksGenieSpace:
         )
 
 
-def _typed_result(
-    statement: StatementResponse, metadata: GenieResultMetadata | None
-) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[Any, ...], ...], bool]:
-    """A statement's column names, column types, typed rows, and whether Genie gave only part of the result."""
-    from .statement import typed_rows
-
-    manifest = statement.manifest
-    columns = (manifest.schema.columns or []) if manifest is not None and manifest.schema else []
-    names = tuple(c.name or f"column_{i}" for i, c in enumerate(columns))
-    type_names = [column_type_name(c) for c in columns]
-    result = statement.result
-    rows = typed_rows(result.data_array if result is not None else None, type_names)
-    total = (
-        manifest.total_row_count
-        if manifest is not None and manifest.total_row_count is not None
-        else len(rows)
-    )
-    truncated = bool(
-        (manifest is not None and manifest.truncated)
-        or (metadata is not None and metadata.is_truncated)
-        or total > len(rows)  # Genie gives the first chunk only
-    )
-    column_types = tuple(c.type_text or n for c, n in zip(columns, type_names, strict=True))
-    return names, column_types, rows, truncated
-
-
-def default_client_factory(*, retry_timeout_s: float = 60.0) -> ClientFactory:
+def default_client_factory(*, retry_timeout_s: float = UNREACHABLE_RETRY_S) -> ClientFactory:
     """The caller's own client when their identity carries one (on-behalf-of credentials, built for
     the request: :mod:`genie_agent.workspace_identity`); otherwise one ``WorkspaceClient`` for every
     caller, built on first use by databricks-sdk's unified auth (``DATABRICKS_HOST``/``DATABRICKS_TOKEN``,
     ``DATABRICKS_CONFIG_PROFILE``, OAuth, ...).
 
     ``retry_timeout_s`` bounds the SDK's own retries of one request (429s, connection errors); its
-    default of 300 s would outlast a question's time limit.
+    default of 300 s would outlast a question's time limit. Rate limits are retried on after it, up
+    to the question's deadline (:class:`~.genie_client.GenieCall`).
     """
     lock = threading.Lock()
     made: list[WorkspaceClient] = []
@@ -428,5 +269,5 @@ def databricks_spaces(
     spaces: Mapping[str, GenieSpaceConfig], *, timeout_s: float, client: ClientFactory | None = None
 ) -> dict[str, DatabricksGenieSpace]:
     """The configured Genie spaces by domain, sharing one client factory."""
-    factory = client or default_client_factory(retry_timeout_s=min(60.0, timeout_s))
+    factory = client or default_client_factory(retry_timeout_s=min(UNREACHABLE_RETRY_S, timeout_s))
     return {d: DatabricksGenieSpace(d, c, factory, timeout_s=timeout_s) for d, c in spaces.items()}

@@ -1,10 +1,11 @@
-"""How the Databricks Genie backend talks to the API: error translation, backoff, result fetching, polling pace.
+"""The blocking transport of the Databricks Genie backend (databricks-sdk's ``WorkspaceClient.genie``),
+the poll schedule both transports share (:class:`Pacer`), and Genie's column types.
 
 databricks-sdk raises its own error classes and retries some requests itself (HTTP 429 and 503
 after ``Retry-After``, connection errors) until its ``retry_timeout_seconds``, then raises
-``TimeoutError`` from the last error. :class:`GenieCall` turns all of that into this package's
-errors, each saying what to do, and keeps retrying rate limits with backoff until the question's
-deadline.
+``TimeoutError`` from the last error. :class:`GenieCall` makes the calls of a question's steps
+(:mod:`.genie_flow`), turns all of that into this package's errors (:mod:`.genie_errors`), each
+saying what to do, and keeps retrying rate limits with backoff until the question's deadline.
 """
 
 from __future__ import annotations
@@ -13,34 +14,85 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import BackendError, BackendTimeoutError
+from ..errors import BackendError
 from ..identity import Identity
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
-    from databricks.sdk.service.sql import ColumnInfo, StatementResponse
+    from databricks.sdk.service.sql import ColumnInfo
+
+    from .genie_flow import Call
 
 __all__ = ["GenieCall", "Pacer", "column_type_name", "describe_caller"]
 
 log = logging.getLogger("genie_agent.genie")
 T = TypeVar("T")
 
-MAX_RATE_LIMIT_RETRIES = 4
-
 
 class GenieCall:
     """The calls made for one question: a client, who it acts for, and the question's deadline."""
 
     def __init__(
-        self, client: WorkspaceClient, title: str, identity: Identity | None, deadline: float
+        self,
+        client: WorkspaceClient,
+        title: str,
+        identity: Identity | None,
+        deadline: float,
+        space_id: str = "",
     ) -> None:
         self.client = client
         self.title = title
         self.identity = identity
         self.deadline = deadline
+        self.space_id = space_id
         self._rate_limited = 0
+
+    def __call__(self, call: Call) -> Any:
+        """Make one call of a question's steps (:mod:`.genie_flow`) and give its result."""
+        from databricks.sdk.errors import NotFound, PermissionDenied
+
+        from .genie_flow import (
+            CreateMessage,
+            DescribeCaller,
+            FetchResult,
+            GetMessage,
+            Sent,
+            Sleep,
+            StartConversation,
+        )
+
+        genie, space_id = self.client.genie, self.space_id
+        match call:
+            case Sleep(seconds):
+                time.sleep(seconds)
+                return None
+            case StartConversation(question):
+                wait = self.run(lambda: genie.start_conversation(space_id, question))
+                return Sent(wait.conversation_id, wait.message_id)
+            case CreateMessage(conversation_id, question):
+                try:
+                    wait = self.run(
+                        lambda: genie.create_message(space_id, conversation_id, question),
+                        keep=(NotFound, PermissionDenied),
+                    )
+                except (NotFound, PermissionDenied):
+                    return None
+                return Sent(conversation_id, wait.message_id)
+            case GetMessage(conversation_id, message_id):
+                return self.run(lambda: genie.get_message(space_id, conversation_id, message_id))
+            case FetchResult(conversation_id, message_id, attachment_id, execute):
+                ids = (space_id, conversation_id, message_id, attachment_id)
+                fetch = (
+                    genie.execute_message_attachment_query
+                    if execute
+                    else genie.get_message_attachment_query_result
+                )
+                return self.run(lambda: fetch(*ids)).statement_response
+            case DescribeCaller():
+                return describe_caller(self)
+        raise TypeError(f"not a Genie call: {call!r}")
 
     def run(self, fn: Callable[[], T], *, keep: tuple[type[BaseException], ...] = ()) -> T:
         """``fn()``, with SDK errors raised as :class:`BackendError` (except those in ``keep``) and
@@ -48,112 +100,49 @@ class GenieCall:
         import requests
         from databricks.sdk import errors
 
+        from .genie_errors import api_error, unreachable
+
         while True:
             try:
                 return fn()
             except keep:
                 raise
             except errors.TooManyRequests:
-                self._rate_limited += 1
-                self.back_off(self._rate_limited, "Genie is rate-limiting requests")
+                self._back_off()
             except TimeoutError as exc:  # the SDK's own retries ran out
                 cause = exc.__cause__
                 if isinstance(cause, errors.TooManyRequests):
-                    self._rate_limited += 1
-                    self.back_off(self._rate_limited, "Genie is rate-limiting requests")
+                    self._back_off()
                     continue
                 if isinstance(cause, requests.RequestException):
-                    raise self._unreachable(cause) from None
+                    raise unreachable(self._host(), cause) from None
                 raise BackendError(
                     f"The {self.title} Genie space did not respond: {cause or exc}.",
                     "Check the workspace's status and ask again.",
                     retryable=True,
                 ) from None
-            except errors.PermissionDenied as exc:
-                raise BackendError(
-                    f"{describe_caller(self)} has no access to the {self.title} Genie space: {exc}",
-                    "Ask the space owner for CAN RUN on the space (and CAN USE on its warehouse, SELECT on "
-                    "its tables), or remove the space from genie_spaces.",
-                ) from None
-            except errors.Unauthenticated as exc:
-                raise BackendError(
-                    f"The workspace rejected the credentials ({self._auth()}): {exc}",
-                    "Refresh the token (DATABRICKS_TOKEN), log in again (`databricks auth login`), or check "
-                    "DATABRICKS_CONFIG_PROFILE.",
-                ) from None
-            except errors.NotFound as exc:
-                raise BackendError(
-                    f"The {self.title} Genie space was not found on {self._host()}: {exc}",
-                    "Check its space_id in genie_spaces (the id in the space's URL) and the workspace host.",
-                ) from None
-            except (errors.TemporarilyUnavailable, errors.InternalError, errors.DeadlineExceeded) as exc:
-                raise BackendError(
-                    f"Genie failed on the workspace side ({type(exc).__name__}): {exc}",
-                    "This is usually temporary: ask again in a moment.",
-                    retryable=True,
-                ) from None
             except errors.DatabricksError as exc:
-                raise BackendError(
-                    f"The Genie API refused the request for the {self.title} space: {exc}",
-                    "Check the space configuration; if it persists, report the message above.",
+                caller = describe_caller(self) if isinstance(exc, errors.PermissionDenied) else ""
+                raise api_error(
+                    exc, title=self.title, host=self._host(), auth=self._auth(), caller=caller
                 ) from None
             except requests.RequestException as exc:
-                raise self._unreachable(exc) from None
+                raise unreachable(self._host(), exc) from None
 
-    def back_off(self, attempt: int, reason: str) -> None:
-        """Wait before retry ``attempt`` (0.5 s, doubling), or raise once retries or time run out."""
-        delay = min(0.5 * 2 ** (attempt - 1), 8.0)
-        if attempt > MAX_RATE_LIMIT_RETRIES or time.monotonic() + delay >= self.deadline:
-            raise BackendError(
-                f"{reason} in the {self.title} space; retried {attempt - 1} times with backoff, then gave up.",
-                "Genie limits how many questions a workspace asks per minute: wait a minute and ask again.",
-                retryable=True,
-            )
-        log.warning("%s in the %s space; retrying in %.1f s (retry %d).", reason, self.title, delay, attempt)
+    def _back_off(self) -> None:
+        from .genie_errors import rate_limit_delay
+
+        self._rate_limited += 1
+        reason = "Genie is rate-limiting requests"
+        delay = rate_limit_delay(self._rate_limited, self.deadline, reason, self.title)
+        log.warning(
+            "%s in the %s space; retrying in %.1f s (retry %d).",
+            reason,
+            self.title,
+            delay,
+            self._rate_limited,
+        )
         time.sleep(delay)
-
-    def statement(
-        self, space_id: str, conversation_id: str, message_id: str, attachment_id: str, expired: bool
-    ) -> StatementResponse:
-        """The attachment's query result; an expired one (QUERY_RESULT_EXPIRED, or a CLOSED statement)
-        is re-executed once; a running one is waited for until the deadline."""
-        genie = self.client.genie
-        ids = (space_id, conversation_id, message_id, attachment_id)
-
-        def execute() -> StatementResponse | None:
-            return self.run(lambda: genie.execute_message_attachment_query(*ids)).statement_response
-
-        def fetch() -> StatementResponse | None:
-            return self.run(lambda: genie.get_message_attachment_query_result(*ids)).statement_response
-
-        reexecuted = expired
-        response = execute() if expired else fetch()
-        delay = 0.1
-        while True:
-            status = response.status if response is not None else None
-            state = status.state.value if status is not None and status.state is not None else None
-            if state == "SUCCEEDED" and response is not None:
-                return response
-            if state == "CLOSED" and not reexecuted:
-                reexecuted = True
-                response = execute()
-                continue
-            if state in ("FAILED", "CANCELED", "CLOSED"):
-                error = status.error.message if status is not None and status.error is not None else None
-                raise BackendError(
-                    f"The query of the {self.title} space ended {state}: {error or 'no reason given'}.",
-                    "Ask again; Genie writes and runs the query anew.",
-                    retryable=state != "FAILED",
-                )
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0:
-                raise BackendTimeoutError(
-                    f"The result of the {self.title} space's query was not ready in time (state: {state}).",
-                    "Ask again, or raise GENIE_AGENT_GENIE_POLL_TIMEOUT_S.",
-                )
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 1.6, 1.0)
-            response = fetch()
 
     def _auth(self) -> str:
         return str(getattr(self.client.config, "auth_type", None) or "no auth type")
@@ -161,27 +150,17 @@ class GenieCall:
     def _host(self) -> str:
         return str(getattr(self.client.config, "host", None) or "the workspace")
 
-    def _unreachable(self, exc: BaseException) -> BackendError:
-        return BackendError(
-            f"Cannot reach the Databricks workspace at {self._host()}: {exc}",
-            "Check DATABRICKS_HOST (or the profile's host) and the network.",
-            retryable=True,
-        )
-
 
 def describe_caller(call: GenieCall) -> str:
     """Who the workspace sees: its user name when it says (one extra request), else who we act for."""
-    auth = call._auth()
+    from .genie_errors import caller_named
+
     try:
         me = call.client.current_user.me()
         name = me.user_name or me.display_name
     except Exception:  # only to name the caller in an error message
         name = None
-    if name:
-        return f"Databricks user {name!r} (auth: {auth})"
-    if call.identity is not None:
-        return f"The credentials used for {call.identity.user!r} (auth: {auth})"
-    return f"The configured Databricks credentials (auth: {auth})"
+    return caller_named(name, call.identity, call._auth())
 
 
 _TEXT_TYPES = {
