@@ -1,4 +1,5 @@
-"""The chat's parts on their own: stream reading, SSE parsing, charts, sessions, the CLI command."""
+"""The chat's parts on their own: stream reading, SSE parsing, sessions, the CLI command (charts:
+test_charts.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from genie_agent_cli.main import cli
-from genie_agent_tui.charts import ChartSpec, bar_chart, compact_number, kpi_value, line_chart, share_chart
 from genie_agent_tui.sessions import STORED_ROWS, PromptHistory, Session, SessionStore
 from genie_agent_tui.stream import (
     RouteInfo,
@@ -122,57 +122,6 @@ async def test_sse_parsing():
     events = [e async for e in sse_events(lines)]
     assert events[0] == {"a": 1} and events[3] == {"b": 2} and len(events) == 4
     assert events[1]["type"] == events[2]["type"] == UNREADABLE_EVENT
-
-
-ROWS = [["ASIA", 225], ["EUROPE", 204], ["AFRICA", 179]]
-
-
-def test_bar_chart_scales_bars_and_sorts_per_hint():
-    spec = ChartSpec("bar", "region", "suppliers", sort="asc")
-    lines = bar_chart(spec, ["region", "suppliers"], ROWS, 40).plain.splitlines()
-    assert [line.split()[0] for line in lines] == ["AFRICA", "EUROPE", "ASIA"]
-    assert all(len(line) <= 40 for line in lines) and lines[-1].count("█") > lines[0].count("█")
-    assert lines[-1].rstrip().endswith("225")
-
-
-def test_line_chart_uses_braille_and_labels_the_axis():
-    rows = [[f"1995-{m:02d}-01", 100 + m * (-1) ** m] for m in range(1, 13)]
-    text = line_chart(ChartSpec("line", "month", "revenue"), ["month", "revenue"], rows, 60).plain
-    lines = text.splitlines()
-    assert len(lines) == 10 and all(len(line) <= 60 for line in lines)
-    assert (
-        any("\u2800" < ch <= "\u28ff" for ch in text)
-        and "1995-01-01" in lines[-1]
-        and "1995-12-01" in lines[-1]
-    )
-    assert lines[0].strip().startswith("112")
-
-
-def test_line_chart_with_series_has_a_legend():
-    rows = [[y, s, v] for y in (1995, 1996, 1997) for s, v in (("A", y - 1990), ("B", 2000 - y))]
-    text = line_chart(
-        ChartSpec("line", "year", "value", series="region"), ["year", "region", "value"], rows, 50
-    ).plain
-    assert "■ A" in text and "■ B" in text
-
-
-def test_share_view_adds_up_to_the_width_and_shows_percents():
-    text = share_chart(ChartSpec("pie", "region", "suppliers"), ["region", "suppliers"], ROWS, 30)
-    first, *legend = text.plain.splitlines()
-    assert len(first) == 30 and set(first) == {"█"}
-    assert legend[0].startswith("■ ASIA") and "37.0%" in legend[0]
-
-
-def test_kpi_value_and_compact_numbers():
-    assert kpi_value(
-        ChartSpec("kpi", None, "revenue", title="revenue (1995)"), ["revenue"], [[3144243655.72]]
-    ) == (
-        "revenue (1995)",
-        "3,144,243,655.72",
-    )
-    assert kpi_value(ChartSpec("kpi", None, "x"), ["revenue"], [[1]]) is None
-    assert [compact_number(v) for v in (999, 1500, 2.5e6, 3.1e9)] == ["999", "1.5K", "2.5M", "3.1B"]
-    assert compact_number(0.25, "percent", fraction=True) == "25.0%"
 
 
 def test_sessions_round_trip_bounded_and_newest_first(tmp_path):
