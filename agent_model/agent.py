@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Generator, Mapping
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 
 import mlflow
 from mlflow.pyfunc import ResponsesAgent
 from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse, ResponsesAgentStreamEvent
 
 from genie_agent.agent import Agent
+from genie_agent.aio import blocking, iterate_sync
 from genie_agent.continuation import (
     MAX_REPLAYED,
     Continuation,
@@ -38,9 +39,9 @@ from genie_agent.identity import LOCAL_USER, Identity, IdentityProvider
 from genie_agent.memory.actions import run_memory_action
 from genie_agent.responses import (
     TurnRequest,
+    aevents_to_responses,
     collect_response,
     error_events,
-    events_to_responses,
     feedback_events,
     memory_action_events,
     parse_request,
@@ -81,32 +82,49 @@ class GenieResponsesAgent(ResponsesAgent):
             return self._identities.identify(_request_headers())
         return Identity(client_user_id or (identity.user if identity else LOCAL_USER))
 
-    def stream_events(
+    async def astream_events(
         self, request: ResponsesAgentRequest, identity: Identity | None = None
-    ) -> Generator[ResponsesAgentStreamEvent, None, None]:
-        """The turn as Responses events. An authenticated ``identity`` wins over ``custom_inputs.user_id``."""
+    ) -> AsyncIterator[ResponsesAgentStreamEvent]:
+        """The turn as Responses events, read from any event loop (the turn runs on the SDK's core
+        loop). An authenticated ``identity`` wins over ``custom_inputs.user_id``."""
         try:
             turn = parse_request(request)
-            agent = self.agent
-            identity = self._caller(turn.client_user_id, identity)
+            agent = self._agent or await blocking(lambda: self.agent)  # built on a first request
+            identity = await blocking(self._caller, turn.client_user_id, identity)
             if turn.memory_action is not None:  # list/forget memories: answered without a turn
-                result = run_memory_action(agent.memories, identity.user, turn.memory_action)
-                yield from memory_action_events(result)
+                result = await blocking(run_memory_action, agent.memories, identity.user, turn.memory_action)
+                for event in memory_action_events(result):
+                    yield event
                 return
             if turn.feedback is not None:  # rate an earlier turn: answered without a turn
-                yield from feedback_events(record_feedback(agent, identity, turn.feedback))
+                rated = await blocking(record_feedback, agent, identity, turn.feedback)
+                for event in feedback_events(rated):
+                    yield event
                 return
-            continued = yield from _continuation(agent, identity, turn)
-            stream = agent.stream(
+            continued = Continuation(turn.thread_id)
+            async for item in _continuation(agent, identity, turn):
+                if isinstance(item, Continuation):
+                    continued = item
+                else:
+                    yield item
+            stream = agent.astream(
                 turn.question,
                 identity=identity,
                 thread_id=continued.thread_id,
                 genie_conversation_ids={**continued.genie_conversation_ids, **turn.genie_conversation_ids},
-                domains=continued.domains,
+                previous=continued.previous,
             )
-            yield from events_to_responses(stream)
+            async for event in aevents_to_responses(stream):
+                yield event
         except GenieAgentError as exc:
-            yield from error_events(exc)
+            for event in error_events(exc):
+                yield event
+
+    def stream_events(
+        self, request: ResponsesAgentRequest, identity: Identity | None = None
+    ) -> Iterator[ResponsesAgentStreamEvent]:
+        """:meth:`astream_events` read from this thread (Model Serving's ``predict_stream``)."""
+        return iterate_sync(lambda: self.astream_events(request, identity))
 
     # ResponsesAgent itself narrows PythonModel.predict to (request); mypy sees only PythonModel's.
     def predict(self, request: ResponsesAgentRequest) -> ResponsesAgentResponse:  # type: ignore[override]
@@ -118,21 +136,23 @@ class GenieResponsesAgent(ResponsesAgent):
         yield from self.stream_events(request)
 
 
-def _continuation(
+async def _continuation(
     agent: Agent, identity: Identity, turn: TurnRequest
-) -> Generator[ResponsesAgentStreamEvent, None, Continuation]:
-    """What the question continues: the thread it names; else, for a conversation sent whole (earlier
-    user messages, no thread id), the user's thread holding those messages, or their context rebuilt
-    (said in a reasoning item first: it asks them again)."""
+) -> AsyncIterator[ResponsesAgentStreamEvent | Continuation]:
+    """What the question continues (the last item): the thread it names; else, for a conversation
+    sent whole (earlier user messages, no thread id), the user's thread holding those messages, or
+    their context rebuilt (said in a reasoning item first: it asks them again)."""
     if turn.thread_id is not None or not turn.earlier_questions:
-        return Continuation(turn.thread_id)
+        yield Continuation(turn.thread_id)
+        return
     earlier = askable(agent, turn.earlier_questions)
-    found = find_conversation(agent, identity.user, earlier)
+    found = await blocking(find_conversation, agent, identity.user, earlier)
     if found is not None or not earlier:
-        return Continuation(found)
+        yield Continuation(found)
+        return
     agent.validate_question(turn.question)  # a bad question is refused before the earlier ones are asked
     yield rebuilding_event(min(len(earlier), MAX_REPLAYED))
-    return rebuild_conversation(agent, identity, turn.question, earlier)
+    yield await blocking(rebuild_conversation, agent, identity, turn.question, earlier)
 
 
 def _request_headers() -> Mapping[str, str]:

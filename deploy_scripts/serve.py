@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from genie_agent.aio import iterate_in_thread
 from genie_agent.config import Settings
 from genie_agent.errors import ConfigError, GenieAgentError
 from genie_agent.identity import AuthenticationError, Identity, IdentityProvider
@@ -62,18 +61,15 @@ def _register_handlers() -> None:
         @invoke()
         async def genie_agent_invoke(request: Any) -> Any:
             state, identity = _current.get()
-            agent = state.responses_agent
-            events = await asyncio.to_thread(lambda: list(agent.stream_events(request, identity)))
             from genie_agent.responses import collect_response
 
+            events = [event async for event in state.responses_agent.astream_events(request, identity)]
             return collect_response(events)
 
         @stream()
         async def genie_agent_stream(request: Any) -> AsyncIterator[Any]:
             state, identity = _current.get()
-            async for event in iterate_in_thread(
-                lambda: state.responses_agent.stream_events(request, identity)
-            ):
+            async for event in state.responses_agent.astream_events(request, identity):
                 yield event
 
         _registered_once.append(True)

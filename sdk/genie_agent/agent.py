@@ -1,17 +1,21 @@
 """The agent: answers questions over a set of Genie spaces, one turn at a time, many turns at once.
 
-:meth:`Agent.stream` runs a turn's phases (:class:`genie_agent.phases.Turn`: recall, route, ask the
-spaces, write the answer, finish) and yields typed events as they happen; :meth:`Agent.ask` is the
-stream collected.
+A turn is one coroutine on the process's core loop (:mod:`genie_agent.aio`) that runs its phases
+(:class:`genie_agent.phases.Turn`: recall, route, ask the spaces, write the answer, finish) and
+yields typed events as they happen. :meth:`Agent.astream` reads it from any event loop,
+:meth:`Agent.stream` from any thread; :meth:`Agent.ask` and :meth:`Agent.aask` collect it. One
+implementation of a turn, four ways to read it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from .aio import aiterate, core, iterate_sync
 from .errors import UnknownSpaceError, UserInputError
 from .fan_out import FanOut
 from .identity import Identity, PermissionDeniedError
@@ -27,17 +31,23 @@ from .understanding.llm_extraction import LlmMemoryExtractor
 from .understanding.routing import Router
 from .understanding.vocabulary import SpaceVocabulary
 
-__all__ = ["SPACE_WORKERS", "Agent", "AgentLimits"]
+if TYPE_CHECKING:
+    from .capacity import QuestionLimiter
+    from .memory.threads import ThreadState
 
-SPACE_WORKERS = 32
-"""Space calls in flight at once across all turns of one agent (a Genie call mostly waits)."""
+__all__ = ["Agent", "AgentLimits"]
+
+_END = object()
 
 
 @dataclass(frozen=True)
 class AgentLimits:
     max_question_chars: int = 4000
     space_timeout_s: float = 120.0
+    """A space's time to answer, from when its question is sent."""
     data_rows: int = 100
+    capacity_wait_s: float = 600.0
+    """The longest a question waits for the workspace's question limiter before it fails unsent."""
 
 
 class Agent:
@@ -55,11 +65,13 @@ class Agent:
         tracer: Tracer | None = None,
         memories: MemoryStore | None = None,
         memory_llm: LlmMemoryExtractor | None = None,
+        limiter: QuestionLimiter | None = None,
     ) -> None:
         """``threads`` None turns memory off (``memory_status`` "disabled"); ``memories`` None turns
         off long-term memory (preferences and notes) only. ``memory_llm`` also finds memories in
         statements with an LLM, beside the deterministic extractor. ``vocabulary`` (what the spaces
-        know, for the router and the preference extractor) is gathered from ``spaces`` when not given."""
+        know, for the router and the preference extractor) is gathered from ``spaces`` when not given.
+        ``limiter`` paces the questions sent to Genie (the workspace's questions per minute)."""
         self.memory_llm = memory_llm
         self.spaces = dict(spaces)
         self.threads = threads
@@ -71,8 +83,9 @@ class Agent:
         self.limits = limits or AgentLimits()
         self.source = source
         self.synthesizer: Synthesizer = synthesizer or DeterministicSynthesizer()
+        self.limiter = limiter
         self._fan_out: FanOut | None = None
-        self._executor_lock = threading.Lock()
+        self._fan_out_lock = threading.Lock()
         self.tracer: Tracer = tracer or NoopTracer()
 
     @property
@@ -82,13 +95,17 @@ class Agent:
 
     @property
     def fan_out(self) -> FanOut:
-        """Asks the routed spaces at once, on one pool for the agent's life (a new pool per turn costs
-        ~0.3 ms of the turn's overhead)."""
+        """Asks the routed spaces at once (made on first use: the tracer may be set after ``__init__``)."""
         if self._fan_out is None:
-            with self._executor_lock:
+            with self._fan_out_lock:
                 if self._fan_out is None:
-                    pool = ThreadPoolExecutor(max_workers=SPACE_WORKERS, thread_name_prefix="genie-space")
-                    self._fan_out = FanOut(self.spaces, pool, self.tracer, self.limits.space_timeout_s)
+                    self._fan_out = FanOut(
+                        self.spaces,
+                        self.tracer,
+                        self.limits.space_timeout_s,
+                        limiter=self.limiter,
+                        capacity_wait_s=self.limits.capacity_wait_s,
+                    )
         return self._fan_out
 
     def validate_question(self, question: str) -> str:
@@ -104,9 +121,16 @@ class Agent:
             )
         return text
 
-    def ask(self, question: str, **kwargs: object) -> TurnResult:
-        """Run a turn to the end and return its result."""
-        for event in self.stream(question, **kwargs):  # type: ignore[arg-type]
+    def ask(self, question: str, **kwargs: Any) -> TurnResult:
+        """Run a turn to the end and return its result (from any thread but the core loop's)."""
+        for event in self.stream(question, **kwargs):
+            if isinstance(event, TurnDone):
+                return event.result
+        raise AssertionError("a turn always ends with TurnDone")  # pragma: no cover
+
+    async def aask(self, question: str, **kwargs: Any) -> TurnResult:
+        """:meth:`ask` for async code."""
+        async for event in self.astream(question, **kwargs):
             if isinstance(event, TurnDone):
                 return event.result
         raise AssertionError("a turn always ends with TurnDone")  # pragma: no cover
@@ -120,12 +144,45 @@ class Agent:
         domains: Sequence[str] | None = None,
         genie_conversation_ids: Mapping[str, str] | None = None,
         identity: Identity | None = None,
+        previous: ThreadState | None = None,
     ) -> Iterator[TurnEvent]:
         """Run one turn, yielding events as they happen. Bad input raises before any event.
 
         ``identity`` (default: the trusted local ``user``) decides the thread's owner, the spaces
-        that may be asked and the rows they return.
+        that may be asked and the rows they return. ``previous``: with memory off, the state of the
+        turn this one follows (its domains, conversations and answer's members) passed along instead
+        of loaded. Closing the iterator early cancels the turn.
         """
+        turn = self._turn(question, user, thread_id, domains, genie_conversation_ids, identity, previous)
+        yield from iterate_sync(lambda: self._run(turn))
+
+    async def astream(
+        self,
+        question: str,
+        *,
+        user: str = "local",
+        thread_id: str | None = None,
+        domains: Sequence[str] | None = None,
+        genie_conversation_ids: Mapping[str, str] | None = None,
+        identity: Identity | None = None,
+        previous: ThreadState | None = None,
+    ) -> AsyncIterator[TurnEvent]:
+        """:meth:`stream` for async code: the turn runs on the core loop, its events arrive here."""
+        turn = self._turn(question, user, thread_id, domains, genie_conversation_ids, identity, previous)
+        async for event in aiterate(lambda: self._run(turn)):
+            yield event
+
+    def _turn(
+        self,
+        question: str,
+        user: str,
+        thread_id: str | None,
+        domains: Sequence[str] | None,
+        genie_conversation_ids: Mapping[str, str] | None,
+        identity: Identity | None,
+        previous: ThreadState | None,
+    ) -> Turn:
+        """The checked request as a turn not yet run."""
         text = self.validate_question(question)
         who = identity or Identity(user)
         for d in domains or ():
@@ -137,17 +194,39 @@ class Agent:
                 raise PermissionDeniedError(
                     f"User {who.user!r} may not query the {d} space.", "Ask the operator for access."
                 )
-        turn = Turn(self, text, who, thread_id, domains, genie_conversation_ids)
-        with (
-            self.tracer.span("genie_agent.turn", "AGENT", {"question": text, "user": who.user}) as root,
-            self._turn_locks.hold(thread_id),  # turns on one thread take turns
-        ):
-            turn.turn_id = str(getattr(root, "trace_id", None) or turn.turn_id)  # the trace's id where traced
-            turn.recall()
-            yield turn.route()
-            yield from turn.ask_spaces()
-            yield from turn.write_answer()
-            result = turn.finish()
-            root.set_outputs({"status": result.status, "text": result.text, "grounding": result.grounding})
-            root.set_attributes({"domains": list(result.route.domains), "timings_ms": result.timings_ms})
+        return Turn(self, text, who, thread_id, domains, genie_conversation_ids, previous)
+
+    async def _run(self, turn: Turn) -> AsyncIterator[TurnEvent]:
+        """The turn, on the core loop. Its steps that block run in the io pool, each inside ``ctx``
+        (the turn's context, entered by one step at a time), so its spans nest across steps."""
+        loop, ctx = core(), contextvars.copy_context()
+        root_span = self.tracer.span(
+            "genie_agent.turn", "AGENT", {"question": turn.text, "user": turn.who.user}
+        )
+        root = ctx.run(root_span.__enter__)
+        try:
+            async with self._turn_locks.hold(turn.thread_id):  # turns on one thread take turns
+                turn.turn_id = str(
+                    getattr(root, "trace_id", None) or turn.turn_id
+                )  # the trace's id where traced
+                await loop.run_io(ctx, turn.recall)
+                yield ctx.run(turn.route)  # on the loop: a new turn's route goes out before others' work
+                async for event in turn.ask_spaces(loop, ctx):
+                    yield event
+                writing = ctx.run(turn.write_answer)
+                while (event := await loop.run_io(ctx, next, writing, _END)) is not _END:
+                    yield event
+                result = await loop.run_io(ctx, turn.finish)
+                ctx.run(
+                    root.set_outputs,
+                    {"status": result.status, "text": result.text, "grounding": result.grounding},
+                )
+                ctx.run(
+                    root.set_attributes,
+                    {"domains": list(result.route.domains), "timings_ms": result.timings_ms},
+                )
+        except BaseException as exc:
+            ctx.run(root_span.__exit__, type(exc), exc, exc.__traceback__)
+            raise
+        ctx.run(root_span.__exit__, None, None, None)
         yield TurnDone(result)

@@ -17,12 +17,13 @@ message says is read: a client may send any text as an assistant's):
     nations" means the last answer's members, all from the data. Only the last :data:`MAX_REPLAYED`
     are asked; those before are recorded unasked, so the new thread carries the whole history's
     digest and the conversation's next request finds it. With memory off, the context travels in the
-    call instead: the Genie conversation ids, and the spaces the question follows up when only the
-    previous domains place it.
+    call instead: the last replayed turn's state (:func:`state_after`: its domains, Genie
+    conversations and answer's members) is passed to the question's turn as ``previous``.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -30,11 +31,13 @@ from typing import TYPE_CHECKING
 from .errors import GenieAgentError
 from .memory.digests import history_digest
 from .memory.errors import MemoryUnavailableError
-from .memory.threads import ThreadStore, TurnRecord
+from .memory.threads import ThreadState, ThreadStore, TurnRecord
+from .understanding.references import result_members
 
 if TYPE_CHECKING:
     from .agent import Agent
     from .identity import Identity
+    from .turn import TurnResult
 
 __all__ = [
     "MAX_RECORDED",
@@ -44,6 +47,7 @@ __all__ = [
     "askable",
     "find_conversation",
     "rebuild_conversation",
+    "state_after",
 ]
 
 MAX_REPLAYED = 4
@@ -61,10 +65,10 @@ class Continuation:
 
     thread_id: str | None = None
     genie_conversation_ids: dict[str, str] = field(default_factory=dict)
-    domains: tuple[str, ...] | None = None
-    """Memory off: the spaces the question follows up (routed with the rebuilt context); None: route as usual."""
     replayed: int = 0
     """Earlier questions asked again to rebuild the context."""
+    previous: ThreadState | None = None
+    """Memory off: the state the rebuilt conversation ends in, for the question's turn."""
 
 
 def askable(agent: Agent, earlier: Sequence[str]) -> list[str]:
@@ -96,27 +100,32 @@ def rebuild_conversation(agent: Agent, who: Identity, question: str, earlier: Se
     keep = agent.threads is not None
     older, recent = list(earlier[:-MAX_REPLAYED]), list(earlier[-MAX_REPLAYED:])
     thread_id = _record_unasked(agent.threads, who.user, older) if agent.threads is not None else None
-    conv: dict[str, str] = {}
-    last: tuple[str, ...] = ()
+    state = ThreadState(uuid.uuid4().hex, who.user)  # the context as the replies leave it
     saved = False
     for asked in recent:
         try:
-            result = agent.ask(
-                asked,
-                identity=who,
-                thread_id=thread_id,
-                genie_conversation_ids=conv,
-                domains=None if keep else _followed_up(agent, who, asked, last),
-            )
+            result = agent.ask(asked, identity=who, thread_id=thread_id, previous=None if keep else state)
         except GenieAgentError:
             continue  # it fails again as it did then: the questions after go on without it
-        thread_id = result.thread_id if keep else None
-        saved = result.memory_status == "saved"
-        conv.update(result.genie_conversation_ids)
-        last = result.route.domains or last
+        state = state_after(state, result)
+        if keep:
+            thread_id, saved = result.thread_id, result.memory_status == "saved"
     if thread_id is not None and saved:
         return Continuation(thread_id, replayed=len(recent))  # the thread holds the context
-    return Continuation(None, conv, _followed_up(agent, who, question, last), len(recent))
+    return Continuation(None, dict(state.genie_conversation_ids), len(recent), state)
+
+
+def state_after(state: ThreadState, result: TurnResult) -> ThreadState:
+    """The thread state after ``result``'s turn, as a saved turn would leave it (memory off)."""
+    members = result_members(result.results) if result.status in ("ok", "partial") else {}
+    return ThreadState(
+        state.thread_id,
+        state.user,
+        result.route.domains or state.last_domains,
+        {**state.genie_conversation_ids, **result.genie_conversation_ids},
+        state.turns + 1,
+        last_members=members or state.last_members,
+    )
 
 
 def _record_unasked(threads: ThreadStore, user: str, older: Sequence[str]) -> str | None:
@@ -132,14 +141,3 @@ def _record_unasked(threads: ThreadStore, user: str, older: Sequence[str]) -> st
     except MemoryUnavailableError:
         return None
     return state.thread_id
-
-
-def _followed_up(agent: Agent, who: Identity, question: str, last: Sequence[str]) -> tuple[str, ...] | None:
-    """The spaces ``question`` goes to only because the turn before asked ``last`` (routing with and
-    without them disagree), those ``who`` may query; None: the question is routed as usual."""
-    if not last:
-        return None
-    with_context = agent.router.route(question, last)
-    if with_context.domains == agent.router.route(question).domains:
-        return None
-    return tuple(d for d in with_context.domains if who.may_use(d)) or None

@@ -3,15 +3,19 @@
 :class:`Turn` holds one turn's state (who asks, the question, the thread, the memory, the route, the
 results, the failures, the suggestions) and has one method per phase, each opening its span and
 timing itself on one clock (``timings_ms``: recall, route, spaces, synthesis, save, total). The
-agent runs them in order (:meth:`genie_agent.agent.Agent.stream`); each phase that emits events is a
-generator, so the turn streams as it goes.
+agent runs them in order on the core loop (:meth:`genie_agent.agent.Agent.astream`); each phase that
+emits events is a generator, so the turn streams as it goes. Only asking the spaces is async (it
+waits on them); the other phases are plain code the agent runs in a pool where they block (memory
+I/O, an LLM's stream), each inside the turn's one context, so a span opened in one step closes in
+a later one.
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
 import uuid
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
@@ -46,6 +50,7 @@ from .understanding.routing import RouteDecision, RouteKind
 
 if TYPE_CHECKING:
     from .agent import Agent
+    from .aio import CoreLoop
 
 __all__ = ["Turn"]
 
@@ -63,8 +68,10 @@ class Turn:
         thread_id: str | None,
         domains: Sequence[str] | None = None,
         genie_conversation_ids: Mapping[str, str] | None = None,
+        previous: ThreadState | None = None,
     ) -> None:
         self.agent, self.text, self.who, self.thread_id = agent, text, who, thread_id
+        self.previous = previous
         self.domains = tuple(domains or ())
         self.asked_conv_ids = dict(genie_conversation_ids or {})
         self.started = time.perf_counter()
@@ -135,7 +142,8 @@ class Turn:
             self.conv_ids = {**self.state.genie_conversation_ids, **self.asked_conv_ids}
 
     def _load(self) -> ThreadState:
-        """The thread's state; a new one when memory is off or down (the turn goes on without history).
+        """The thread's state; with memory off the ``previous`` state passed in (or a new one); a new
+        one when memory is down (the turn goes on without history).
 
         Another user's thread raises :class:`ThreadNotAvailableError`.
         """
@@ -149,6 +157,8 @@ class Turn:
                 raise  # another user's thread
             except Exception as exc:  # a bug in a store must not lose the answer
                 self.memory_failures.append(f"load thread: {type(exc).__name__}: {exc}")
+        if self.previous is not None and self.previous.user == user:
+            return self.previous
         return ThreadState(self.thread_id or uuid.uuid4().hex, user)
 
     # --- route: which spaces, asked what ---------------------------------------------------------------
@@ -182,20 +192,22 @@ class Turn:
         return RouteDecided(decision)
 
     # --- ask the spaces (or say why none is asked) -----------------------------------------------------
-    def ask_spaces(self) -> Iterator[TurnEvent]:
+    async def ask_spaces(self, core: CoreLoop, ctx: contextvars.Context) -> AsyncIterator[TurnEvent]:
+        """On the core loop; ``ctx`` is the turn's context (its spans), which only this phase enters now."""
         decision, memory = self.decision, self._memory
         if memory.statement_only:
             self.chunks = [memory.acknowledgement()]
             return
         if decision.kind in ("ambiguous", "refused", "out_of_scope"):
-            yield from self._answer_without_data()
+            for event in ctx.run(list, self._answer_without_data()):
+                yield event
             return
         agent = self.agent
         with self._phase("spaces"):
             # While the spaces work: the domain counts (taken back at the end if none answered) and what
             # the message stated, in one store call.
             writes = None if agent.memories is None else partial(self._while_spaces_work, decision.domains)
-            for event in agent.fan_out.ask(decision, self.conv_ids, self.who, writes):
+            async for event in agent.fan_out.astream(core, ctx, decision, self.conv_ids, self.who, writes):
                 yield event
                 if isinstance(event, SpaceAnswered):
                     self.results.append(ResultTable.from_answer(event.answer))
@@ -209,7 +221,8 @@ class Turn:
         self.results.sort(key=lambda r: order.get(r.domain, 99))
         self.status = _status(self.results, self.failures, self.refused, decision)
         self.combined = combine_results(self.results) if decision.kind == "cross_domain" else None
-        yield from self._plan_the_answer()
+        for event in ctx.run(list, self._plan_the_answer()):
+            yield event
 
     def _answer_without_data(self) -> Iterator[TurnEvent]:
         decision, spaces = self.decision, self.agent.spaces

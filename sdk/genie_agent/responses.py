@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, assert_never
 
@@ -44,7 +44,9 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_ROWS_IN_TOOL_OUTPUT",
     "PROGRESS_PREFIX",
+    "ResponsesMapper",
     "TurnRequest",
+    "aevents_to_responses",
     "collect_response",
     "error_events",
     "events_to_responses",
@@ -163,36 +165,56 @@ def _answer_output(event: SpaceAnswered) -> str:
     return json.dumps(event.reply(), default=str)
 
 
-def events_to_responses(events: Iterable[TurnEvent]) -> Iterator[ResponsesAgentStreamEvent]:
-    """Map a turn's events to Responses stream events, in order, as they happen."""
-    text_id = f"msg_{uuid.uuid4().hex}"
-    call_ids: dict[str, str] = {}
-    text: list[str] = []
-    for event in events:
+class ResponsesMapper:
+    """Maps one turn's events to Responses stream events, in order, as they happen (one per turn:
+    it keeps the ids of the turn's items and its text so far)."""
+
+    def __init__(self) -> None:
+        self.text_id = f"msg_{uuid.uuid4().hex}"
+        self.call_ids: dict[str, str] = {}
+        self.text: list[str] = []
+
+    def __call__(self, event: TurnEvent) -> list[ResponsesAgentStreamEvent]:
+        call_ids = self.call_ids
         match event:
             case RouteDecided(decision):
-                yield _done(_reasoning_item(_route_summary(decision)))
+                return [_done(_reasoning_item(_route_summary(decision)))]
             case SpaceQueryStarted(domain, question):
                 call_ids[domain] = f"call_{uuid.uuid4().hex}"
-                yield _done(_call_item(call_ids[domain], domain, question))
+                return [_done(_call_item(call_ids[domain], domain, question))]
             case SpaceProgress(domain, message):
-                yield _done(_reasoning_item(f"{PROGRESS_PREFIX}{domain} — {message}"))
+                return [_done(_reasoning_item(f"{PROGRESS_PREFIX}{domain} — {message}"))]
             case SpaceAnswered(domain, _):
-                yield _done(_output_item(call_ids.get(domain, domain), _answer_output(event)))
+                return [_done(_output_item(call_ids.get(domain, domain), _answer_output(event)))]
             case SpaceFailed(domain=domain):
-                yield _done(_output_item(call_ids.get(domain, domain), _failure_output(event)))
+                return [_done(_output_item(call_ids.get(domain, domain), _failure_output(event)))]
             case TextDelta(delta):
-                text.append(delta)
-                yield _delta(text_id, delta)
+                self.text.append(delta)
+                return [_delta(self.text_id, delta)]
             case VisualizationReady() | Clarification():
-                pass  # carried in custom_outputs (visualization_hint, suggested_questions)
+                return []  # carried in custom_outputs (visualization_hint, suggested_questions)
             case TurnDone(result):
                 outputs = result.to_dict()
                 full_text = outputs.pop("text")
-                assert full_text == "".join(text), "TextDelta events must add up to the answer"
-                yield _done(_message(text_id, full_text), custom_outputs=outputs)
+                assert full_text == "".join(self.text), "TextDelta events must add up to the answer"
+                return [_done(_message(self.text_id, full_text), custom_outputs=outputs)]
             case _:
                 assert_never(event)
+
+
+def events_to_responses(events: Iterable[TurnEvent]) -> Iterator[ResponsesAgentStreamEvent]:
+    """Map a turn's events to Responses stream events, in order, as they happen."""
+    mapped = ResponsesMapper()
+    for event in events:
+        yield from mapped(event)
+
+
+async def aevents_to_responses(events: AsyncIterable[TurnEvent]) -> AsyncIterator[ResponsesAgentStreamEvent]:
+    """:func:`events_to_responses` for a turn read asynchronously."""
+    mapped = ResponsesMapper()
+    async for event in events:
+        for out in mapped(event):
+            yield out
 
 
 def _route_summary(decision: RouteDecision) -> str:

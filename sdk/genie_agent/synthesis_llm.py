@@ -7,7 +7,8 @@ The model is told to copy numbers exactly; the grounding check still reads every
 Failure contract:
 
 * the LLM fails before its first token (or returns no text): the answer is the deterministic one,
-  and :attr:`LlmSynthesizer.last_fallback_reason` says why (per thread; None when the LLM wrote it);
+  and :attr:`LlmSynthesizer.last_fallback_reason` says why (per turn inside it, the last turn's
+  outside; None when the LLM wrote it);
 * the LLM fails after tokens were streamed: :class:`BackendError` is raised (the caller decides:
   the partial text is already out);
 * no space answered: the deterministic text (which names each failure), without calling the LLM;
@@ -17,6 +18,7 @@ Failure contract:
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
@@ -28,6 +30,9 @@ from .llm import OpenAICompatibleChat
 from .prompts import REGISTRY_PREFIX, PromptText, load_prompt_template
 from .synthesis import DeterministicSynthesizer
 from .turn import ResultTable
+
+_UNSET = object()
+_FALLBACK_REASON: contextvars.ContextVar[object] = contextvars.ContextVar("genie_agent_synthesis_fallback")
 
 __all__ = ["MAX_CELL_CHARS", "MAX_ROWS_PER_RESULT", "LlmSynthesizer", "render_results"]
 
@@ -122,7 +127,7 @@ class LlmSynthesizer:
         self._tracking_uri = tracking_uri
         self._prompt_prefix = prompt_prefix
         self._prompt_lock = threading.Lock()
-        self._local = threading.local()
+        self._last_reason: str | None = None
         self._fallback = DeterministicSynthesizer()
 
     @property
@@ -141,10 +146,15 @@ class LlmSynthesizer:
 
     @property
     def last_fallback_reason(self) -> str | None:
-        """Why this thread's last :meth:`stream` wrote the deterministic answer instead of the LLM's
-        (the endpoint's error), or None when the LLM wrote it. Read it after the stream is consumed."""
-        reason: str | None = getattr(self._local, "fallback_reason", None)
-        return reason
+        """Why the last :meth:`stream` wrote the deterministic answer instead of the LLM's (the
+        endpoint's error), or None when the LLM wrote it. Inside a turn (its trace attributes) the
+        turn's own; elsewhere the last turn's. Read it after the stream is consumed."""
+        reason = _FALLBACK_REASON.get(_UNSET)
+        return self._last_reason if reason is _UNSET else reason  # type: ignore[return-value]
+
+    def _fell_back(self, reason: str | None) -> None:
+        _FALLBACK_REASON.set(reason)
+        self._last_reason = reason
 
     def trace_attributes(self) -> dict[str, object]:
         """The prompt version the turn used (links the trace to the registry) and any fallback."""
@@ -182,7 +192,7 @@ class LlmSynthesizer:
         failures: Mapping[str, str],
         titles: Mapping[str, str],
     ) -> Iterator[str]:
-        self._local.fallback_reason = None
+        self._fell_back(None)
         if not any(r.error is None for r in results):
             yield from self._fallback.stream(question, results, failures, titles)
             return
@@ -201,7 +211,7 @@ class LlmSynthesizer:
                 except BackendError as exc:
                     if started:
                         raise
-                    self._local.fallback_reason = str(exc)
+                    self._fell_back(str(exc))
                     logger.warning(
                         "LLM synthesis failed before its first token (%s); answering deterministically.", exc
                     )
@@ -211,6 +221,6 @@ class LlmSynthesizer:
         finally:
             deltas.close()
         if not started:
-            if self._local.fallback_reason is None:
-                self._local.fallback_reason = f"The LLM endpoint ({self.chat.endpoint}) returned no text."
+            if self.last_fallback_reason is None:
+                self._fell_back(f"The LLM endpoint ({self.chat.endpoint}) returned no text.")
             yield from self._fallback.stream(question, results, failures, titles)

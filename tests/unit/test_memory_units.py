@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-import threading
 import time
 
 import pytest
@@ -67,21 +67,17 @@ def test_turn_locks_serialize_one_thread_and_not_others():
     locks = TurnLocks()
     order: list[str] = []
 
-    def turn(thread_id: str, name: str, hold: float) -> None:
-        with locks.hold(thread_id):
+    async def turn(thread_id: str, name: str, hold: float, after: float = 0.0) -> None:
+        await asyncio.sleep(after)
+        async with locks.hold(thread_id):
             order.append(f"{name}+")
-            time.sleep(hold)
+            await asyncio.sleep(hold)
             order.append(f"{name}-")
 
-    a = threading.Thread(target=turn, args=("t1", "a", 0.2))
-    a.start()
-    time.sleep(0.05)
-    b = threading.Thread(target=turn, args=("t1", "b", 0.0))
-    c = threading.Thread(target=turn, args=("t2", "c", 0.0))
-    b.start()
-    c.start()
-    for t in (a, b, c):
-        t.join()
+    async def main() -> None:
+        await asyncio.gather(turn("t1", "a", 0.2), turn("t1", "b", 0.0, 0.05), turn("t2", "c", 0.0, 0.05))
+
+    asyncio.run(main())
     assert order.index("a-") < order.index("b+")  # same thread: one after the other
     assert order.index("c-") < order.index("a-")  # another thread: did not wait
     assert locks._held == {}

@@ -131,17 +131,23 @@ def finished(result: contract.TurnResult) -> Iterator[VisualizationReady | Done]
     yield Done(result)
 
 
+def client_event(event: TurnEvent) -> list[ClientEvent]:
+    """One of the agent's events (in-process) as the client's: what a remote client reads from the same turn."""
+    match event:
+        case RouteDecided(d):
+            return [route_chosen(d.kind, d.domains, d.confidence, d.reason)]
+        case SpaceQueryStarted() | SpaceProgress() | SpaceFailed() | TextDelta():
+            return [event]
+        case SpaceAnswered():
+            return [_replied(event)]
+        case VisualizationReady() | Clarification():
+            return []  # in the turn result, as over the wire
+        case TurnDone(result):
+            return list(finished(result.to_wire()))
+    return []  # pragma: no cover
+
+
 def client_events(events: Iterable[TurnEvent]) -> Iterator[ClientEvent]:
-    """The agent's events (in-process) as the client's: what a remote client reads from the same turn."""
+    """:func:`client_event` over a turn's events."""
     for event in events:
-        match event:
-            case RouteDecided(d):
-                yield route_chosen(d.kind, d.domains, d.confidence, d.reason)
-            case SpaceQueryStarted() | SpaceProgress() | SpaceFailed() | TextDelta():
-                yield event
-            case SpaceAnswered():
-                yield _replied(event)
-            case VisualizationReady() | Clarification():
-                pass  # in the turn result, as over the wire
-            case TurnDone(result):
-                yield from finished(result.to_wire())
+        yield from client_event(event)

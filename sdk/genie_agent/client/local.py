@@ -1,8 +1,8 @@
 """The agent in this process as a client target: no server, the same answers and events.
 
 The agent is built on first use (or :meth:`LocalClient.connect`) from ``settings``
-(``load_settings()`` when not given), or given ready-made. Its turn runs here; the async variants run
-it in a thread of its own. Events are the agent's, as a remote client reads them from the same turn
+(``load_settings()`` when not given), or given ready-made. Its turn runs on the SDK's core loop
+(:mod:`genie_agent.aio`), read from this thread or from the caller's event loop. Events are the agent's, as a remote client reads them from the same turn
 (:func:`~.events.client_events`), without the Responses mapping (which costs MLflow's import).
 """
 
@@ -13,9 +13,9 @@ import threading
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..aio import iterate_in_thread
+from ..aio import blocking, iterate_sync
 from .base import Client, ThreadState
-from .events import ClientEvent, client_events
+from .events import ClientEvent, client_event, client_events
 from .memory import MemoryActionName, MemoryAnswer, memory_request
 
 if TYPE_CHECKING:
@@ -108,10 +108,15 @@ class LocalClient(Client):
 
     async def _aturn(self, question: str, thread: ThreadState) -> AsyncGenerator[ClientEvent]:
         await self.aconnect()
-        async for event in iterate_in_thread(
-            lambda: self._turn(question, thread), name="genie-agent-client-turn"
-        ):
-            yield event
+        events = self.agent.astream(
+            question,
+            identity=self.identity,
+            thread_id=thread.thread_id,
+            genie_conversation_ids=dict(thread.genie_conversation_ids),
+        )
+        async for event in events:
+            for mapped in client_event(event):
+                yield mapped
 
     def _memory(self, action: MemoryActionName, memory_id: str | None) -> MemoryAnswer:
         from ..memory.actions import MemoryAction, run_memory_action
@@ -136,41 +141,41 @@ class LocalClient(Client):
     # --- the Responses stream, as `genie-agent serve` would send it -----------------------------------
     def responses(self, body: Mapping[str, Any]) -> Generator[dict[str, Any]]:
         """The served agent's Responses stream for ``body``, run here (imports MLflow's Responses types)."""
+        _ = self.agent  # built here, not on the core loop
+        yield from iterate_sync(lambda: self.aresponses(body))
+
+    async def aresponses(self, body: Mapping[str, Any]) -> AsyncGenerator[dict[str, Any]]:
         from ..errors import GenieAgentError
         from ..feedback import record_feedback
         from ..memory.actions import run_memory_action
         from ..responses import (
+            aevents_to_responses,
             error_events,
-            events_to_responses,
             feedback_events,
             memory_action_events,
             parse_request,
         )
 
-        agent = self.agent
+        await self.aconnect()
+        agent, who = self.agent, self.identity
         try:
             turn = parse_request(dict(body))
             if turn.memory_action is not None:
-                result = run_memory_action(agent.memories, self.identity.user, turn.memory_action)
-                events = memory_action_events(result)
+                result = await blocking(run_memory_action, agent.memories, who.user, turn.memory_action)
+                for event in memory_action_events(result):
+                    yield event.model_dump(exclude_none=True)
             elif turn.feedback is not None:
-                events = feedback_events(record_feedback(agent, self.identity, turn.feedback))
+                for event in feedback_events(await blocking(record_feedback, agent, who, turn.feedback)):
+                    yield event.model_dump(exclude_none=True)
             else:
-                events = events_to_responses(
-                    agent.stream(
-                        turn.question,
-                        identity=self.identity,
-                        thread_id=turn.thread_id,
-                        genie_conversation_ids=turn.genie_conversation_ids,
-                    )
+                stream = agent.astream(
+                    turn.question,
+                    identity=who,
+                    thread_id=turn.thread_id,
+                    genie_conversation_ids=turn.genie_conversation_ids,
                 )
-            for event in events:
-                yield event.model_dump(exclude_none=True)  # as the agent server serializes each chunk
+                async for event in aevents_to_responses(stream):
+                    yield event.model_dump(exclude_none=True)  # as the agent server serializes each chunk
         except GenieAgentError as exc:
             for event in error_events(exc):
                 yield event.model_dump(exclude_none=True)
-
-    async def aresponses(self, body: Mapping[str, Any]) -> AsyncGenerator[dict[str, Any]]:
-        await self.aconnect()
-        async for event in iterate_in_thread(lambda: self.responses(body), name="genie-agent-client-turn"):
-            yield event

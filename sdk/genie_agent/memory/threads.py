@@ -17,11 +17,12 @@ the other and none is lost. Implementations: :class:`InMemoryThreadStore` here (
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .checkpoints import (
@@ -244,28 +245,24 @@ class TurnLocks:
 
     Held by the agent from loading a thread to saving it, so the second of two concurrent turns on
     a thread sees the first one's domains and conversations. (Across processes the save itself is
-    atomic: see :meth:`ThreadStore.writer`.) ``threading.Lock`` may be released by another thread,
-    which a streamed turn resumed on another worker needs.
+    atomic: see :meth:`ThreadStore.writer`.) Every turn runs on the core loop
+    (:mod:`genie_agent.aio`), so these are asyncio locks: a turn waiting for its thread holds no thread.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._held: dict[str, list[Any]] = {}
 
-    @contextmanager
-    def hold(self, thread_id: str | None) -> Iterator[None]:
+    @asynccontextmanager
+    async def hold(self, thread_id: str | None) -> AsyncIterator[None]:
         if thread_id is None:  # a new thread: nobody else can have it
             yield
             return
-        with self._lock:
-            entry = self._held.setdefault(thread_id, [threading.Lock(), 0])
-            entry[1] += 1
-        entry[0].acquire()
+        entry = self._held.setdefault(thread_id, [asyncio.Lock(), 0])
+        entry[1] += 1
         try:
-            yield
+            async with entry[0]:
+                yield
         finally:
-            entry[0].release()
-            with self._lock:
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del self._held[thread_id]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._held[thread_id]

@@ -38,6 +38,9 @@ def _normalized(question: str) -> tuple[str, ...]:
 class LocalGenieSpace:
     """A :class:`~genie_agent.spaces.base.GenieSpace` over a semantic model and a DuckDB file."""
 
+    cpu_bound = True
+    """Its questions are CPU work (parsing, DuckDB): the fan-out runs them in the pool sized to the machine."""
+
     def __init__(
         self,
         definition: SpaceDefinition,
