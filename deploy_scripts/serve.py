@@ -2,7 +2,8 @@
 
 MLflow's ``AgentServer("ResponsesAgent")`` provides ``/invocations``, ``/responses`` (``"stream":
 true`` answered as SSE ending in ``[DONE]``) and ``/health``. In front of it sits one ASGI layer
-that does what the agent server cannot: it authenticates the caller from their credentials (a
+that does what the agent server cannot: it admits at most ``max_inflight_turns`` requests at once
+(beyond that a 503 with ``Retry-After``, at once: backpressure, not collapse), it authenticates the caller from their credentials (a
 bearer token of ``users``, or under Databricks Apps the forwarded user token; never from the body or
 a header naming the user), and it rejects malformed requests with a 4xx and a
 clear message before the agent server would turn them into a 500 or a 200 SSE error.
@@ -35,6 +36,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY_BYTES = 1_000_000
+RETRY_AFTER_S = b"2"
+"""What a request refused for capacity is told to wait (a Genie turn is tens of seconds)."""
 _AGENT_PATHS = frozenset({"/invocations", "/responses"})
 
 
@@ -43,6 +46,7 @@ class ServerState:
     responses_agent: Any  # genie_agent_model.agent.GenieResponsesAgent (imports mlflow.pyfunc)
     identities: IdentityProvider
     max_question_chars: int
+    max_inflight_turns: int = 1000
 
 
 _current: contextvars.ContextVar[tuple[ServerState, Identity]] = contextvars.ContextVar("genie_agent_request")
@@ -93,21 +97,44 @@ async def _send_json(
     await send({"type": "http.response.body", "body": payload})
 
 
+def _busy(limit: int) -> dict[str, Any]:
+    return {
+        "error": {
+            "type": "BackendError",
+            "message": f"This server is answering {limit:,} turns already (max_inflight_turns).",
+            "hint": f"Try again in {RETRY_AFTER_S.decode()} s, or add replicas.",
+        }
+    }
+
+
 def _error(exc: GenieAgentError) -> dict[str, Any]:
     return {"error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}}
 
 
 class _Gate:
-    """ASGI layer before the agent server: size limit, JSON, authentication, request validation."""
+    """ASGI layer before the agent server: admission, size limit, JSON, authentication, request validation."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], state: ServerState) -> None:
         self.app = app
         self.state = state
+        self.inflight = 0  # requests past admission (all on this server's event loop: no lock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in _AGENT_PATHS or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        if self.inflight >= self.state.max_inflight_turns:  # backpressure, not collapse: refused at once
+            await _send_json(
+                send, 503, _busy(self.state.max_inflight_turns), ((b"retry-after", RETRY_AFTER_S),)
+            )
+            return
+        self.inflight += 1
+        try:
+            await self._admitted(scope, receive, send)
+        finally:
+            self.inflight -= 1
+
+    async def _admitted(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         try:
             # Off the event loop: on a workspace this asks who the token belongs to (once per token).
@@ -201,7 +228,7 @@ def build_app(settings: Settings, responses_agent: Any | None = None) -> Any:
         responses_agent = GenieResponsesAgent(make_agent(settings, progress=False))
     _register_handlers()
     server = AgentServer("ResponsesAgent")
-    state = ServerState(responses_agent, identities, settings.max_question_chars)
+    state = ServerState(responses_agent, identities, settings.max_question_chars, settings.max_inflight_turns)
     return _Gate(server.app, state)
 
 

@@ -93,7 +93,22 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=3600, description="Time limit of one SQL query (interrupted after)."
     )
     space_timeout_s: float = Field(
-        default=120.0, gt=0, le=3600, description="Time limit of one space's answer within a turn."
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="Time limit of one space's answer within a turn, from when its question is sent.",
+    )
+    capacity_wait_s: float = Field(
+        default=600.0,
+        gt=0,
+        le=86_400,
+        description="Longest a question waits for the Genie question limiter before it fails unsent.",
+    )
+    max_inflight_turns: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Turns one `serve` process runs at once; beyond it a request gets 503 with Retry-After at once.",
     )
     max_question_chars: int = Field(default=4000, ge=10, le=100_000, description="Longest question accepted.")
     data_rows: int = Field(

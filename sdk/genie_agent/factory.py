@@ -78,7 +78,9 @@ def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: 
 
 
 def _assemble(settings: Settings, spaces: dict[str, GenieSpace], *, source: str = "local") -> Agent:
-    limits = AgentLimits(settings.max_question_chars, settings.space_timeout_s, settings.data_rows)
+    limits = AgentLimits(
+        settings.max_question_chars, settings.space_timeout_s, settings.data_rows, settings.capacity_wait_s
+    )
     tracer = make_tracer(settings.tracing, settings.tracking_uri(), settings.mlflow_experiment)
     if isinstance(tracer, MlflowTracer):
         tracer.configure()  # now, before any span is in flight

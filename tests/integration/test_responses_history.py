@@ -220,6 +220,14 @@ def test_memory_off_answers_a_follow_up_from_rebuilt_context(tmp_path_factory, t
         assert answer.outputs["memory_status"] == "disabled"
         cross = playground(url, [user(CROSS), assistant("none"), user("just EUROPE")])
         assert _europe_only(cross)
+        # The replayed turn's answer is passed to the question's turn: "those nations" are its members.
+        fake = "The top 5 were FRANCE, GERMANY, JAPAN, BRAZIL and CANADA."
+        those = playground(
+            url, [user(TOP_NATIONS), assistant(fake), user("how many suppliers do those nations have?")]
+        )
+        assert those.rebuilt and those.outputs["status"] == "ok", those.text
+        assert those.outputs["route"]["domains"] == ["supply"]
+        assert {row[0] for row in those.outputs["results"][0]["rows"]} == REAL_TOP_NATIONS
     finally:
         proc.terminate()
         proc.wait(timeout=10)
