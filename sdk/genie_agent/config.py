@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         le=3600,
         description="Time limit of one space's answer within a turn, from when its question is sent.",
     )
+    genie_questions_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="Questions per minute the Genie backend sends to the workspace (all processes sharing a Postgres memory store share it); unset: no limiter.",
+    )
     capacity_wait_s: float = Field(
         default=600.0,
         gt=0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .agent import Agent, AgentLimits
 from .config import Settings
@@ -14,6 +15,9 @@ from .synthesis import DeterministicSynthesizer, Synthesizer
 from .tracing import MlflowTracer, make_tracer
 from .understanding.llm_extraction import LlmMemoryExtractor
 from .understanding.vocabulary import SpaceVocabulary
+
+if TYPE_CHECKING:
+    from .capacity import QuestionLimiter
 
 __all__ = [
     "MEMORY_EXTRACTION_TIMEOUT_S",
@@ -96,7 +100,17 @@ def _assemble(settings: Settings, spaces: dict[str, GenieSpace], *, source: str 
         synthesizer=make_synthesizer(settings, registry=isinstance(tracer, MlflowTracer)),
         tracer=tracer,
         memory_llm=make_memory_extractor(settings, registry=isinstance(tracer, MlflowTracer)),
+        limiter=make_question_limiter(settings) if source == "genie" else None,
     )
+
+
+def make_question_limiter(settings: Settings) -> QuestionLimiter | None:
+    """The workspace's question limiter (``genie_questions_per_minute``), shared through the memory
+    store's Postgres when that is configured, else this process's own; None when unset."""
+    from .capacity import make_limiter
+
+    shared = settings.memory_postgres_url if settings.memory_backend == "postgres" else None
+    return make_limiter(settings.genie_questions_per_minute, shared, schema=settings.memory_postgres_schema)
 
 
 def make_synthesizer(settings: Settings, *, registry: bool = False) -> Synthesizer:

@@ -201,3 +201,13 @@ def test_without_a_limiter_a_rate_limit_fails_that_space_only_and_says_so(make_t
 async def _events(stream, after: float = 0.0):
     await asyncio.sleep(after)
     return [event async for event in stream]
+
+
+def test_the_limiter_is_built_from_settings_for_the_genie_backend_only(make_test_agent):
+    from genie_agent.capacity import LocalLimiter
+
+    spaces = {"sales": {"space_id": "s1", "title": "Sales", "keywords": ["revenue"]}}
+    genie = make_test_agent(genie_backend="databricks", genie_spaces=spaces, genie_questions_per_minute=5)
+    assert isinstance(genie.limiter, LocalLimiter)
+    assert make_test_agent(genie_backend="databricks", genie_spaces=spaces).limiter is None
+    assert make_test_agent(genie_questions_per_minute=5).limiter is None  # the local engine has no quota
