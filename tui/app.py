@@ -20,7 +20,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 from textual.worker import Worker, get_current_worker
 
 from genie_agent.client import ThreadState
@@ -37,6 +37,7 @@ from .sessions import PromptHistory, Session, SessionStore
 from .stream import TurnReader, parse_outputs
 from .targets import ChatTarget, RequestBody, TargetSpec
 from .widgets.chat_log import ChatLog
+from .widgets.fitted_footer import FittedFooter
 from .widgets.notice import Notice
 from .widgets.prompt_input import PromptInput
 from .widgets.result_view import ResultView
@@ -82,6 +83,18 @@ class GenieChatApp(App[None]):
         Binding("pageup", "scroll_log(-1)", "Scroll up", show=False),
         Binding("pagedown", "scroll_log(1)", "Scroll down", show=False),
     ]
+    # The footer's keys, most needed first: a narrow terminal leaves the last ones out of the footer
+    # (they still work; F1 and the command palette list them).
+    FOOTER_PRIORITY = (
+        "cancel_turn",
+        "help",
+        "new_chat",
+        "toggle_sql",
+        "sessions",
+        "memories",
+        "export",
+        "copy_sql",
+    )
 
     show_sql: reactive[bool] = reactive(False, init=False)
     turn_running: reactive[bool] = reactive(False, init=False)
@@ -115,7 +128,7 @@ class GenieChatApp(App[None]):
         # The memory panel is a screen over the chat (F2, the palette's "Memories", /memories), offered
         # when ``self.target.features.memory`` is on: see ``action_memories``.
         yield PromptInput(self.history, id="prompt")
-        yield Footer()
+        yield FittedFooter(self.FOOTER_PRIORITY)
 
     @property
     def chat_log(self) -> ChatLog:

@@ -9,6 +9,7 @@ import httpx
 
 from genie_agent_tui.screens.memory import MemoryScreen
 from genie_agent_tui.targets import ResponsesEndpointTarget, TargetSpec
+from genie_agent_tui.widgets.chart import Chart
 
 from .conftest import ask, fixed_clock, wait_until
 
@@ -53,6 +54,20 @@ def test_answered_turn_with_a_bar_chart(snap_compare, embedded_target, make_app)
 def test_answered_turn_with_a_line_chart(snap_compare, embedded_target, make_app):
     app = make_app(embedded_target, clock=fixed_clock)
     assert snap_compare(app, terminal_size=(100, 30), run_before=_answered("Revenue by month in 1995"))
+
+
+def test_line_chart_with_three_series(snap_compare, embedded_target, make_app):
+    """One line per segment with a legend, years as 1992, the y axis in millions said not to start at 0."""
+    app = make_app(embedded_target, clock=fixed_clock)
+    answered = _answered("Revenue by year for the AUTOMOBILE, BUILDING and MACHINERY market segments")
+
+    async def then_show_the_chart(pilot) -> None:
+        await answered(pilot)
+        chart = pilot.app.chat_log.query_one(Chart)
+        pilot.app.chat_log.scroll_to_widget(chart, top=True, animate=False)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=then_show_the_chart)
 
 
 def test_sql_shown(snap_compare, embedded_target, make_app):

@@ -16,13 +16,13 @@ def fit(text: str, width: int) -> str:
 def _place(
     marks: Sequence[tuple[int, str]], width: int, *, strict: bool
 ) -> list[tuple[int, int, str]] | None:
-    """(tick column, label start, label) of each mark whose label fits one space after the one
+    """(tick column, label start, label) of each mark whose label fits two spaces after the one
     before; with ``strict``, None as soon as one does not."""
     placed: list[tuple[int, int, str]] = []
-    end = -2
+    end = -3  # the last cell of the label before
     for col, label in marks:
         start = min(max(col - (len(label) - 1) // 2, 0), max(width - len(label), 0))
-        if start <= end + 1 or start + len(label) > width:
+        if start < end + 3 or start + len(label) > width:
             if strict:
                 return None
             continue
