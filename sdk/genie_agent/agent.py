@@ -9,6 +9,7 @@ implementation of a turn, four ways to read it.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -206,13 +207,18 @@ class Agent:
         root = ctx.run(root_span.__enter__)
         try:
             async with self._turn_locks.hold(turn.thread_id):  # turns on one thread take turns
-                turn.turn_id = str(
-                    getattr(root, "trace_id", None) or turn.turn_id
-                )  # the trace's id where traced
-                await loop.run_io(ctx, turn.recall)
-                yield ctx.run(turn.route)  # on the loop: a new turn's route goes out before others' work
+                # The trace's id where traced.
+                turn.turn_id = str(getattr(root, "trace_id", None) or turn.turn_id)
+                loop.routing()
+                try:
+                    await loop.run_io(ctx, turn.recall)
+                    route = ctx.run(turn.route)
+                finally:
+                    loop.routed()
+                yield route
                 async for event in turn.ask_spaces(loop, ctx):
                     yield event
+                await loop.heavy()  # the answer is written after new turns' routes
                 writing = ctx.run(turn.write_answer)
                 while (event := await loop.run_io(ctx, next, writing, _END)) is not _END:
                     yield event
@@ -226,7 +232,9 @@ class Agent:
                     {"domains": list(result.route.domains), "timings_ms": result.timings_ms},
                 )
         except BaseException as exc:
-            ctx.run(root_span.__exit__, type(exc), exc, exc.__traceback__)
+            # Cancelled while a step still runs in ``ctx`` in a pool: the span is left to that step.
+            with contextlib.suppress(RuntimeError):
+                ctx.run(root_span.__exit__, type(exc), exc, exc.__traceback__)
             raise
         ctx.run(root_span.__exit__, None, None, None)
         yield TurnDone(result)

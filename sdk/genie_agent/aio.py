@@ -31,6 +31,9 @@ IO_WORKERS = 16
 CPU_WORKERS = max(2, min(8, os.cpu_count() or 2))
 """Local engine queries at once: DuckDB releases the GIL while it works, so one per core."""
 
+MAX_DEFER_S = 0.2
+"""Longest heavy work waits for new turns to be routed."""
+
 _ITEM, _ERROR, _DONE = 0, 1, 2
 
 
@@ -39,6 +42,9 @@ class CoreLoop:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self._routing = 0  # turns begun whose route has not gone out yet (touched on the loop only)
+        self._routed = asyncio.Event()
+        self._routed.set()
         self.io = ThreadPoolExecutor(IO_WORKERS, thread_name_prefix="genie-io")
         self.cpu = ThreadPoolExecutor(CPU_WORKERS, thread_name_prefix="genie-cpu")
         started = threading.Event()
@@ -55,6 +61,27 @@ class CoreLoop:
 
     def on_loop(self) -> bool:
         return threading.current_thread() is self.thread
+
+    # --- first event first -------------------------------------------------------------------------
+    # Under load, a new turn's route goes out before earlier turns' heavy work (engine queries,
+    # synthesis) is handed to the pools: that work waits while turns are being routed, at most
+    # MAX_DEFER_S (a steady stream of new turns must not starve the ones begun).
+    def routing(self) -> None:
+        """A turn began (on the loop)."""
+        self._routing += 1
+        self._routed.clear()
+
+    def routed(self) -> None:
+        """Its route went out, or it ended before one did (on the loop)."""
+        self._routing -= 1
+        if self._routing == 0:
+            self._routed.set()
+
+    async def heavy(self) -> None:
+        """Wait (briefly) until the turns being routed have routed: before heavy work is handed out."""
+        if self._routing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._routed.wait(), MAX_DEFER_S)
 
     async def run_io(self, ctx: contextvars.Context, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in the io pool, inside ``ctx`` (which nothing else may be running in)."""

@@ -202,7 +202,10 @@ class FanOut:
             loop.call_soon_threadsafe(_settle, began, time.monotonic())
             return space.ask(question, conversation_id, identity=who)
 
-        pool = core.cpu if getattr(space, "cpu_bound", False) else core.io
+        cpu_bound = getattr(space, "cpu_bound", False)
+        if cpu_bound:
+            await core.heavy()  # new turns' routes first
+        pool = core.cpu if cpu_bound else core.io
         work = loop.run_in_executor(pool, contextvars.copy_context().run, run)
         await asyncio.wait({began, work}, return_when=asyncio.FIRST_COMPLETED)
         waited = (began.result() if began.done() else time.monotonic()) - queued

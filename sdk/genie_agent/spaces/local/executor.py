@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from genie_agent.errors import BackendError, BackendTimeoutError, ConfigError, UnsafeRequestError
 from genie_agent.spaces.local.guard_cache import AcceptedSql
+from genie_agent.spaces.local.watchdog import call_later
 
 if TYPE_CHECKING:
     import duckdb
@@ -238,10 +239,8 @@ class ReadOnlyExecutor:
             with contextlib.suppress(duckdb.Error):
                 cursor.interrupt()
 
-        timer = threading.Timer(self.timeout_s, interrupt)
-        timer.daemon = True
+        timer = call_later(self.timeout_s, interrupt)
         started = time.perf_counter()
-        timer.start()
         try:
             cursor.execute(sql)
             description = cursor.description or []
