@@ -103,9 +103,11 @@ def build_server_app(
     latency_s: Mapping[str, float] | None = None,
     endpoint_name: str = "genie-agent",
     lakebase_instances: Mapping[str, str] | None = None,
+    questions_per_minute: int | None = None,
 ) -> tuple[ASGIApp, GenieApi]:
     """The combined app and its Genie API part, over the local spaces whatever ``genie_backend`` says.
-    ``lakebase_instances`` (name -> PostgreSQL host) are answered to Lakebase memory clients."""
+    ``lakebase_instances`` (name -> PostgreSQL host) are answered to Lakebase memory clients;
+    ``questions_per_minute`` limits the questions of the whole server (HTTP 429 beyond it)."""
     from genie_agent.errors import ConfigError
     from genie_agent.factory import make_agent
     from genie_agent.genie_api import build_genie_api
@@ -127,6 +129,7 @@ def build_server_app(
         TokenIdentityProvider(settings.users),
         latency_s=latency_s,
         lakebase_instances=lakebase_instances,
+        questions_per_minute=questions_per_minute,
     )
     serving = build_app(local, GenieResponsesAgent(agent))
     return _Routes(genie, serving, endpoint_name), genie
@@ -158,6 +161,13 @@ def build_server_app(
     help="A Lakebase database instance whose clients connect to the PostgreSQL on HOST:5432 "
     "(TLS, database databricks_postgres; repeatable).",
 )
+@click.option(
+    "--questions-per-minute",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="A workspace's Genie rate limit: at most N questions (start-conversation, create-message) "
+    "in any minute across all spaces and users; more get HTTP 429 with Retry-After.",
+)
 @pass_settings
 def genie_server(
     settings: Settings,
@@ -166,6 +176,7 @@ def genie_server(
     latencies: tuple[str, ...],
     endpoint_name: str,
     lakebase: tuple[str, ...],
+    questions_per_minute: int | None,
 ) -> None:
     """Serve the local spaces under the Genie Conversation API (/api/2.0/genie/...) and the agent as a
     Model Serving endpoint, for databricks-sdk and serving clients."""
@@ -175,7 +186,11 @@ def genie_server(
     instances = parse_lakebase_instances(lakebase)
     check_bind_address(host, settings)
     app, _ = build_server_app(
-        settings, latency_s=latency, endpoint_name=endpoint_name, lakebase_instances=instances
+        settings,
+        latency_s=latency,
+        endpoint_name=endpoint_name,
+        lakebase_instances=instances,
+        questions_per_minute=questions_per_minute,
     )
     import uvicorn
 
@@ -188,6 +203,10 @@ def genie_server(
     click.echo(f"  serving endpoint: {url}/serving-endpoints/{endpoint_name}/invocations", err=True)
     if latency:
         click.echo(f"  latency (s):      {', '.join(f'{k}={v:g}' for k, v in latency.items())}", err=True)
+    if questions_per_minute is not None:
+        click.echo(f"  question limit:   {questions_per_minute} a minute (then HTTP 429)", err=True)
     for name, pg_host in instances.items():
         click.echo(f"  Lakebase:         {name} -> {pg_host}:5432 ({url}/api/2.0/database)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # A workspace keeps idle connections open for a while; uvicorn's 5 s would close some just as a
+    # client polling every few seconds reuses them (httpx then fails the request).
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=75)

@@ -7,7 +7,8 @@ local spaces.
 - :mod:`.routes` — the HTTP: paths, the bearer token, bodies in; JSON out.
 - :mod:`.messages` — the message service: conversations, messages and their statuses over time.
 - :mod:`.payloads` — the JSON Genie answers with.
-- :mod:`.faults` — scripted failures (FAILED, CANCELLED, expired results, a starting warehouse, 429).
+- :mod:`.faults` — scripted failures (FAILED, CANCELLED, expired results, a starting warehouse, 429),
+  and a workspace's question limit (N a minute, then 429 with Retry-After).
 - :mod:`.workspace` — Lakebase database instances and the credentials minted for them.
 - :mod:`.errors` — :class:`ApiError`, answered as ``{"error_code", "message"}`` with its status.
 
@@ -17,7 +18,7 @@ local spaces.
 from __future__ import annotations
 
 from .errors import ApiError
-from .faults import GenieFaults, MessageFault
+from .faults import GenieFaults, MessageFault, QuestionLimit
 from .messages import MessageTrace
 from .server import GenieApi, build_genie_api, serve_in_background
 from .workspace import DatabaseFaults, IssuedCredential, WorkspaceDatabases, parse_instance
@@ -30,6 +31,7 @@ __all__ = [
     "IssuedCredential",
     "MessageFault",
     "MessageTrace",
+    "QuestionLimit",
     "WorkspaceDatabases",
     "build_genie_api",
     "parse_instance",

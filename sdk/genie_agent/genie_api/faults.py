@@ -1,17 +1,22 @@
 """Scripted misbehaviour of the Genie emulator: what a real workspace does now and then.
 
-Each fault applies to the next message(s) of one space, in the order they were scripted; the rate
-limit applies to the next requests that ask a question. Safe to call from any thread.
+Each message fault applies to the next message(s) of one space, in the order they were scripted.
+Two faults answer a request that asks a question (start-conversation, create-message) with HTTP 429
+before anything is asked: :meth:`GenieFaults.rate_limit` the next ``times`` of them, and
+:meth:`GenieFaults.limit_questions` every one beyond N in any window of a minute, across all spaces
+and users, as a workspace's Genie throughput limit does. Safe to call from any thread.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["GenieFaults", "MessageFault", "MessageFaultKind"]
+__all__ = ["GenieFaults", "MessageFault", "MessageFaultKind", "QuestionLimit"]
 
 MessageFaultKind = Literal["failed", "cancelled", "expired", "expired_on_fetch", "pending_warehouse"]
 
@@ -29,14 +34,31 @@ class MessageFault:
     seconds: float = 0.0
 
 
-class GenieFaults:
-    """Faults for the next messages of a space, and HTTP 429 for the next questions."""
+@dataclass(frozen=True)
+class QuestionLimit:
+    """At most ``questions`` questions in any ``window_s`` seconds (a minute on a workspace; shorter
+    in tests); a question beyond it is refused until the oldest one in the window is that old."""
 
-    def __init__(self) -> None:
+    questions: int
+    window_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.questions < 1 or not self.window_s > 0:
+            raise ValueError("a question limit needs at least 1 question in a positive window")
+
+
+class GenieFaults:
+    """Faults for the next messages of a space, and HTTP 429 for questions (see the module)."""
+
+    def __init__(self, question_limit: QuestionLimit | None = None) -> None:
         self._lock = threading.Lock()
         self._next: dict[str, deque[MessageFault]] = {}
         self._rate_limited = 0
         self._retry_after_s = 1
+        self._configured = self._limit = question_limit
+        self._asked: deque[float] = deque()  # when each question admitted within the window was
+        self.refused = 0
+        """How many questions were answered with HTTP 429 so far (either fault)."""
 
     def add(self, space_id: str, fault: MessageFault, times: int = 1) -> None:
         with self._lock:
@@ -66,10 +88,26 @@ class GenieFaults:
         with self._lock:
             self._rate_limited, self._retry_after_s = times, retry_after_s
 
+    def limit_questions(self, questions: int | None, *, window_s: float = 60.0) -> None:
+        """Admit at most ``questions`` questions in any ``window_s`` seconds (a minute), across all
+        spaces and users; answer the others with HTTP 429 and the seconds until a place frees as
+        Retry-After. None lifts the limit. Questions refused do not count against it."""
+        limit = QuestionLimit(questions, window_s) if questions is not None else None
+        with self._lock:
+            self._limit, self._asked = limit, deque()
+
+    @property
+    def question_limit(self) -> QuestionLimit | None:
+        return self._limit
+
     def clear(self) -> None:
+        """No scripted faults any more; the question limit is again the one the server was built with
+        (the questions it already admitted still count while it is)."""
         with self._lock:
             self._next.clear()
             self._rate_limited = 0
+            if self._limit != self._configured:
+                self._limit, self._asked = self._configured, deque()
 
     def take(self, space_id: str) -> MessageFault | None:
         with self._lock:
@@ -77,9 +115,21 @@ class GenieFaults:
             return queue.popleft() if queue else None
 
     def take_rate_limit(self) -> int | None:
-        """The Retry-After seconds to answer this question with, or None to answer it."""
+        """The Retry-After seconds to answer this question with, or None to answer it (it then
+        counts against the question limit)."""
         with self._lock:
-            if self._rate_limited <= 0:
+            if self._rate_limited > 0:
+                self._rate_limited -= 1
+                self.refused += 1
+                return self._retry_after_s
+            if self._limit is None:
                 return None
-            self._rate_limited -= 1
-            return self._retry_after_s
+            now = time.monotonic()
+            while self._asked and now - self._asked[0] >= self._limit.window_s:
+                self._asked.popleft()
+            if len(self._asked) < self._limit.questions:
+                self._asked.append(now)
+                return None
+            self.refused += 1
+            # Retry-After is whole seconds (databricks-sdk reads it as an int): round up, at least 1.
+            return max(1, math.ceil(self._asked[0] + self._limit.window_s - now))

@@ -1,10 +1,16 @@
 """The Genie message service: conversations and messages, and how a message moves through Genie's
 statuses over its space's latency.
 
-A message starts SUBMITTED; ASKING_AI begins at 5% of the latency, while the space answers in a
-thread; EXECUTING_QUERY (the query attachment appears, its result still RUNNING) at 75%; COMPLETED
-at 100%. A fault (:mod:`.faults`) turns that into FAILED, CANCELLED, QUERY_RESULT_EXPIRED or an
-extra PENDING_WAREHOUSE phase.
+A message starts SUBMITTED; ASKING_AI begins at 5% of the latency; EXECUTING_QUERY (the query
+attachment appears, its result still RUNNING) at 75%, once the space has answered; COMPLETED at 100%.
+A fault (:mod:`.faults`) turns that into FAILED, CANCELLED, QUERY_RESULT_EXPIRED or an extra
+PENDING_WAREHOUSE phase.
+
+While its latency elapses a message holds no thread: each one is a task on the event loop that
+sleeps until its next status is due. The space's answer (the local engine's NL -> SQL and DuckDB
+query: CPU work) is computed from submission on in one bounded thread pool, :attr:`GenieService.engine`,
+of :func:`engine_workers` threads, whatever the number of messages in flight; the rest waits its turn
+in that pool's queue.
 
 The service takes plain arguments (the caller's identity, ids, the question) and knows nothing of
 HTTP; lookups raise :class:`~.errors.ApiError`, which the server answers as Databricks does.
@@ -13,19 +19,22 @@ HTTP; lookups raise :class:`~.errors.ApiError`, which the server answers as Data
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import os
 import random
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..errors import BackendError, GenieAgentError, UnsafeRequestError
 from ..identity import AuthenticationError, Identity, TokenIdentityProvider
 from ..spaces.base import GenieSpace, SpaceAnswer
 from .errors import ApiError
-from .faults import GenieFaults
+from .faults import GenieFaults, QuestionLimit
 
 __all__ = [
     "FEEDBACK_RATINGS",
@@ -35,6 +44,7 @@ __all__ = [
     "Message",
     "MessageRef",
     "MessageTrace",
+    "engine_workers",
     "new_id",
     "now_ms",
     "user_id",
@@ -44,6 +54,12 @@ TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "QUERY_RESULT_EXPIRED"
 FEEDBACK_RATINGS = ("POSITIVE", "NEGATIVE", "NONE")
 # Where in a space's latency each status begins (the rest is ASKING_AI), as fractions of it.
 _ASKING_AT, _EXECUTING_AT = 0.05, 0.75
+
+
+def engine_workers() -> int:
+    """Threads the spaces answer in: one per core, at most 4 (the engine holds the GIL for its
+    Python part; more threads would only queue on it and starve the event loop)."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def new_id() -> str:
@@ -143,6 +159,9 @@ class GenieService:
         result_ttl_s: float | None,
         max_messages: int,
         seed: int | None,
+        *,
+        question_limit: QuestionLimit | None = None,
+        workers: int | None = None,
     ) -> None:
         self.spaces = dict(spaces)
         self.identities = identities
@@ -151,7 +170,9 @@ class GenieService:
         self.result_ttl_s = result_ttl_s
         self.max_messages = max_messages
         self.random = random.Random(seed)
-        self.faults = GenieFaults()
+        self.faults = GenieFaults(question_limit)
+        self.engine = ThreadPoolExecutor(workers or engine_workers(), thread_name_prefix="genie-engine")
+        """Where every space answers (threads start on demand, up to its size)."""
         self.conversations: OrderedDict[str, Conversation] = OrderedDict()
         self.messages: OrderedDict[str, Message] = OrderedDict()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -255,6 +276,10 @@ class GenieService:
         msg.feedback = str(rating)
         return msg
 
+    def close(self) -> None:
+        """Stop the engine's threads (a message still answering there finishes first)."""
+        self.engine.shutdown(wait=False, cancel_futures=True)
+
     # --- what tests look at --------------------------------------------------------------------------
 
     def trace(self, message_id: str) -> MessageTrace | None:
@@ -279,7 +304,8 @@ class GenieService:
             raise ApiError(
                 429,
                 "RESOURCE_EXHAUSTED",
-                "Too many requests: the Genie question rate limit for this workspace was exceeded.",
+                "Too many requests: the Genie question rate limit for this workspace was exceeded. "
+                f"Retry after {retry_after} s, or ask fewer questions per minute.",
                 {"Retry-After": str(retry_after)},
             )
 
@@ -308,14 +334,17 @@ class GenieService:
         async def until(fraction: float) -> None:
             await asyncio.sleep(max(0.0, msg.started + fraction * latency - time.monotonic()))
 
+        answering = None
+        if fault is None or fault.kind not in ("failed", "cancelled"):
+            answering = asyncio.ensure_future(self._answer(msg, conv, who))  # queued for the engine now
         await until(_ASKING_AT)
         msg.set("ASKING_AI")
         if fault is not None and fault.kind == "cancelled":
             await until(0.5)
             msg.set("CANCELLED")
             return
-        if fault is None or fault.kind != "failed":
-            await self._answer(msg, conv, who)
+        if answering is not None:
+            await answering
         if fault is not None and fault.kind == "pending_warehouse":
             msg.set("PENDING_WAREHOUSE")
             await asyncio.sleep(fault.seconds)
@@ -339,7 +368,8 @@ class GenieService:
         space = self.spaces[msg.space_id]
         async with conv.lock:  # one message of a conversation at a time, in order
             try:
-                answer = await asyncio.to_thread(space.ask, msg.content, conv.backend_id, identity=who)
+                ask = functools.partial(space.ask, msg.content, conv.backend_id, identity=who)
+                answer = await asyncio.get_running_loop().run_in_executor(self.engine, ask)
             except UnsafeRequestError as exc:
                 msg.text = f"I can't do that: {exc.message} I can only answer questions about the data."
                 return

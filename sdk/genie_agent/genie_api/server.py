@@ -5,13 +5,14 @@ Paths and JSON are databricks-sdk's ``GenieAPI`` (``/api/2.0/genie/...``): list 
 start a conversation, create a message, poll it, fetch a query attachment's result as a
 ``statement_response`` and re-execute an expired one. A message moves SUBMITTED -> ASKING_AI ->
 EXECUTING_QUERY -> COMPLETED (or FAILED with an ``error``, CANCELLED, QUERY_RESULT_EXPIRED) over
-the space's artificial latency, on the event loop's timers, while the space answers in a thread.
+the space's artificial latency, on the event loop's timers, while the space answers in a bounded
+thread pool: thousands of messages in flight hold no thread each (:mod:`.messages`).
 
 Bearer tokens map to users through :class:`~genie_agent.identity.TokenIdentityProvider` (the
 ``users`` of ``serve``): the caller's identity decides which spaces it sees, owns its
 conversations, and is passed to the space, which applies its row filters. :class:`GenieFaults`
 scripts what tests need from a real workspace: a failed or cancelled message, an expired result, a
-warehouse that is starting, HTTP 429.
+warehouse that is starting, HTTP 429 for the next questions or beyond N questions a minute.
 
 The app also answers ``/.well-known/databricks-config`` (databricks-sdk probes it when a client
 is built), ``/api/2.0/preview/scim/v2/Me`` and, given Lakebase instances, the database API of
@@ -35,7 +36,7 @@ from starlette.responses import JSONResponse
 from ..identity import TokenIdentityProvider
 from ..spaces.base import GenieSpace
 from .errors import ApiError
-from .faults import GenieFaults
+from .faults import GenieFaults, QuestionLimit
 from .messages import GenieService, MessageTrace
 from .routes import database_routes, genie_routes
 from .workspace import WorkspaceDatabases
@@ -84,6 +85,10 @@ class GenieApi:
         """Expire a completed message's query result now (as Genie does after some hours)."""
         self._service.expire(message_id)
 
+    def close(self) -> None:
+        """Stop the threads the spaces answer in; the app answers no question after this."""
+        self._service.close()
+
 
 def build_genie_api(
     spaces: Mapping[str, GenieSpace],
@@ -95,6 +100,8 @@ def build_genie_api(
     max_messages: int = 10_000,
     seed: int | None = None,
     lakebase_instances: Mapping[str, str] | None = None,
+    questions_per_minute: int | None = None,
+    engine_workers: int | None = None,
 ) -> GenieApi:
     """The Genie Conversation API over ``spaces`` (keyed by the space id clients use).
 
@@ -103,11 +110,25 @@ def build_genie_api(
     fraction either way. ``result_ttl_s`` expires query results that long after completion.
     The server keeps the last ``max_messages`` messages in memory. ``lakebase_instances`` maps
     database instance names to the PostgreSQL host Lakebase clients are sent to.
+    ``questions_per_minute`` limits the questions (start-conversation, create-message) of the whole
+    server, as a workspace does: one beyond it is HTTP 429 with Retry-After (``faults`` changes it
+    later). The spaces answer in ``engine_workers`` threads (default: :func:`.messages.engine_workers`).
     """
     if not 0 <= latency_jitter < 1:
         raise ValueError("latency_jitter must be in [0, 1)")
+    if engine_workers is not None and engine_workers < 1:
+        raise ValueError("engine_workers must be at least 1")
+    limit = QuestionLimit(questions_per_minute) if questions_per_minute is not None else None
     service = GenieService(
-        spaces, identities, latency_s or {}, latency_jitter, result_ttl_s, max_messages, seed
+        spaces,
+        identities,
+        latency_s or {},
+        latency_jitter,
+        result_ttl_s,
+        max_messages,
+        seed,
+        question_limit=limit,
+        workers=engine_workers,
     )
     return GenieApi(service, WorkspaceDatabases(lakebase_instances or {}))
 
@@ -123,7 +144,10 @@ def serve_in_background(app: Callable[..., Any], *, host: str = "127.0.0.1") -> 
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    # Idle connections stay open 75 s, not uvicorn's 5 s: a pooled client connection left idle that
+    # long is otherwise closed just as the client reuses it, and the request fails.
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=75)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="genie-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
