@@ -183,3 +183,10 @@ def test_nothing_to_chart_and_tables():
     spec = ChartSpec("bar", "region", "suppliers")
     assert bar_chart(spec, ["region", "suppliers"], [["ASIA", None]], 40).plain.startswith("Nothing to chart")
     assert render_chart(ChartSpec("table", None, None), ["a"], [[1]], 40) is None
+
+
+def test_lines_that_coincide_both_show():
+    rows = [[year, name, 100 + year % 3] for year in range(1992, 1999) for name in ("A", "B")]
+    text = line_chart(ChartSpec("line", "year", "value", series="name"), ["year", "name", "value"], rows, 60)
+    drawn = colours_of(text, BRAILLE)
+    assert set(drawn) == set(PALETTE[:2]) and min(drawn.values()) >= 20

@@ -41,6 +41,14 @@ def _x_fractions(keys: Sequence[str], raw: dict[str, Any]) -> tuple[list[str], d
     return ordered, {k: (i / span if len(ordered) > 1 else 0.5) for i, k in enumerate(ordered)}
 
 
+def _owner(dots: dict[int, int], col: int) -> int:
+    """The series whose colour a cell takes: the one with most dots there; where lines coincide, the
+    tied series take turns along the row, so that each still shows."""
+    most = max(dots.values())
+    tied = sorted(c for c, n in dots.items() if n == most)
+    return tied[col % len(tied)]
+
+
 def line_chart(spec: ChartSpec, columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int) -> Text:
     points = read_points(spec, columns, rows)
     if points is None:
@@ -58,7 +66,8 @@ def line_chart(spec: ChartSpec, columns: Sequence[str], rows: Sequence[Sequence[
     dots_w, dots_h = plot_w * 2, height * 4
     ordered, where = _x_fractions(points.keys, points.raw_keys)
     bits = [[0] * plot_w for _ in range(height)]
-    colour = [[0] * plot_w for _ in range(height)]
+    # Dots each series put in each cell: a cell takes the colour of the series with the most.
+    owners: list[list[dict[int, int]]] = [[{} for _ in range(plot_w)] for _ in range(height)]
 
     def dot_y(value: float) -> int:
         return round((1.0 - axis.fraction(value)) * (dots_h - 1))
@@ -67,7 +76,7 @@ def line_chart(spec: ChartSpec, columns: Sequence[str], rows: Sequence[Sequence[
         row, col = py // 4, px // 2
         if 0 <= row < height and 0 <= col < plot_w:
             bits[row][col] |= _BRAILLE_BITS[py % 4][px % 2]
-            colour[row][col] = c
+            owners[row][col][c] = owners[row][col].get(c, 0) + 1
 
     for c, name in enumerate(series):
         pts = points.values[name]
@@ -91,7 +100,7 @@ def line_chart(spec: ChartSpec, columns: Sequence[str], rows: Sequence[Sequence[
         for col in range(plot_w):
             b = bits[r][col]
             if b:
-                out.append(chr(_BRAILLE_BASE + b), style=PALETTE[colour[r][col]])
+                out.append(chr(_BRAILLE_BASE + b), style=PALETTE[_owner(owners[r][col], col)])
             else:
                 out.append(" ")
         out.append("\n")
