@@ -6,7 +6,7 @@ same paths, bodies and headers, authenticated per request by the SDK's unified a
 the SDK's dataclasses (``GenieMessage.from_dict``...), so both transports see the same objects.
 Refusals become the SDK's error classes (:func:`~.genie_errors.sdk_error`), then this package's.
 
-One ``httpx.AsyncClient`` per event loop (:func:`shared_client`) pools connections for every question.
+Every question on an event loop shares its pooled connections (:mod:`.genie_connections`).
 
 Retries, all within the question's deadline:
 
@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError, BackendTimeoutError, RateLimitedError
+from .genie_connections import CONNECT_TIMEOUT_S, MAX_CONNECTIONS, connection
 from .genie_errors import api_error, caller_named, rate_limit_delay, sdk_error, unreachable
 from .genie_flow import (
     Call,
@@ -48,52 +47,12 @@ if TYPE_CHECKING:
 
     from ..identity import Identity
 
-__all__ = ["UNREACHABLE_WITHIN_S", "AsyncGenieCall", "aclose_shared_client", "shared_client"]
+__all__ = ["UNREACHABLE_WITHIN_S", "AsyncGenieCall"]
 
 log = logging.getLogger("genie_agent.genie")
 
 UNREACHABLE_WITHIN_S = 8.0
 """How long after a first failed connection the workspace is reported unreachable (retrying until then)."""
-CONNECT_TIMEOUT_S = 5.0
-MAX_CONNECTIONS = 256
-"""A thousand questions in flight poll about once a second each: a few dozen requests at a time to
-one workspace, a few hundred when they are all sent at once. Kept alive: no TLS handshake per poll."""
-
-_clients: dict[int, tuple[weakref.ref[asyncio.AbstractEventLoop], httpx.AsyncClient]] = {}
-_clients_lock = threading.Lock()
-
-
-def shared_client() -> httpx.AsyncClient:
-    """This event loop's client (made on first use; one per loop, since connections belong to one)."""
-    import httpx
-
-    loop = asyncio.get_running_loop()
-    with _clients_lock:
-        entry = _clients.get(id(loop))
-        if entry is not None and entry[0]() is loop and not entry[1].is_closed:
-            return entry[1]
-        for key, (ref, _) in list(_clients.items()):
-            other = ref()
-            if other is None or other.is_closed():
-                del _clients[key]
-        client = httpx.AsyncClient(
-            limits=httpx.Limits(
-                max_connections=MAX_CONNECTIONS,
-                max_keepalive_connections=MAX_CONNECTIONS,
-                keepalive_expiry=30.0,
-            ),
-            timeout=httpx.Timeout(60.0, connect=CONNECT_TIMEOUT_S),
-        )
-        _clients[id(loop)] = (weakref.ref(loop), client)
-        return client
-
-
-async def aclose_shared_client() -> None:
-    """Close this event loop's client (at shutdown)."""
-    with _clients_lock:
-        entry = _clients.pop(id(asyncio.get_running_loop()), None)
-    if entry is not None:
-        await entry[1].aclose()
 
 
 class AsyncGenieCall:
@@ -177,23 +136,14 @@ class AsyncGenieCall:
         import httpx
         from databricks.sdk import errors
 
-        client = shared_client()
         first_failure: float | None = None
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = await client.request(
-                    method, self._host + path, json=body, headers=self._headers(body), timeout=self._timeout()
-                )
-            except httpx.PoolTimeout:
-                raise BackendTimeoutError(
-                    f"No connection to {self._host} came free in time for the {self.title} space "
-                    f"({MAX_CONNECTIONS} requests were already open).",
-                    "This process asks too many questions at once: ask again.",
-                ) from None
+                response = await self._send(method, path, body)
             except httpx.TransportError as exc:
-                not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
                 if sends_question and not not_sent:
                     raise self._no_response(exc) from None
                 first_failure = first_failure or time.monotonic()
@@ -230,6 +180,19 @@ class AsyncGenieCall:
                 return None
             caller = await self.describe_caller() if isinstance(error, errors.PermissionDenied) else ""
             raise api_error(error, title=self.title, host=self._host, auth=self._auth(), caller=caller)
+
+    async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
+        """One request, once a connection is free for it (before the question's deadline)."""
+        try:
+            async with connection(self.deadline) as client:
+                url, headers = self._host + path, self._headers(body)
+                return await client.request(method, url, json=body, headers=headers, timeout=self._timeout())
+        except TimeoutError:
+            raise BackendTimeoutError(
+                f"No connection to {self._host} came free in time for the {self.title} space "
+                f"({MAX_CONNECTIONS} requests were open).",
+                "This process asks too many questions at once: ask again.",
+            ) from None
 
     async def _retried_later(
         self, attempt: int, first_failure: float, retry_after: float | None = None
