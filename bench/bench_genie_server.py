@@ -6,13 +6,16 @@ or ``--question``) and polls each message once a second until it ends. With late
 conversation should end about L + 1 s (one poll interval) after the first was sent; what more it
 takes is the server's, the engine's or the client's, and the figures say which:
 
-* wall time against the latency; each conversation's time to its end (p50/p95/max);
+* wall time against the latency; each conversation's time to its end (p50/p95/max), as the client
+  saw it and as the server ran it (the ended message's ``created_timestamp`` to its
+  ``last_updated_timestamp``: the latency plus any wait for the engine, without the client's delays);
 * how long start-conversation and get-message took, as the client saw it (its own queueing included);
 * errors by kind, and the statuses the conversations ended in;
 * the server process (read from /proc while it runs): peak thread count and RSS, CPU seconds of
   its event-loop thread (HTTP, message bookkeeping) and of its other threads (the spaces answering:
   the local engine and DuckDB), and how busy the event loop was over the run;
-* the client's own CPU seconds: it runs on the same cores.
+* the client's own CPU seconds: it runs on the same cores, in ``--clients`` processes (one per
+  core by default: one Python process of httpx cannot poll 1,000 messages a second).
 
 Not run in CI. From the repo root (about 20 s with the defaults, plus the example data's first
 generation in a new home):
@@ -56,6 +59,7 @@ class Conversation:
     ended: float | None = None
     status: str = ""
     polls: list[float] = field(default_factory=list)  # how long each get-message took to answer
+    server_s: float | None = None  # created_timestamp to last_updated_timestamp of the ended message
     error: str | None = None
 
 
@@ -157,7 +161,8 @@ async def converse(client: httpx.AsyncClient, c: Conversation, poll_s: float, gi
             return
         body = r.json()
         path = f"{BASE}/{c.space}/conversations/{body['conversation_id']}/messages/{body['message_id']}"
-        c.status = body["message"]["status"]
+        message = body["message"]
+        c.status = message["status"]
         while c.status not in TERMINAL:
             if time.monotonic() > give_up:
                 c.error = f"still {c.status} when the run gave up"
@@ -169,16 +174,19 @@ async def converse(client: httpx.AsyncClient, c: Conversation, poll_s: float, gi
             if r.status_code != 200:
                 c.error = f"get-message HTTP {r.status_code}"
                 return
-            c.status = r.json()["status"]
+            message = r.json()
+            c.status = message["status"]
         c.ended = time.monotonic()
+        c.server_s = (message["last_updated_timestamp"] - message["created_timestamp"]) / 1000
     except httpx.HTTPError as exc:
         c.error = type(exc).__name__
 
 
 async def run_all(
-    url: str, convs: list[Conversation], poll_s: float, give_up_s: float, per_client: int
-) -> float:
-    """Run every conversation at once; returns when they started (``time.monotonic()``)."""
+    url: str, convs: list[Conversation], poll_s: float, give_up: float, per_client: int, start_at: float
+) -> None:
+    """Run every conversation at once from ``start_at`` (``time.monotonic()``, the same clock in every
+    process) on."""
     # httpx's connection pool looks at every waiting request each time a connection frees: one
     # client for 1,000 connections costs the client more CPU than the server spends. Clients of
     # ``per_client`` connections each.
@@ -188,8 +196,7 @@ async def run_all(
         httpx.AsyncClient(base_url=url, limits=limits, timeout=60, headers=headers)
         for _ in range(0, len(convs), per_client)
     ]
-    started = time.monotonic()
-    give_up = started + give_up_s
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     try:
         await asyncio.gather(
             *(converse(clients[i // per_client], c, poll_s, give_up) for i, c in enumerate(convs))
@@ -197,7 +204,41 @@ async def run_all(
     finally:
         for client in clients:
             await client.aclose()
-    return started
+
+
+def client_process(
+    url: str, convs: list[Conversation], poll_s: float, give_up: float, per_client: int, start_at: float
+) -> tuple[list[Conversation], float]:
+    """One client process's share of the conversations, and the CPU seconds it spent on them."""
+    cpu = time.process_time()
+    asyncio.run(run_all(url, convs, poll_s, give_up, per_client, start_at))
+    return convs, time.process_time() - cpu
+
+
+def run_clients(
+    url: str, convs: list[Conversation], args: argparse.Namespace
+) -> tuple[list[Conversation], float, float]:
+    """The conversations split over ``args.clients`` processes, all starting at once; the
+    conversations as they ended, when they started and the clients' CPU seconds."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = max(1, args.clients)
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(time.sleep, [0.1] * n))  # the processes are up and have imported this
+        start_at = time.monotonic() + 0.5
+        give_up = start_at + args.give_up
+        shares = [convs[i::n] for i in range(n)]
+        done = list(
+            pool.map(
+                client_process,
+                *zip(
+                    *[(url, share, args.poll, give_up, args.per_client, start_at) for share in shares],
+                    strict=True,
+                ),
+            )
+        )
+    return [c for share, _ in done for c in share], start_at, sum(cpu for _, cpu in done)
 
 
 def ms(values: list[float]) -> str:
@@ -220,6 +261,12 @@ def report(convs: list[Conversation], started: float, latency: float, poll_s: fl
         f"  each conversation to its end:     p50 {percentile(took, 50):5.2f} s   "
         f"p95 {percentile(took, 95):5.2f} s   max {max(took, default=float('nan')):5.2f} s"
     )
+    spans = [c.server_s for c in convs if c.server_s is not None]
+    print(
+        f"  ... as the server ran it:         p50 {percentile(spans, 50):5.2f} s   "
+        f"p95 {percentile(spans, 95):5.2f} s   max {max(spans, default=float('nan')):5.2f} s"
+        "  (created to ended, from the message's timestamps)"
+    )
     print(f"  start-conversation, client-side:  {ms([c.started_s for c in convs if c.started_s])}")
     print(f"  get-message, client-side:         {ms(polls)}  ({len(polls)} polls)")
     print(f"  ended: {dict(Counter(c.status for c in convs if c.ended is not None))}")
@@ -233,7 +280,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=5.0, help="seconds a message takes")
     parser.add_argument("--poll", type=float, default=1.0, help="seconds between polls of one message")
     parser.add_argument("--give-up", type=float, default=120.0, help="stop polling this long after the start")
-    parser.add_argument("--per-client", type=int, default=50, help="conversations per httpx client")
+    parser.add_argument("--per-client", type=int, default=10, help="conversations per httpx client")
+    parser.add_argument(
+        "--clients", type=int, default=os.cpu_count() or 1, help="client processes (default: one per core)"
+    )
     parser.add_argument("--question", help="ask only this (default: the example sample questions in turn)")
     parser.add_argument("--space", default="sales", help="the space --question is asked in")
     parser.add_argument("--home", type=Path, help="GENIE_AGENT_HOME to reuse (kept); default: a temp one")
@@ -264,10 +314,10 @@ def main() -> None:
             url = args.url
         watch = ProcessWatch(proc.pid if proc is not None else args.pid)
         idle_threads, idle_rss = watch.status()
-        (cpu0, loop0), client0 = watch.cpu_s(), time.process_time()
+        cpu0, loop0 = watch.cpu_s()
         with watch:
-            started = asyncio.run(run_all(url, convs, args.poll, args.give_up, args.per_client))
-        (cpu1, loop1), client = watch.cpu_s(), time.process_time() - client0
+            convs, started, client = run_clients(url, convs, args)
+        cpu1, loop1 = watch.cpu_s()
         wall = report(convs, started, args.latency, args.poll)
         cpu, loop = cpu1 - cpu0, loop1 - loop0
         print(f"  server threads: {idle_threads} idle, {watch.peak_threads} at peak")
@@ -277,7 +327,10 @@ def main() -> None:
             f"+ other threads (the spaces answering) {cpu - loop:.1f} s"
         )
         load = os.getloadavg()[0]
-        print(f"  client CPU:     {client:.1f} s   ({os.cpu_count()} cores; load average {load:.1f})")
+        print(
+            f"  client CPU:     {client:.1f} s in {args.clients} processes   "
+            f"({os.cpu_count()} cores; load average {load:.1f})"
+        )
     finally:
         if proc is not None:
             proc.terminate()
