@@ -134,24 +134,20 @@ class LocalLimiter:
         if not waiting:
             self._disarm()
             return
-        limit = schedule.limit_now(self.pacing, self.pace, now)
-        order = schedule.fair_order([(w.arrival, w.user) for w in waiting], self._last_served)
-        free = schedule.free_slots(len(self._grants), limit, now, self.pace.paused_until)
-        for index in order[:free]:
-            self._grant(waiting[index], now)
-        rest = [waiting[index] for index in order[free:]]
-        times = schedule.send_times(
+        decision = schedule.decide(
+            self.pacing,
+            self.pace,
+            now,
             self._grants,
-            len(rest),
-            limit=limit,
-            window_s=self.pacing.window_s,
-            now=now,
-            paused_until=self.pace.paused_until,
+            [(w.arrival, w.user) for w in waiting],
+            self._last_served,
         )
-        for ahead, (waiter, at) in enumerate(zip(rest, times, strict=True)):
-            self._tell(waiter, ahead, at, now)
-        if times:
-            self._arm(times[0])
+        for index in decision.grant:
+            self._grant(waiting[index], now)
+        for ahead, (index, at) in enumerate(decision.later):
+            self._tell(waiting[index], ahead, at, now)
+        if decision.later:
+            self._arm(decision.later[0][1])
         else:
             self._disarm()
 

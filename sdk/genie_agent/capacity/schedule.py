@@ -11,7 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-__all__ = ["Pace", "Pacing", "fair_order", "free_slots", "limit_now", "send_times", "throttle"]
+__all__ = [
+    "Decision",
+    "Pace",
+    "Pacing",
+    "decide",
+    "fair_order",
+    "free_slots",
+    "limit_now",
+    "send_times",
+    "throttle",
+]
 
 
 @dataclass(frozen=True)
@@ -131,3 +141,39 @@ def send_times(
         times.append(at)
         out.append(at)
     return out
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Which waiting questions go now, and when each of the others is expected to."""
+
+    grant: list[int]
+    """Indexes into the waiting questions, in the order they are granted."""
+    later: list[tuple[int, float]]
+    """(index, expected send time) of every other waiting question, in the order they will go."""
+
+
+def decide(
+    pacing: Pacing,
+    pace: Pace,
+    now: float,
+    grants: Sequence[float],
+    waiting: Sequence[tuple[int, str]],
+    last_served: Mapping[str, int],
+) -> Decision:
+    """Grant what the window allows at ``now``, in fair order (``grants``: ascending times of the
+    grants made so far; ``waiting`` and ``last_served`` as for :func:`fair_order`)."""
+    counting = [g for g in grants if g + pacing.window_s > now]
+    limit = limit_now(pacing, pace, now)
+    order = fair_order(waiting, last_served)
+    free = free_slots(len(counting), limit, now, pace.paused_until)
+    granted, rest = order[:free], order[free:]
+    times = send_times(
+        [*counting, *([now] * len(granted))],
+        len(rest),
+        limit=limit,
+        window_s=pacing.window_s,
+        now=now,
+        paused_until=pace.paused_until,
+    )
+    return Decision(granted, list(zip(rest, times, strict=True)))
