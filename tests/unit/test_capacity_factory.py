@@ -28,6 +28,14 @@ def test_a_database_shares_the_limit_without_connecting_yet() -> None:
     assert (limiter.schema, limiter.scope) == ("limits", "ws-1")
 
 
+def test_the_settings_secret_url_is_read_for_the_connection() -> None:
+    from pydantic import SecretStr
+
+    limiter = make_limiter(5, SecretStr("postgresql://nobody@127.0.0.1:1/none"))
+    assert isinstance(limiter, PostgresLimiter)
+    assert limiter.conninfo == "postgresql://nobody@127.0.0.1:1/none"
+
+
 def test_bad_settings_say_what_to_do() -> None:
     with pytest.raises(ConfigError, match="at least 1 per minute"):
         make_limiter(-3, None)
