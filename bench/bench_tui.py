@@ -29,6 +29,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +68,15 @@ def table_rows(n: int) -> list[list[Any]]:
 
 
 def result(columns: Sequence[str], rows: list[list[Any]], types: Sequence[str] = ()) -> ResultData:
-    return ResultData(
-        domain="sales",
-        sql="SELECT 1",
-        columns=tuple(columns),
-        column_types=tuple(types),
-        rows=rows,
-        row_count=len(rows),
+    return ResultData.model_validate(
+        {
+            "domain": "sales",
+            "sql": "SELECT 1",
+            "columns": list(columns),
+            "column_types": list(types),
+            "rows": rows,
+            "row_count": len(rows),
+        }
     )
 
 
@@ -202,7 +205,7 @@ async def main(runs: int, size: tuple[int, int]) -> None:
             checks = [f"sales · {n:,} rows", data.rows[0][1]]
             k = runs if n < 10_000 else min(runs, 3)
             drawn = [
-                await time_mount(app, pilot, lambda d=data: ResultView(d, None, show_sql=False), checks)
+                await time_mount(app, pilot, partial(ResultView, data, None, show_sql=False), checks)
                 for _ in range(k)
             ]
             cells = []
@@ -227,7 +230,7 @@ async def main(runs: int, size: tuple[int, int]) -> None:
                 pure.append(time.perf_counter() - start)
             checks = ["sales ·", hint["title"]]
             drawn = [
-                await time_mount(app, pilot, lambda d=data, h=hint: ResultView(d, h, show_sql=False), checks)
+                await time_mount(app, pilot, partial(ResultView, data, hint, show_sql=False), checks)
                 for _ in range(runs)
             ]
             print(f"   {kind:<26} {stats(pure)}  {shown(drawn)}")

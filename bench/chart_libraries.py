@@ -59,7 +59,7 @@ def ours() -> dict[str, Callable[[], str]]:
     from genie_agent_tui.charts import ChartSpec, render_chart
 
     def chart(spec: ChartSpec, columns: list[str], rows: list[list[Any]]) -> Callable[[], str]:
-        return lambda: render_chart(spec, columns, rows, WIDTH).plain  # type: ignore[union-attr]
+        return lambda: render_chart(spec, columns, rows, WIDTH).plain
 
     return {
         "bars, nearly equal": chart(
@@ -158,7 +158,7 @@ async def textual_plotext_line() -> tuple[str, float]:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         widget = app.query_one(PlotextPlot)
-        return timed(lambda: widget.render().plain)  # type: ignore[union-attr]
+        return timed(lambda: widget.render().plain)
 
 
 def main() -> None:

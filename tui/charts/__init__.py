@@ -42,7 +42,7 @@ def kpi_value(
     spec: ChartSpec, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> tuple[str, str] | None:
     """(label, formatted value) of a KPI hint, or None when the result holds no such number."""
-    if spec.y not in columns or not rows:
+    if spec.y is None or spec.y not in columns or not rows:
         return None
     y = list(columns).index(spec.y)
     if y >= len(rows[0]):

@@ -68,8 +68,8 @@ def bar_chart(spec: ChartSpec, columns: Sequence[str], rows: Sequence[Sequence[A
     bar_w = max(width - label_w - value_w - 2, 4)
     max_ticks = max(2, min(6, bar_w // 10))
     if near_equal:
-        pad = (hi - lo) * 0.5
-        low, high = (lo - pad, hi) if lo > 0 else (lo, hi + pad)
+        margin = (hi - lo) * 0.5
+        low, high = (lo - margin, hi) if lo > 0 else (lo, hi + margin)
         axis = value_axis(low, high, spec.format, fraction=fraction, max_ticks=max_ticks, keep_zero=False)
     else:
         axis = value_axis(lo, hi, spec.format, fraction=fraction, max_ticks=max_ticks)

@@ -75,7 +75,9 @@ class ResultTable(DataTable[Text]):
         rows = self.cells(numeric, plain)
         self._justify = ["right" if is_number else "left" for is_number in numeric]
         for i, name in enumerate(self.result.columns):
-            width = max([cell_len(name), 1, *(cell_len(row[i]) for row in rows if row[i] is not None)])
+            width = max(
+                [cell_len(name), 1, *(cell_len(cell) for row in rows if (cell := row[i]) is not None)]
+            )
             self.add_column(Text(name, justify=self._justify[i], style="bold"), width=width)
         self.add_rows(self._texts(rows[:FIRST_ROWS]))
         self._pending = rows[FIRST_ROWS:]
