@@ -60,3 +60,9 @@ def test_the_process_closes_its_databases_at_exit(cli_home: Path) -> None:
     assert {p.name for p in cli_home.glob("*.sqlite")} == {"genie_conversations.sqlite", "memory.sqlite"}
     # SQLite removes a WAL file when its last connection closes: none was left open.
     assert [p.name for p in cli_home.glob("*.sqlite-*")] == []
+
+
+def test_a_memory_file_set_up_before_is_used_without_importing_langgraph(cli_home: Path) -> None:
+    assert "langgraph" in ask(cli_home)[1]  # a new file: LangGraph sets its tables up
+    loaded = ask(cli_home)[1]
+    assert loaded.isdisjoint({"langgraph", "langchain_core", "numpy", "requests"}), loaded

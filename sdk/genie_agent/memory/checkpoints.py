@@ -6,6 +6,9 @@ the owner (``user``) and the digest of the thread's questions so far (:mod:`.dig
 from __future__ import annotations
 
 import json
+import random
+import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -93,13 +96,28 @@ def _history(latest: CheckpointTuple | None) -> str | None:
 
 def _next_id(after: str | None, seq: int) -> str:
     """A checkpoint id greater than ``after``: savers order a thread's checkpoints by id."""
-    from langgraph.checkpoint.base.id import uuid6
-
     for _ in range(10_000):
-        new = str(uuid6(clock_seq=seq))
+        new = _uuid6(seq)
         if after is None or new > after:
             return new
     raise RuntimeError("the clock went backwards: no checkpoint id after the latest")  # pragma: no cover
+
+
+_last_v6_timestamp = 0
+
+
+def _uuid6(clock_seq: int) -> str:
+    """LangGraph's ``uuid6(clock_seq=...)`` as text (``langgraph.checkpoint.base.id``, which cannot be
+    imported without ``langchain_core``): the time first, so ids sort by time; a random node."""
+    global _last_v6_timestamp
+    # 100-ns intervals since the UUID epoch (1582-10-15), never the same twice in this process.
+    timestamp = max(time.time_ns() // 100 + 0x01B21DD213814000, _last_v6_timestamp + 1)
+    _last_v6_timestamp = timestamp
+    value = ((timestamp >> 12) & 0xFFFFFFFFFFFF) << 80 | (timestamp & 0x0FFF) << 64
+    value |= (clock_seq & 0x3FFF) << 48 | random.getrandbits(48)
+    value = (value & ~(0xC000 << 48)) | 0x8000 << 48  # the RFC 4122 variant
+    value = (value & ~(0xF000 << 64)) | 6 << 76  # version 6
+    return str(uuid.UUID(int=value))
 
 
 def next_turn(

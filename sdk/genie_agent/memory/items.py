@@ -20,7 +20,4 @@ def memory_item(
     score: float,
 ) -> MemoryItem:
     """The memory of one row (its value and times decoded by the store), as LangGraph's ``Item`` would give it."""
-    from langgraph.store.base import Item
-
-    item = Item(value=value, key=key, namespace=namespace, created_at=created_at, updated_at=updated_at)
-    return MemoryItem.from_item(item, score)
+    return MemoryItem.of(key, value, created_at, updated_at, score)

@@ -23,7 +23,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
 from urllib.parse import quote, unquote
 
 from ..understanding.lexicon import tokenize
@@ -38,7 +39,10 @@ __all__ = [
     "MemoryItem",
     "MemoryKind",
     "MemoryStore",
+    "MemoryWrite",
     "Recall",
+    "domain_counts",
+    "memory_namespace",
     "search_terms",
     "user_label",
 ]
@@ -48,6 +52,8 @@ MemoryKind = Literal["preference", "note", "domains"]
 _PART: dict[MemoryKind, str] = {"preference": "preferences", "note": "notes", "domains": "stats"}
 _ID_PREFIX: dict[MemoryKind, str] = {"preference": "pref-", "note": "note-", "domains": "domains"}
 DOMAINS_ID = "domains"
+PREFERENCES_RECALLED = 100
+"""At most this many preferences are recalled (the most recently updated)."""
 _STOPWORDS = frozenset(
     "a an the and or but of to in on at by for with from as is are was were be been it its this that these "
     "those what which who whom how when where why do does did i me my we our you your they their he she "
@@ -65,7 +71,8 @@ def label_user(label: str) -> str:
     return unquote(label)
 
 
-def _namespace(user: str, kind: MemoryKind) -> tuple[str, ...]:
+def memory_namespace(user: str, kind: MemoryKind) -> tuple[str, ...]:
+    """Where ``user``'s memories of ``kind`` live."""
     return ("genie_agent", user_label(user), _PART[kind])
 
 
@@ -86,6 +93,12 @@ def search_terms(text: str, *, limit: int = 32) -> list[str]:
         if len(term) >= 2 and term not in _STOPWORDS:
             out[term] = None
     return list(out)[:limit]
+
+
+def domain_counts(value: Mapping[str, Any] | None) -> dict[str, int]:
+    """How often each domain was asked, from the value of the domains item (None: no item yet)."""
+    counts = value.get("data", {}) if value is not None else {}
+    return {str(k): int(v) for k, v in dict(counts).items()}
 
 
 @dataclass(frozen=True)
@@ -112,14 +125,25 @@ class MemoryItem:
 
     @classmethod
     def from_item(cls, item: Item, score: float | None = None) -> MemoryItem:
-        value = item.value
+        return cls.of(item.key, item.value, item.created_at, item.updated_at, score)
+
+    @classmethod
+    def of(
+        cls,
+        key: str,
+        value: Mapping[str, Any],
+        created_at: datetime | None,
+        updated_at: datetime | None,
+        score: float | None = None,
+    ) -> MemoryItem:
+        """The memory of a store item's parts (as LangGraph's ``Item`` holds them)."""
         return cls(
-            item.key,
-            cast(MemoryKind, value.get("kind") or _kind_of(item.key) or "note"),
+            key,
+            cast(MemoryKind, value.get("kind") or _kind_of(key) or "note"),
             str(value.get("text") or ""),
             dict(value.get("data") or {}),
-            item.created_at.isoformat() if item.created_at else "",
-            item.updated_at.isoformat() if item.updated_at else "",
+            created_at.isoformat() if created_at else "",
+            updated_at.isoformat() if updated_at else "",
             score,
         )
 
@@ -134,6 +158,16 @@ class Recall:
     domains: Mapping[str, int] = field(default_factory=dict)
     failures: tuple[str, ...] = ()
     """What could not be recalled while the rest was (the notes, when the embedding endpoint is down)."""
+
+
+class MemoryWrite(NamedTuple):
+    """One item to put (``value`` None: to delete), as a store's ``PutOp`` takes it."""
+
+    namespace: tuple[str, ...]
+    key: str
+    value: dict[str, Any] | None
+    embed: Literal[False] | None
+    """PutOp's ``index``: None embeds the store's fields (when it has an embedding index), False nothing."""
 
 
 @dataclass(frozen=True)
@@ -196,13 +230,18 @@ class MemoryStore(ABC):
         with self.health.guard(what):
             return op()
 
+    def _session(self) -> AbstractContextManager[BaseStore]:
+        """What a turn's recall and save run on: :meth:`store`. (The SQLite store reads and writes its
+        rows itself there, without importing LangGraph.)"""
+        return self.store()
+
     # --- built on store/keyword_search ---------------------------------------------------------------
 
     def recall(self, user: str, question: str, *, limit: int = 5) -> Recall:
         """Every preference of ``user``, the notes most relevant to ``question``, the domain counts."""
 
         def op() -> Recall:
-            with self.store() as store:
+            with self._session() as store:
                 prefs, counts = self._preferences(store, user)
                 notes, failures = self._notes(store, user, question, limit)
             return Recall(prefs, notes, counts, failures)
@@ -214,7 +253,7 @@ class MemoryStore(ABC):
         what a turn needs before its spaces are asked."""
 
         def op() -> Recall:
-            with self.store() as store:
+            with self._session() as store:
                 prefs, counts = self._preferences(store, user)
             return Recall(prefs, (), counts)
 
@@ -224,7 +263,7 @@ class MemoryStore(ABC):
         """Only the notes of :meth:`recall` (an embedder's failure in ``failures``)."""
 
         def op() -> Recall:
-            with self.store() as store:
+            with self._session() as store:
                 notes, failures = self._notes(store, user, question, limit)
             return Recall(notes=notes, failures=failures)
 
@@ -235,15 +274,14 @@ class MemoryStore(ABC):
 
         prefs, domains = store.batch(
             [
-                SearchOp(_namespace(user, "preference"), None, 100, 0, None, False),
-                GetOp(_namespace(user, "domains"), DOMAINS_ID, False),
+                SearchOp(memory_namespace(user, "preference"), None, PREFERENCES_RECALLED, 0, None, False),
+                GetOp(memory_namespace(user, "domains"), DOMAINS_ID, False),
             ]
         )
         stats = cast("Item | None", domains)
-        counts = stats.value.get("data", {}) if stats is not None else {}
         return (
             tuple(MemoryItem.from_item(i) for i in cast("list[Item]", prefs)),
-            {str(k): int(v) for k, v in dict(counts).items()},
+            domain_counts(stats.value if stats is not None else None),
         )
 
     def _notes(
@@ -251,7 +289,7 @@ class MemoryStore(ABC):
     ) -> tuple[tuple[MemoryItem, ...], tuple[str, ...]]:
         try:
             notes = self.search_notes(
-                store, _namespace(user, "note"), question, search_terms(question), limit
+                store, memory_namespace(user, "note"), question, search_terms(question), limit
             )
         except MemoryUnavailableError as exc:  # the embedder, not the store: keep the rest
             return (), (exc.message,)
@@ -259,9 +297,7 @@ class MemoryStore(ABC):
 
     def apply(self, user: str, changes: Iterable[MemoryChange]) -> None:
         """Write several changes in one batch (one transaction where the backend has them)."""
-        from langgraph.store.base import PutOp
-
-        ops = []
+        writes = []
         for c in changes:
             value = (
                 None
@@ -275,19 +311,25 @@ class MemoryStore(ABC):
             )
             # Only notes are embedded (when the store has embeddings): every preference is recalled anyway.
             index: Literal[False] | None = None if value is None or c.kind == "note" else False
-            ops.append(PutOp(_namespace(user, c.kind), c.key, value, index=index))
-        if not ops:
+            writes.append(MemoryWrite(memory_namespace(user, c.kind), c.key, value, index))
+        if not writes:
             return
 
         def op() -> None:
-            with self.store() as store:
-                store.batch(ops)
+            with self._session() as store:
+                self._write(store, writes)
 
         self._run("save memories", op)
 
+    def _write(self, store: BaseStore, writes: Sequence[MemoryWrite]) -> None:
+        """Put ``writes`` in one batch."""
+        from langgraph.store.base import PutOp
+
+        store.batch([PutOp(w.namespace, w.key, w.value, index=w.embed) for w in writes])
+
     def list(self, user: str, *, kind: MemoryKind | None = None) -> list[MemoryItem]:
         """Every memory of ``user`` (of one ``kind`` when given), preferences first."""
-        prefix = _namespace(user, kind) if kind else ("genie_agent", user_label(user))
+        prefix = memory_namespace(user, kind) if kind else ("genie_agent", user_label(user))
 
         def op() -> list[MemoryItem]:
             items: list[MemoryItem] = []
@@ -306,7 +348,7 @@ class MemoryStore(ABC):
         kind = _kind_of(memory_id)
         if kind is None:
             return False
-        namespace = _namespace(user, kind)
+        namespace = memory_namespace(user, kind)
 
         def op() -> bool:
             with self.store() as store:
@@ -323,7 +365,7 @@ class MemoryStore(ABC):
 
         items = self.list(user)
         if items:
-            ops = [PutOp(_namespace(user, m.kind), m.id, None) for m in items]
+            ops = [PutOp(memory_namespace(user, m.kind), m.id, None) for m in items]
 
             def op() -> None:
                 with self.store() as store:

@@ -1,5 +1,9 @@
-"""User memories in a SQLite file: LangGraph's ``SqliteStore``, recalled through an FTS5 table or,
-with an embedder, by meaning over a vector side table."""
+"""User memories in a SQLite file: LangGraph's ``SqliteStore`` tables, recalled through an FTS5 table
+or, with an embedder, by meaning over a vector side table.
+
+A turn's recall and save read and write the rows directly (:mod:`.store_rows`, no LangGraph import);
+LangGraph's store sets the tables up, and serves listing and forgetting.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import MemoryUnavailableError
 from ..items import memory_item
-from ..store import MemoryItem, MemoryStore
+from ..store import (
+    DOMAINS_ID,
+    PREFERENCES_RECALLED,
+    MemoryItem,
+    MemoryStore,
+    MemoryWrite,
+    domain_counts,
+    memory_namespace,
+)
 from .connection import connect_sqlite, sqlite_health, sqlite_setup_lock
+from .setup_marks import is_marked, set_mark, setup_mark
 from .sql import (
     FTS_BACKFILL,
     FTS_SEARCH,
@@ -26,6 +39,7 @@ from .sql import (
     SAVE_VECTOR,
     VECTOR_SETUP,
 )
+from .store_rows import get_item, put_items, search_items, transaction
 from .vectors import NoteVectors, VectorCache
 
 if TYPE_CHECKING:
@@ -36,6 +50,8 @@ if TYPE_CHECKING:
     from ..health import Health
 
 __all__ = ["SqliteMemoryStore"]
+
+_PART = "memories"
 
 
 class SqliteMemoryStore(MemoryStore):
@@ -67,8 +83,10 @@ class SqliteMemoryStore(MemoryStore):
         self.embedder = embedder
         self.min_score = min_score
         self._timeout_s = timeout_s
-        self._opened: tuple[sqlite3.Connection, SqliteStore] | None = None
+        self._opened: sqlite3.Connection | None = None
+        self._langgraph_store: SqliteStore | None = None
         self._open_lock = threading.Lock()
+        self._lock = threading.Lock()  # one statement or transaction at a time on the connection
         self._vector_cache = VectorCache(int(vector_cache_mb * 2**20))
         # A file that cannot be opened now does not stop the agent (see SqliteThreadStore).
         with suppress(MemoryUnavailableError):
@@ -76,41 +94,49 @@ class SqliteMemoryStore(MemoryStore):
 
     # --- the file and its tables ---------------------------------------------------------------------
 
-    def _open(self) -> tuple[sqlite3.Connection, SqliteStore]:
-        """The connection and store, opened (and their tables set up) on first use."""
+    def _open(self) -> sqlite3.Connection:
+        """The connection, opened (and the tables set up, unless this code already did) on first use."""
         with self._open_lock:
             if self._opened is None:
-                from langgraph.store.sqlite import SqliteStore
-
                 conn = connect_sqlite(self.path, self._timeout_s)
                 try:
                     conn.execute("PRAGMA recursive_triggers = ON")
-                    store = SqliteStore(conn)
-                    self._set_up(conn, store)
+                    if not is_marked(conn, _PART, _mark()):
+                        self._set_up(conn)
                 except BaseException:
                     conn.close()
+                    self._langgraph_store = None
                     raise
-                self._opened = (conn, store)
+                self._opened = conn
             return self._opened
 
     @property
     def _conn(self) -> sqlite3.Connection:
-        return self._open()[0]
+        return self._open()
 
-    @property
-    def _store(self) -> SqliteStore:
-        return self._open()[1]
+    def _langgraph(self) -> SqliteStore:
+        """LangGraph's store on this connection (the tables are set up), sharing its lock."""
+        conn = self._open()
+        with self._open_lock:
+            if self._langgraph_store is None:
+                from langgraph.store.sqlite import SqliteStore
+
+                store = SqliteStore(conn)
+                store.lock, store.is_setup = self._lock, True
+                self._langgraph_store = store
+            return self._langgraph_store
 
     def setup(self) -> None:
-        def op() -> None:
-            self._set_up(*self._open())
+        self._run("set up memories", lambda: self._set_up(self._open()))
 
-        self._run("set up memories", op)
+    def _set_up(self, conn: sqlite3.Connection) -> None:
+        from langgraph.store.sqlite import SqliteStore
 
-    def _set_up(self, conn: sqlite3.Connection, store: SqliteStore) -> None:
+        store = SqliteStore(conn)
+        store.lock = self._lock
         with sqlite_setup_lock(self.path):
             store.setup()
-        with store.lock:
+        with self._lock:
             conn.execute("BEGIN IMMEDIATE")  # one process creates the index and fills it
             try:
                 if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'genie_memory_fts'").fetchone():
@@ -118,23 +144,46 @@ class SqliteMemoryStore(MemoryStore):
                         conn.execute(statement)
                 for statement in VECTOR_SETUP:
                     conn.execute(statement)
+                set_mark(conn, _PART, _mark())
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        self._langgraph_store = store
 
     @contextmanager
     def store(self) -> Iterator[BaseStore]:
-        yield self._store
+        yield self._langgraph()
+
+    @contextmanager
+    def _session(self) -> Iterator[BaseStore]:
+        # The steps of a turn (below) read and write the rows themselves: no LangGraph store to hand them.
+        yield cast("BaseStore", None)
 
     def close(self) -> None:
         with self._open_lock:
             if self._opened is not None:
-                conn, store = self._opened
-                with store.lock:
-                    conn.close()
-            self._opened = None
+                with self._lock:
+                    self._opened.close()
+            self._opened = self._langgraph_store = None
         self._vector_cache.clear()
+
+    # --- a turn's reads and writes, on the rows ----------------------------------------------------------
+
+    def _preferences(self, store: BaseStore, user: str) -> tuple[tuple[MemoryItem, ...], dict[str, int]]:
+        conn = self._conn
+        with self._lock, transaction(conn):
+            prefs = search_items(conn, memory_namespace(user, "preference"), PREFERENCES_RECALLED)
+            domains = get_item(conn, memory_namespace(user, "domains"), DOMAINS_ID)
+        return (
+            tuple(MemoryItem.of(i.key, i.value, i.created_at, i.updated_at) for i in prefs),
+            domain_counts(domains.value if domains is not None else None),
+        )
+
+    def _write(self, store: BaseStore, writes: Sequence[MemoryWrite]) -> None:
+        conn = self._conn
+        with self._lock, transaction(conn):
+            put_items(conn, writes)
 
     # --- recall ---------------------------------------------------------------------------------------
 
@@ -142,8 +191,9 @@ class SqliteMemoryStore(MemoryStore):
         self, store: BaseStore, namespace: tuple[str, ...], terms: Sequence[str], limit: int
     ) -> list[MemoryItem]:
         match = " OR ".join(f'"{t}"*' for t in terms)
-        with self._store.lock:
-            rows = self._conn.execute(FTS_SEARCH, (match, ".".join(namespace), limit)).fetchall()
+        conn = self._conn
+        with self._lock:
+            rows = conn.execute(FTS_SEARCH, (match, ".".join(namespace), limit)).fetchall()
         return [
             _item(namespace, (key, value, created, updated), -float(rank))
             for key, value, created, updated, rank in rows
@@ -162,8 +212,9 @@ class SqliteMemoryStore(MemoryStore):
             return []
         vectors, query = found
         top = vectors.nearest(query, limit, self.min_score)
-        with self._store.lock:
-            values = self._values(prefix, [key for key, _ in top])
+        conn = self._conn
+        with self._lock:
+            values = self._values(conn, prefix, [key for key, _ in top])
         return [_item(namespace, (key, *values[key]), score) for key, score in top if key in values]
 
     def _vectors_and_query(self, prefix: str, question: str) -> tuple[NoteVectors, Sequence[float]] | None:
@@ -192,8 +243,9 @@ class SqliteMemoryStore(MemoryStore):
         entry = self._vector_cache.get((prefix, model))
         if entry is None:
             return None
-        with self._store.lock:
-            row = self._conn.execute(GENERATION, (prefix,)).fetchone()
+        conn = self._conn
+        with self._lock:
+            row = conn.execute(GENERATION, (prefix,)).fetchone()
         return entry if (row[0] if row else None) == entry.generation else None
 
     def _load_vectors(
@@ -201,14 +253,14 @@ class SqliteMemoryStore(MemoryStore):
     ) -> tuple[int | None, list[tuple[str, bytes]], dict[str, str]]:
         """The namespace's generation, its notes' vectors of ``model`` and the text of the notes that
         have none, read in one snapshot."""
-        with self._store.lock:
-            conn = self._conn
+        conn = self._conn
+        with self._lock:
             conn.execute("BEGIN")
             try:
                 row = conn.execute(GENERATION, (prefix,)).fetchone()
                 rows = conn.execute(NOTES_WITH_VECTORS, (prefix,)).fetchall()
                 missing = [r[0] for r in rows if r[1] != model or r[2] is None]
-                values = self._values(prefix, missing) if missing else {}
+                values = self._values(conn, prefix, missing) if missing else {}
             finally:
                 conn.execute("COMMIT")
         stored = [(r[0], r[2]) for r in rows if r[1] == model and r[2] is not None]
@@ -227,8 +279,8 @@ class SqliteMemoryStore(MemoryStore):
         else changed the namespace since ``generation`` was read."""
         unchanged = True
         if fresh:
-            with self._store.lock:
-                conn = self._conn
+            conn = self._conn
+            with self._lock:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     row = conn.execute(GENERATION, (prefix,)).fetchone()
@@ -247,9 +299,12 @@ class SqliteMemoryStore(MemoryStore):
             self._vector_cache.put((prefix, model), entry)
         return entry
 
-    def _values(self, prefix: str, keys: Sequence[str]) -> dict[str, tuple[str, str, str]]:
-        """Value, created_at, updated_at of ``keys`` (those that still exist); hold the store's lock."""
-        rows = self._conn.execute(NOTES_BY_KEY, (prefix, json.dumps(list(keys)))).fetchall()
+    @staticmethod
+    def _values(
+        conn: sqlite3.Connection, prefix: str, keys: Sequence[str]
+    ) -> dict[str, tuple[str, str, str]]:
+        """Value, created_at, updated_at of ``keys`` (those that still exist); hold the connection's lock."""
+        rows = conn.execute(NOTES_BY_KEY, (prefix, json.dumps(list(keys)))).fetchall()
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
@@ -264,3 +319,7 @@ def _item(namespace: tuple[str, ...], row: Sequence[Any], score: float) -> Memor
         datetime.fromisoformat(updated),
         score,
     )
+
+
+def _mark() -> str | None:
+    return setup_mark("store/sqlite/base.py", (*FTS_SETUP, FTS_BACKFILL, *VECTOR_SETUP))
