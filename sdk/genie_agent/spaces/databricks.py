@@ -142,10 +142,11 @@ class DatabricksGenieSpace:
         the workspace refused with HTTP 429 raises :class:`~genie_agent.errors.RateLimitedError` at
         once, unsent, and an unreachable workspace is reported within about 10 s."""
         from .genie_flow import adrive
-        from .genie_http import AsyncGenieCall
 
         self._check(question)
-        config = self._make_client(identity).config
+        config = self._make_client(identity).config  # databricks-sdk missing: a ConfigError here
+        from .genie_http import AsyncGenieCall
+
         asked = self._question(question, conversation_id)
         call = AsyncGenieCall(config, self.info.title, identity, self.config.space_id, asked.deadline)
         return await adrive(asked.steps(), call)

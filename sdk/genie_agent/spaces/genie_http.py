@@ -6,7 +6,9 @@ same paths, bodies and headers, authenticated per request by the SDK's unified a
 the SDK's dataclasses (``GenieMessage.from_dict``...), so both transports see the same objects.
 Refusals become the SDK's error classes (:func:`~.genie_errors.sdk_error`), then this package's.
 
-Every question on an event loop shares its pooled connections (:mod:`.genie_connections`).
+Every question on an event loop shares its pooled connections (:mod:`.genie_connections`). This
+module imports httpx and databricks-sdk: :meth:`~.databricks.DatabricksGenieSpace.aask` imports it
+on first use.
 
 Retries, all within the question's deadline:
 
@@ -26,6 +28,16 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+import httpx
+from databricks.sdk import errors
+from databricks.sdk.client_types import HostType
+from databricks.sdk.service.dashboards import (
+    GenieGetMessageQueryResultResponse,
+    GenieMessage,
+    GenieStartConversationResponse,
+)
+from databricks.sdk.service.iam import User
+
 from ..errors import BackendError, BackendTimeoutError, RateLimitedError
 from .genie_connections import CONNECT_TIMEOUT_S, MAX_CONNECTIONS, connection
 from .genie_errors import api_error, caller_named, rate_limit_delay, sdk_error, unreachable
@@ -41,7 +53,6 @@ from .genie_flow import (
 )
 
 if TYPE_CHECKING:
-    import httpx
     from databricks.sdk.config import Config
     from databricks.sdk.errors import DatabricksError
 
@@ -70,12 +81,6 @@ class AsyncGenieCall:
         self._rate_limited = 0
 
     async def __call__(self, call: Call) -> Any:
-        from databricks.sdk.service.dashboards import (
-            GenieGetMessageQueryResultResponse,
-            GenieMessage,
-            GenieStartConversationResponse,
-        )
-
         base = f"/api/2.0/genie/spaces/{self.space_id}"
         match call:
             case Sleep(seconds):
@@ -111,8 +116,6 @@ class AsyncGenieCall:
 
     async def describe_caller(self) -> str:
         """Who the workspace sees: its user name when it says (one extra request), else who we act for."""
-        from databricks.sdk.service.iam import User
-
         name = None
         try:
             body = await self._request("GET", "/api/2.0/preview/scim/v2/Me", missing_ok=True)
@@ -133,9 +136,6 @@ class AsyncGenieCall:
         missing_ok: bool = False,
     ) -> Any:
         """The JSON of a successful response; None for a 404 or 403 when ``missing_ok``."""
-        import httpx
-        from databricks.sdk import errors
-
         first_failure: float | None = None
         attempt = 0
         while True:
@@ -208,8 +208,6 @@ class AsyncGenieCall:
         return True
 
     def _headers(self, body: dict[str, Any] | None) -> dict[str, str]:
-        from databricks.sdk.client_types import HostType
-
         headers = {"Accept": "application/json", "User-Agent": self.config.user_agent}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -219,8 +217,6 @@ class AsyncGenieCall:
         return headers
 
     def _timeout(self) -> httpx.Timeout:
-        import httpx
-
         remaining = max(1.0, self.deadline - time.monotonic())
         read = min(float(self.config.http_timeout_seconds or 60), remaining)
         return httpx.Timeout(read, connect=min(CONNECT_TIMEOUT_S, remaining), pool=remaining)
