@@ -7,7 +7,6 @@ Exit codes: 0 an answer was given (ok, partial, clarify, out_of_scope, refused);
 
 from __future__ import annotations
 
-import atexit
 import gc
 import json
 import sys
@@ -22,24 +21,14 @@ from .evaluate import evaluate, monitor
 from .genie_server import genie_server
 from .log import log
 from .memory import memory, setup_memory
+from .process_exit import close_agent, collector_off, exit_closed
 
 if TYPE_CHECKING:
     from genie_agent.config import Settings
 
 
-def _collect_once_at_exit() -> None:
-    """Collect the command's garbage once (its SQLite and DuckDB connections close as before), then
-    freeze what is left, so the interpreter's collections while it tears the modules down skip every
-    imported module's objects: about 0.15 s of CPU at the end of one `ask` (bench/bench_startup.py)."""
-    gc.collect()
-    gc.freeze()
-
-
-atexit.register(_collect_once_at_exit)  # runs after the command's threads are joined, before teardown
-
-# One-shot commands run with the cyclic collector off until they finish: building the agent creates
-# some 90,000 objects that live as long as the process, and the collector would traverse them a couple
-# of hundred times (about 60 ms of CPU in one `ask`). What a command leaves is collected at exit.
+# One-shot commands run with the cyclic collector off until they finish, and end their process at
+# once when they closed everything they opened (process_exit.py).
 _ONE_SHOT = frozenset({"ask"})
 
 
@@ -49,8 +38,7 @@ _ONE_SHOT = frozenset({"ask"})
 def cli(ctx: click.Context) -> None:
     """genie-agent: ask your data questions in plain language, answered from Genie spaces."""
     if ctx.invoked_subcommand in _ONE_SHOT and gc.isenabled():
-        gc.disable()
-        ctx.call_on_close(gc.enable)  # in-process callers (tests, scripts) get it back at once
+        collector_off(ctx)
 
 
 @cli.command()
@@ -91,7 +79,10 @@ def ask(
         from .render import render_result  # rich's Markdown costs ~100 ms: only when rendering
 
         render_result(result)
-    sys.exit(EXIT_ERROR if result.status == "error" else 0)
+    code = EXIT_ERROR if result.status == "error" else 0
+    if close_agent(agent) and not agent.traced:  # a tracer exports its spans at exit
+        exit_closed(code, command="ask")
+    sys.exit(code)
 
 
 @cli.command()

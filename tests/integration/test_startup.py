@@ -66,3 +66,56 @@ def test_a_memory_file_set_up_before_is_used_without_importing_langgraph(cli_hom
     assert "langgraph" in ask(cli_home)[1]  # a new file: LangGraph sets its tables up
     loaded = ask(cli_home)[1]
     assert loaded.isdisjoint({"langgraph", "langchain_core", "numpy", "requests"}), loaded
+
+
+# An object that says when it is deleted (the teardown of a process that exits as Python does clears
+# sys.modules), and an exit hook registered before the CLI's when argv[2] says so, which must still run.
+_TEARDOWN = (
+    "import sys, atexit\n"
+    "class Said:\n"
+    "    def __del__(self, err=sys.stderr): err.write('torn down\\n')\n"
+    "sys.modules['_said'] = Said()\n"
+    "if sys.argv[2] == 'hook-first': atexit.register(lambda: sys.stderr.write('earlier hook ran\\n'))\n"
+    "from genie_agent_cli.main import cli\n"
+    "sys.argv = ['genie-agent', 'ask', '--json', sys.argv[1]]\n"
+    "cli()"
+)
+
+
+def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENIE_AGENT_")}
+    env["GENIE_AGENT_HOME"] = str(home)
+    return subprocess.run(
+        [sys.executable, "-c", _TEARDOWN, *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_an_ask_that_closed_everything_leaves_without_collecting_or_tearing_down(cli_home: Path) -> None:
+    done = _run(cli_home, QUESTION, "cli-first")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "ok"  # flushed before leaving
+    assert "torn down" not in done.stderr
+    assert [p.name for p in cli_home.glob("*.sqlite-*")] == []  # closed, not collected
+
+
+def test_an_exit_hook_registered_before_the_cli_still_runs(cli_home: Path) -> None:
+    done = _run(cli_home, QUESTION, "hook-first")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "ok"
+    assert "earlier hook ran" in done.stderr
+    assert [p.name for p in cli_home.glob("*.sqlite-*")] == []
+
+
+def test_an_ask_in_process_gives_the_collector_back(cli_home: Path, monkeypatch) -> None:
+    import gc
+
+    from click.testing import CliRunner
+
+    from genie_agent_cli import process_exit
+    from genie_agent_cli.main import cli
+
+    monkeypatch.setenv("GENIE_AGENT_HOME", str(cli_home))
+    result = CliRunner().invoke(cli, ["ask", "--json", QUESTION])
+    assert result.exit_code == 0, result.output
+    assert gc.isenabled()
+    assert process_exit._closed_exit == []  # not this process's command line: it exits as before

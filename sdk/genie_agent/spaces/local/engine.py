@@ -59,6 +59,12 @@ class LocalGenieSpace:
         self._vocabulary_lock = threading.Lock()
         self._cache_dir = cache_dir
 
+    def close(self) -> None:
+        """Close its DuckDB connection and its conversation store (spaces may share them: closing
+        again does nothing); asking afterwards fails."""
+        self._executor.close()
+        self._conversations.close()
+
     @property
     def info(self) -> SpaceInfo:
         d = self.definition
