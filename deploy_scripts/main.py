@@ -7,7 +7,6 @@ Exit codes: 0 an answer was given (ok, partial, clarify, out_of_scope, refused);
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -21,15 +20,10 @@ from .evaluate import evaluate, monitor
 from .genie_server import genie_server
 from .log import log
 from .memory import memory, setup_memory
-from .process_exit import close_agent, collector_off, exit_closed
+from .process_exit import ONE_SHOT, close_agent, collector_off, exit_closed
 
 if TYPE_CHECKING:
     from genie_agent.config import Settings
-
-
-# One-shot commands run with the cyclic collector off until they finish, and end their process at
-# once when they closed everything they opened (process_exit.py).
-_ONE_SHOT = frozenset({"ask"})
 
 
 @click.group(cls=GenieAgentGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,7 +31,7 @@ _ONE_SHOT = frozenset({"ask"})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """genie-agent: ask your data questions in plain language, answered from Genie spaces."""
-    if ctx.invoked_subcommand in _ONE_SHOT and gc.isenabled():
+    if ctx.invoked_subcommand in ONE_SHOT:  # run with the collector off; end at once (process_exit.py)
         collector_off(ctx)
 
 

@@ -1,8 +1,9 @@
 """How a one-shot command's process ends (``genie-agent ask``): at once, when everything it opened is closed.
 
-A one-shot command runs with the cyclic collector off (:func:`collector_off`): building the agent
-creates some 90,000 objects that live as long as the process, and the collector would traverse them
-a couple of hundred times. At the end:
+A one-shot command (:data:`ONE_SHOT`) runs with the cyclic collector off (:func:`collector_off`):
+building the agent creates some 90,000 objects that live as long as the process, and the collector
+would traverse them a couple of hundred times. A process started to run one (``sys.argv[1]``) imports
+the command line with the collector off already. At the end:
 
 - When the command closed everything it opened (:func:`close_agent`: its spaces' SQLite and DuckDB
   connections, its memory stores) and nothing waits for the exit (no MLflow tracer exporting spans),
@@ -30,7 +31,10 @@ if TYPE_CHECKING:
 
     from genie_agent.agent import Agent
 
-__all__ = ["close_agent", "collector_off", "exit_closed"]
+__all__ = ["ONE_SHOT", "close_agent", "collector_off", "exit_closed"]
+
+ONE_SHOT = frozenset({"ask"})
+"""The commands that end their process: they run with the collector off."""
 
 _ncallbacks = getattr(atexit, "_ncallbacks", None)
 # Exit hooks run last registered first: the first one runs after every other.
@@ -56,12 +60,17 @@ def _at_exit() -> None:
 
 atexit.register(_at_exit)  # after the command's threads are joined; before the modules' teardown
 
+_off_from_start = sys.argv[1:2] != [] and sys.argv[1] in ONE_SHOT and gc.isenabled()
+if _off_from_start:
+    gc.disable()
+
 
 def collector_off(ctx: click.Context) -> None:
     """The cyclic collector off for the command; on again when its context closes (in-process
-    callers, tests and scripts, get it back at once)."""
-    gc.disable()
-    ctx.call_on_close(_collector_on)
+    callers, tests and scripts, get it back at once). A caller that turned it off keeps it off."""
+    if gc.isenabled() or _off_from_start:
+        gc.disable()
+        ctx.call_on_close(_collector_on)
 
 
 def _collector_on() -> None:

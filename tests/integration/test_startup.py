@@ -119,3 +119,12 @@ def test_an_ask_in_process_gives_the_collector_back(cli_home: Path, monkeypatch)
     assert result.exit_code == 0, result.output
     assert gc.isenabled()
     assert process_exit._closed_exit == []  # not this process's command line: it exits as before
+
+
+def test_a_process_started_to_ask_imports_the_cli_with_the_collector_off() -> None:
+    probe = "import gc, genie_agent_cli.main; print(gc.isenabled())"
+    for command, enabled in (("ask", "False"), ("config", "True")):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, command], capture_output=True, text=True, timeout=60
+        )
+        assert done.stdout.strip() == enabled, (command, done.stderr)
