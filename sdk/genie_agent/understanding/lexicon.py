@@ -67,7 +67,8 @@ def _tokens(text: str) -> tuple[Token, ...]:
 
 
 def phrase_key(phrase: str) -> tuple[str, ...]:
-    return tuple(t.stem for t in tokenize(phrase))
+    """The stems of ``phrase``'s tokens (without making them: building the lexicons keys thousands of phrases)."""
+    return tuple(stem(m.group(0)) for m in _TOKEN.finditer(phrase))
 
 
 @dataclass(frozen=True)
