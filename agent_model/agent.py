@@ -89,7 +89,7 @@ class GenieResponsesAgent(ResponsesAgent):
         loop). An authenticated ``identity`` wins over ``custom_inputs.user_id``."""
         try:
             turn = parse_request(request)
-            agent = self._agent or await blocking(lambda: self.agent)  # built on a first request
+            agent = self._agent if self._agent is not None else await blocking(lambda: self.agent)
             identity = await blocking(self._caller, turn.client_user_id, identity)
             if turn.memory_action is not None:  # list/forget memories: answered without a turn
                 result = await blocking(run_memory_action, agent.memories, identity.user, turn.memory_action)

@@ -85,17 +85,17 @@ class CoreLoop:
 
     async def run_io(self, ctx: contextvars.Context, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in the io pool, inside ``ctx`` (which nothing else may be running in)."""
-        return await self.loop.run_in_executor(self.io, ctx.run, fn, *args)  # type: ignore[arg-type]
+        return await self.loop.run_in_executor(self.io, ctx.run, fn, *args)
 
     async def run_cpu(self, ctx: contextvars.Context, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in the cpu pool, inside ``ctx``."""
-        return await self.loop.run_in_executor(self.cpu, ctx.run, fn, *args)  # type: ignore[arg-type]
+        return await self.loop.run_in_executor(self.cpu, ctx.run, fn, *args)
 
 
 async def blocking(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` in the core's io pool from any event loop, in a copy of this context."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(core().io, contextvars.copy_context().run, fn, *args)  # type: ignore[arg-type]
+    return await loop.run_in_executor(core().io, contextvars.copy_context().run, fn, *args)
 
 
 _core: CoreLoop | None = None

@@ -207,7 +207,7 @@ class FanOut:
             await core.heavy()  # new turns' routes first
         pool = core.cpu if cpu_bound else core.io
         work = loop.run_in_executor(pool, contextvars.copy_context().run, run)
-        await asyncio.wait({began, work}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([began, work], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
         waited = (began.result() if began.done() else time.monotonic()) - queued
         try:
             return await asyncio.wait_for(asyncio.shield(work), self.timeout_s), waited
