@@ -80,19 +80,8 @@ def _collector_on() -> None:
 
 
 def close_agent(agent: Agent) -> bool:
-    """Close the agent's spaces (their databases) and memory stores; whether every part could be
-    closed. A part that has no ``close`` or fails to close is left to the collection at exit."""
-    closed = True
-    for part in (*agent.spaces.values(), agent.threads, agent.memories):
-        close = getattr(part, "close", None) if part is not None else (lambda: None)
-        try:
-            if close is None:
-                closed = False
-            else:
-                close()
-        except Exception:  # as when the collector closed it: the answer is given, exit as before
-            closed = False
-    return closed
+    """Close the agent (:meth:`~genie_agent.agent.Agent.close`); whether every part could be closed."""
+    return agent.close()
 
 
 def exit_closed(code: int, *, command: str) -> NoReturn:

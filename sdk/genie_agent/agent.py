@@ -109,6 +109,44 @@ class Agent:
                     )
         return self._fan_out
 
+    def close(self) -> bool:
+        """Close what the agent holds: its spaces (databases, the core loop's HTTP connections to a
+        workspace), its memory stores and its question limiter. Whether every part could be closed;
+        a part that has no ``close`` or fails to close is left to the collector. Not usable after."""
+        closed = True
+        for part in (*self.spaces.values(), self.threads, self.memories):
+            close = getattr(part, "close", None) if part is not None else (lambda: None)
+            try:
+                if close is None:
+                    closed = False
+                else:
+                    close()
+            except Exception:  # as when the collector closed it first
+                closed = False
+        if self.limiter is not None or self.source == "genie":
+            closed = self._close_on_core() and closed
+        return closed
+
+    def _close_on_core(self) -> bool:
+        """The limiter and the workspace connections live on the core loop: closed there."""
+        import asyncio
+
+        from .aio import core as core_loop
+
+        async def close() -> None:
+            if self.limiter is not None:
+                await self.limiter.aclose()
+            if self.source == "genie":
+                from .spaces.genie_connections import aclose_connections
+
+                await aclose_connections()
+
+        try:
+            asyncio.run_coroutine_threadsafe(close(), core_loop().loop).result(timeout=10)
+        except Exception:
+            return False
+        return True
+
     def validate_question(self, question: str) -> str:
         text = question.strip()
         if not text:

@@ -211,3 +211,12 @@ def test_the_limiter_is_built_from_settings_for_the_genie_backend_only(make_test
     assert isinstance(genie.limiter, LocalLimiter)
     assert make_test_agent(genie_backend="databricks", genie_spaces=spaces).limiter is None
     assert make_test_agent(genie_questions_per_minute=5).limiter is None  # the local engine has no quota
+
+
+def test_close_closes_every_part_it_holds(make_test_agent):
+    agent = make_test_agent()
+    assert agent.ask(REVENUE_1996).status == "ok"
+    assert agent.close() is True
+    spaces = {"sales": {"space_id": "s1", "title": "Sales", "keywords": ["revenue"]}}
+    remote = make_test_agent(genie_backend="databricks", genie_spaces=spaces, genie_questions_per_minute=5)
+    assert remote.close() is True  # the limiter and the core loop's workspace connections too

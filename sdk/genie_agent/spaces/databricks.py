@@ -108,6 +108,10 @@ class DatabricksGenieSpace:
         self._history_lock = threading.Lock()
         self._expected: tuple[float, float] | None = None  # recent answer time: mean, mean deviation
 
+    def close(self) -> None:
+        """Nothing of its own to close: its HTTP connections are the event loop's
+        (:func:`~.genie_connections.aclose_connections`, which :meth:`Agent.close` calls)."""
+
     @property
     def info(self) -> SpaceInfo:
         c = self.config
