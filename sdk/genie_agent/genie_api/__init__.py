@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .errors import ApiError
 from .faults import GenieFaults, MessageFault, QuestionLimit
-from .messages import MessageTrace
+from .messages import MessageTrace, ServiceStats
 from .server import GenieApi, build_genie_api, serve_in_background
 from .workspace import DatabaseFaults, IssuedCredential, WorkspaceDatabases, parse_instance
 
@@ -32,6 +32,7 @@ __all__ = [
     "MessageFault",
     "MessageTrace",
     "QuestionLimit",
+    "ServiceStats",
     "WorkspaceDatabases",
     "build_genie_api",
     "parse_instance",

@@ -44,6 +44,7 @@ __all__ = [
     "Message",
     "MessageRef",
     "MessageTrace",
+    "ServiceStats",
     "engine_workers",
     "new_id",
     "now_ms",
@@ -100,6 +101,26 @@ class MessageTrace:
     def finished_at(self) -> float | None:
         """When the message reached its first terminal status (``time.time()``), if it has."""
         return next((t for s, t in self.timeline if s in TERMINAL), None)
+
+
+@dataclass
+class ServiceStats:
+    """The emulator's own counters since it started (no Genie API has them): what clients asked and
+    how often they polled, for benchmarks (``GET /_genie_server/stats``)."""
+
+    questions: int = 0
+    """Questions admitted (start-conversation, create-message)."""
+    refused: int = 0
+    """Questions answered with HTTP 429 (the question limit or a scripted rate limit)."""
+    polls: int = 0
+    """Get-message requests (a client polling a message)."""
+    messages_ended: int = 0
+    """Messages that reached a terminal status."""
+    message_seconds: float = 0.0
+    """Their seconds from SUBMITTED to that status, summed: ``polls / message_seconds`` is the polls
+    per second per question in flight (the polls of messages still running count in ``polls`` only)."""
+    in_flight: int = 0
+    """Messages not ended yet."""
 
 
 @dataclass
@@ -176,6 +197,7 @@ class GenieService:
         self.conversations: OrderedDict[str, Conversation] = OrderedDict()
         self.messages: OrderedDict[str, Message] = OrderedDict()
         self.tasks: set[asyncio.Task[None]] = set()
+        self._counts = ServiceStats()
 
     # --- lookups, each raising the error Genie answers ----------------------------------------------
 
@@ -253,6 +275,7 @@ class GenieService:
         """The message as a client fetches it; the fetch is counted."""
         msg = self.message(who, ref)
         msg.polls += 1
+        self._counts.polls += 1
         return msg
 
     def execute_query(self, who: Identity, ref: MessageRef, attachment_id: str | None) -> Message:
@@ -282,6 +305,12 @@ class GenieService:
 
     # --- what tests look at --------------------------------------------------------------------------
 
+    def stats(self) -> ServiceStats:
+        c = self._counts
+        return ServiceStats(
+            c.questions, self.faults.refused, c.polls, c.messages_ended, c.message_seconds, len(self.tasks)
+        )
+
     def trace(self, message_id: str) -> MessageTrace | None:
         msg = self.messages.get(message_id)
         if msg is None:
@@ -308,6 +337,7 @@ class GenieService:
                 f"Retry after {retry_after} s, or ask fewer questions per minute.",
                 {"Retry-After": str(retry_after)},
             )
+        self._counts.questions += 1
 
     def _add_message(self, conv: Conversation, content: str, who: Identity) -> Message:
         msg = Message(new_id(), conv.conversation_id, conv.space_id, who.user, content, now_ms())
@@ -321,7 +351,13 @@ class GenieService:
         task = asyncio.get_running_loop().create_task(self._process(msg, conv, who))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(lambda _: self._ended(msg))
         return msg
+
+    def _ended(self, msg: Message) -> None:
+        if msg.status in TERMINAL:
+            self._counts.messages_ended += 1
+            self._counts.message_seconds += msg.timeline[-1][1] - msg.timeline[0][1]
 
     def _latency(self, space_id: str) -> float:
         base = self.latency_s.get(space_id, self.latency_s.get("*", 0.0))

@@ -5,11 +5,13 @@ arguments; what they raise (:class:`~.errors.ApiError`) the server writes as Dat
 Paths are databricks-sdk's: ``GenieAPI`` (``/api/2.0/genie/spaces/...``, with the deprecated
 message-level query-result forms it still has), ``DatabaseAPI`` (``/api/2.0/database/...``), the
 caller (``/api/2.0/preview/scim/v2/Me``) and the config probe a client makes when it is built
-(``/.well-known/databricks-config``).
+(``/.well-known/databricks-config``). One path is the emulator's own, not Databricks':
+``GET /_genie_server/stats``, its counters (questions, 429s, polls) for benchmarks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from starlette.requests import Request
@@ -22,13 +24,15 @@ from .messages import GenieService, MessageRef, user_id
 from .payloads import message_json, space_json, started_json, statement_json
 from .workspace import WorkspaceDatabases
 
-__all__ = ["WORKSPACE_ID", "database_routes", "genie_routes"]
+__all__ = ["STATS_PATH", "WORKSPACE_ID", "database_routes", "genie_routes"]
 
 _SPACES = "/api/2.0/genie/spaces"
 _CONV = _SPACES + "/{space_id}/conversations/{conversation_id}"
 _MSG = _CONV + "/messages/{message_id}"
 _DATABASE = "/api/2.0/database"
 WORKSPACE_ID = "1234567890123456"
+STATS_PATH = "/_genie_server/stats"
+"""The emulator's counters (:class:`~.messages.ServiceStats` as JSON): not a Databricks API."""
 
 Authenticate = Callable[[str | None], Identity]
 
@@ -125,6 +129,9 @@ class _GenieRoutes:
         who, attachment_id = self._who(request), request.path_params.get("attachment_id")
         return JSONResponse(statement_json(self.s.execute_query(who, _message_ref(request), attachment_id)))
 
+    async def stats(self, request: Request) -> JSONResponse:
+        return JSONResponse(dataclasses.asdict(self.s.stats()))
+
     async def well_known(self, request: Request) -> JSONResponse:
         base = str(request.base_url).rstrip("/")
         return JSONResponse({"oidc_endpoint": f"{base}/oidc", "workspace_id": WORKSPACE_ID})
@@ -151,6 +158,8 @@ class _GenieRoutes:
             Route(_MSG + "/query-result", self.query_result),
             Route(_MSG + "/query-result/{attachment_id}", self.query_result),
             Route(_MSG + "/execute-query", self.execute_query, methods=["POST"]),
+            # The emulator's own, outside the Genie API: its counters (no token needed).
+            Route(STATS_PATH, self.stats),
         ]
 
 

@@ -37,7 +37,7 @@ from ..identity import TokenIdentityProvider
 from ..spaces.base import GenieSpace
 from .errors import ApiError
 from .faults import GenieFaults, QuestionLimit
-from .messages import GenieService, MessageTrace
+from .messages import GenieService, MessageTrace, ServiceStats
 from .routes import database_routes, genie_routes
 from .workspace import WorkspaceDatabases
 
@@ -80,6 +80,10 @@ class GenieApi:
     def trace(self, message_id: str) -> MessageTrace | None:
         """The recorded statuses and polls of a message, if the server still holds it."""
         return self._service.trace(message_id)
+
+    def stats(self) -> ServiceStats:
+        """The server's counters so far (also ``GET /_genie_server/stats``)."""
+        return self._service.stats()
 
     def expire(self, message_id: str) -> None:
         """Expire a completed message's query result now (as Genie does after some hours)."""
