@@ -282,6 +282,10 @@ class Settings(BaseSettings):
         default="auto",
         description="Who the caller is: `token` (bearer tokens of `users`), `apps` (the x-forwarded-access-token of Databricks Apps), `model-serving` (on-behalf-of-user credentials), or `auto` (model-serving in Model Serving, apps in a Databricks App, else token).",
     )
+    chat_web_token: SecretStr | None = Field(
+        default=None,
+        description="Token a browser presents to `genie-agent chat --web` (at least 16 characters); unset: the chat is served on loopback only.",
+    )
     verified_queries: bool = Field(
         default=True, description="Answer questions that match a verified query with its SQL."
     )

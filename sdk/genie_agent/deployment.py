@@ -68,6 +68,7 @@ _NOT_SERVED = frozenset(
         "judge_api_key",
         "users",
         "auth",
+        "chat_web_token",
         "uc_catalog",
         "uc_schema",
         "uc_model",
