@@ -6,6 +6,8 @@ databases:
   shop: {path: data/shop.duckdb}   # an existing DuckDB file, relative to the catalog
 spaces: [sales.yaml, shop.yaml]    # space files, relative to the catalog
 ```
+
+A space file may instead name metric view files (``metric_views:``): :mod:`genie_agent.metric_views`.
 """
 
 from __future__ import annotations
@@ -90,6 +92,13 @@ def load_catalog(path: Path, *, cache_dir: Path | None = None) -> Catalog:
     for entry in raw["spaces"]:
         space_path = path.parent / str(entry)
         data = files.read(space_path, _read_yaml)
+        if isinstance(data, dict) and "metric_views" in data:  # a sidecar naming metric view files
+            from ..metric_views.load import read_space
+
+            data, more = read_space(data, space_path, lambda p: files.read(p, _read_yaml), databases)
+            problems += more
+            if data is None:
+                continue
         try:
             space = SpaceDefinition.model_validate(data)
         except ValidationError as exc:
