@@ -20,6 +20,7 @@ from .evaluate import evaluate, monitor
 from .genie_server import genie_server
 from .log import log
 from .memory import memory, setup_memory
+from .metric_view_cmd import metric_view
 from .process_exit import ONE_SHOT, close_agent, collector_off, exit_closed
 
 if TYPE_CHECKING:
@@ -135,6 +136,7 @@ cli.add_command(memory)
 cli.add_command(setup_memory)
 cli.add_command(log)
 cli.add_command(deploy)
+cli.add_command(metric_view)
 
 
 def main() -> None:  # pragma: no cover
