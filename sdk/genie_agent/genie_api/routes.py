@@ -21,7 +21,7 @@ from starlette.routing import Route
 from ..identity import Identity
 from .errors import ApiError
 from .messages import GenieService, MessageRef, user_id
-from .payloads import message_json, space_json, started_json, statement_json
+from .payloads import DEFAULT_CHUNK_ROWS, message_json, space_json, started_json, statement_json
 from .workspace import WorkspaceDatabases
 
 __all__ = ["STATS_PATH", "WORKSPACE_ID", "database_routes", "genie_routes"]
@@ -61,8 +61,9 @@ async def _question(request: Request) -> str:
 class _GenieRoutes:
     """One handler per Genie API call over the message service."""
 
-    def __init__(self, service: GenieService) -> None:
+    def __init__(self, service: GenieService, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> None:
         self.s = service
+        self.chunk_rows = chunk_rows
 
     def _who(self, request: Request) -> Identity:
         return _caller(self.s.authenticate, request)
@@ -123,11 +124,13 @@ class _GenieRoutes:
 
     async def query_result(self, request: Request) -> JSONResponse:
         who, attachment_id = self._who(request), request.path_params.get("attachment_id")
-        return JSONResponse(statement_json(self.s.query_message(who, _message_ref(request), attachment_id)))
+        msg = self.s.query_message(who, _message_ref(request), attachment_id)
+        return JSONResponse(statement_json(msg, self.chunk_rows))
 
     async def execute_query(self, request: Request) -> JSONResponse:
         who, attachment_id = self._who(request), request.path_params.get("attachment_id")
-        return JSONResponse(statement_json(self.s.execute_query(who, _message_ref(request), attachment_id)))
+        msg = self.s.execute_query(who, _message_ref(request), attachment_id)
+        return JSONResponse(statement_json(msg, self.chunk_rows))
 
     async def stats(self, request: Request) -> JSONResponse:
         return JSONResponse(dataclasses.asdict(self.s.stats()))
@@ -163,9 +166,10 @@ class _GenieRoutes:
         ]
 
 
-def genie_routes(service: GenieService) -> list[Route]:
-    """The Genie API routes, the caller (``scim/v2/Me``) and the config probe."""
-    return _GenieRoutes(service).routes()
+def genie_routes(service: GenieService, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> list[Route]:
+    """The Genie API routes, the caller (``scim/v2/Me``) and the config probe; query results come in
+    chunks of ``chunk_rows`` rows (the later ones: :mod:`.results`)."""
+    return _GenieRoutes(service, chunk_rows).routes()
 
 
 class _DatabaseRoutes:

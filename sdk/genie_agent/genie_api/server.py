@@ -38,6 +38,8 @@ from ..spaces.base import GenieSpace
 from .errors import ApiError
 from .faults import GenieFaults, QuestionLimit
 from .messages import GenieService, MessageTrace, ServiceStats
+from .payloads import DEFAULT_CHUNK_ROWS
+from .results import ResultStore, result_routes
 from .routes import database_routes, genie_routes
 from .workspace import WorkspaceDatabases
 
@@ -61,11 +63,20 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
 class GenieApi:
     """The ASGI app of the Genie API server, with its :attr:`faults` and what it recorded."""
 
-    def __init__(self, service: GenieService, databases: WorkspaceDatabases | None = None) -> None:
+    def __init__(
+        self,
+        service: GenieService,
+        databases: WorkspaceDatabases | None = None,
+        results: ResultStore | None = None,
+    ) -> None:
         self._service = service
         self.databases = databases or WorkspaceDatabases({})
+        self.results = results or ResultStore(service, DEFAULT_CHUNK_ROWS)
+        """Query results past their first chunk: later chunks, full-result downloads, their files."""
         self._app = Starlette(
-            routes=genie_routes(service) + database_routes(self.databases, service.authenticate),
+            routes=genie_routes(service, self.results.chunk_rows)
+            + result_routes(service, self.results)
+            + database_routes(self.databases, service.authenticate),
             exception_handlers={ApiError: _api_error, 404: _not_found, 405: _not_found},
         )
 
@@ -106,6 +117,8 @@ def build_genie_api(
     lakebase_instances: Mapping[str, str] | None = None,
     questions_per_minute: int | None = None,
     engine_workers: int | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    download_format: str = "JSON_ARRAY",
 ) -> GenieApi:
     """The Genie Conversation API over ``spaces`` (keyed by the space id clients use).
 
@@ -117,6 +130,8 @@ def build_genie_api(
     ``questions_per_minute`` limits the questions (start-conversation, create-message) of the whole
     server, as a workspace does: one beyond it is HTTP 429 with Retry-After (``faults`` changes it
     later). The spaces answer in ``engine_workers`` threads (default: :func:`.messages.engine_workers`).
+    Query results come in chunks of ``chunk_rows`` rows; a full-result download's files are in
+    ``download_format`` (``JSON_ARRAY`` or ``ARROW_STREAM``; :mod:`.results`).
     """
     if not 0 <= latency_jitter < 1:
         raise ValueError("latency_jitter must be in [0, 1)")
@@ -134,7 +149,9 @@ def build_genie_api(
         question_limit=limit,
         workers=engine_workers,
     )
-    return GenieApi(service, WorkspaceDatabases(lakebase_instances or {}))
+    return GenieApi(
+        service, WorkspaceDatabases(lakebase_instances or {}), ResultStore(service, chunk_rows, download_format)
+    )
 
 
 @contextmanager
