@@ -188,9 +188,9 @@ class Settings(BaseSettings):
             raise ValueError("rates are between 0 and 1; latency_p90_s is seconds above 0")
         return {**DEFAULT_THRESHOLDS, **value}
 
-    genie_backend: Literal["local", "databricks"] = Field(
+    genie_backend: Literal["local", "databricks", "warehouse"] = Field(
         default="local",
-        description="Genie spaces: `local` (the embedded engine over DuckDB) or `databricks` (the Genie Conversation API through databricks-sdk, auth by its unified auth).",
+        description="Genie spaces: `local` (the embedded engine over DuckDB), `databricks` (the Genie Conversation API through databricks-sdk, auth by its unified auth) or `warehouse` (the embedded engine's SQL run on a SQL warehouse through the Statement Execution API).",
     )
     genie_spaces: dict[str, GenieSpaceConfig] = Field(
         default_factory=dict,
@@ -198,6 +198,20 @@ class Settings(BaseSettings):
     )
     genie_poll_timeout_s: float = Field(
         default=100.0, gt=0, le=3600, description="Time limit of one Databricks Genie answer."
+    )
+    warehouse_id: str | None = Field(
+        default=None,
+        description="SQL warehouse of genie_backend warehouse: its id (SQL Warehouses, the warehouse, Connection details).",
+    )
+    warehouse_catalog: str = Field(
+        default="samples",
+        min_length=1,
+        description="Unity Catalog catalog of the spaces' tables on the warehouse (genie_backend warehouse).",
+    )
+    warehouse_schema: str = Field(
+        default="tpch",
+        min_length=1,
+        description="Schema of the spaces' tables in warehouse_catalog (genie_backend warehouse).",
     )
     memory_backend: Literal["sqlite", "postgres", "lakebase", "off"] = Field(
         default="sqlite",
@@ -370,6 +384,11 @@ class Settings(BaseSettings):
             found.append(
                 "genie_spaces: genie_backend is databricks but no spaces are configured. Map each domain to its "
                 "Genie space, e.g. genie_spaces: {sales: {space_id: <id from the space URL>, keywords: [revenue]}}."
+            )
+        if self.genie_backend == "warehouse" and not self.warehouse_id:
+            found.append(
+                "warehouse_id: genie_backend is warehouse but no SQL warehouse is set. Set GENIE_AGENT_WAREHOUSE_ID "
+                "to the warehouse's id (SQL Warehouses, the warehouse, Connection details)."
             )
         if self.memory_backend == "postgres" and self.memory_postgres_url is None:
             found.append(

@@ -45,20 +45,23 @@ def database_path(settings: Settings, name: str, spec: DatabaseSpec, *, progress
 
 
 def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: bool = True) -> Agent:
-    """Build the agent: local Genie spaces over DuckDB (the default) or Databricks Genie spaces
-    (``genie_backend: databricks``); threads and memories per ``memory_backend``."""
+    """Build the agent: local Genie spaces over DuckDB (the default), Databricks Genie spaces
+    (``genie_backend: databricks``) or the local spaces on a SQL warehouse (``warehouse``); threads
+    and memories per ``memory_backend``."""
     if settings.genie_backend == "databricks":
         from .spaces.databricks import databricks_spaces
 
-        genie = databricks_spaces(
-            settings.genie_spaces, timeout_s=settings.genie_poll_timeout_s, row_limit=settings.row_limit
-        )
+        genie = databricks_spaces(settings.genie_spaces, timeout_s=settings.genie_poll_timeout_s)
         return _assemble(settings, dict(genie), source="genie")
     from .spaces.local.conversations import ConversationStore
     from .spaces.local.engine import LocalGenieSpace
     from .spaces.local.executor import ReadOnlyExecutor
 
     catalog = catalog or load_catalog(settings.catalog, cache_dir=settings.home / "cache")
+    if settings.genie_backend == "warehouse":
+        from .spaces.warehouse import warehouse_spaces
+
+        return _assemble(settings, dict(warehouse_spaces(settings, catalog)), source="warehouse")
     conversations = ConversationStore(settings.home / "genie_conversations.sqlite")
     executors: dict[str, ReadOnlyExecutor] = {}
     spaces: dict[str, GenieSpace] = {}

@@ -7,8 +7,10 @@ import json
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ...errors import UnsafeRequestError, UserInputError
 from ...identity import LOCAL_USER, Identity
@@ -18,13 +20,13 @@ from ..base import RoutingTerm, SpaceAnswer, SpaceInfo
 from ..semantic_model import SpaceDefinition, referenced_aliases
 from .chat_history import ask_with_history, user_questions
 from .conversations import ConversationStore
-from .executor import ReadOnlyExecutor
+from .executor import QueryResult, ReadOnlyExecutor
 from .parser import ParsedQuestion, merge_followup, parse_question
 from .plan import QueryPlan
 from .sqlgen import PlanError, compile_plan, describe, quote_ident
 from .vocabulary import MAX_INDEXED_VALUES, Vocabulary
 
-__all__ = ["LocalGenieSpace"]
+__all__ = ["LocalGenieSpace", "PlannedQuery", "QueryRunner"]
 
 _STOP = frozenset(
     {"the", "a", "an", "of", "what", "was", "is", "are", "were", "me", "show", "give", "for", "in"}
@@ -33,6 +35,30 @@ _STOP = frozenset(
 
 def _normalized(question: str) -> tuple[str, ...]:
     return tuple(t.stem for t in tokenize(question) if t.lower not in _STOP)
+
+
+class QueryRunner(Protocol):
+    """What runs the engine's SQL: :class:`ReadOnlyExecutor` on DuckDB, or a SQL warehouse
+    (:mod:`genie_agent.spaces.warehouse`). Raises as :meth:`ReadOnlyExecutor.execute`."""
+
+    def execute(self, sql: str, allowed_tables: Collection[str]) -> QueryResult: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PlannedQuery:
+    """A question the space can answer and the SQL that answers it, before the SQL runs."""
+
+    conversation_id: str
+    question: str
+    plan: QueryPlan | None
+    """None for a verified query's SQL."""
+    sql: str
+    text: str
+    started: float
+    user: str
+    nl_to_sql_ms: float | None = None
 
 
 class LocalGenieSpace:
@@ -44,7 +70,7 @@ class LocalGenieSpace:
     def __init__(
         self,
         definition: SpaceDefinition,
-        executor: ReadOnlyExecutor,
+        executor: QueryRunner,
         conversations: ConversationStore,
         *,
         use_verified_queries: bool = True,
@@ -96,16 +122,31 @@ class LocalGenieSpace:
             os.replace(tmp, cache)
         return values
 
-    def _cache_path(self) -> Path | None:
-        if self._cache_dir is None:
+    @property
+    def database_file(self) -> Path | None:
+        """The DuckDB file its SQL runs on; None when it runs elsewhere (a SQL warehouse)."""
+        return self._executor.database_path if isinstance(self._executor, ReadOnlyExecutor) else None
+
+    def _data_version(self) -> list[object] | None:
+        """What names the data the values are read from and its version (a DuckDB file's path, time
+        and size); None: the values are not cached."""
+        db = self.database_file
+        if db is None:
             return None
-        db = self._executor.database_path
         try:
             stat = db.stat()
         except OSError:
             return None
+        return [str(db.resolve()), stat.st_mtime_ns, stat.st_size]
+
+    def _cache_path(self) -> Path | None:
+        if self._cache_dir is None:
+            return None
+        version = self._data_version()
+        if version is None:
+            return None
         dims = [(d.name, d.expr, d.index_values) for d in self.definition.dimensions]
-        key = json.dumps([str(db.resolve()), stat.st_mtime_ns, stat.st_size, dims, MAX_INDEXED_VALUES])
+        key = json.dumps([*version, dims, MAX_INDEXED_VALUES])
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         return self._cache_dir / f"values-{self.definition.id}-{digest}.json"
 
@@ -154,6 +195,17 @@ class LocalGenieSpace:
         history = user_questions(question)  # databricks-langchain GenieAgent's chat-history message
         if history is not None:
             return ask_with_history(self, history, identity=identity)
+        planned = self.plan(question, conversation_id, identity=identity)
+        if isinstance(planned, SpaceAnswer):
+            return planned
+        return self.answered(planned, self._executor.execute(planned.sql, self.definition.physical_tables))
+
+    def plan(
+        self, question: str, conversation_id: str | None = None, *, identity: Identity | None = None
+    ) -> PlannedQuery | SpaceAnswer:
+        """The SQL that answers ``question`` (a verified query's, or the plan's compiled), or the
+        space's answer when it cannot be answered (``no_answer``, recorded in the conversation).
+        Raises as :meth:`ask` does for an empty question or a request to change data."""
         user = identity.user if identity is not None else LOCAL_USER
         row_filters = dict(identity.filters_for(self.definition.id)) if identity is not None else {}
         if not question.strip():
@@ -173,15 +225,8 @@ class LocalGenieSpace:
             self._verified.get(_normalized(question)) if self._use_verified and not row_filters else None
         )
         if verified is not None:
-            return self._run(
-                conv_id,
-                question,
-                None,
-                verified.sql,
-                f"Verified answer: {verified.question}",
-                started,
-                user,
-            )
+            text = f"Verified answer: {verified.question}"
+            return PlannedQuery(conv_id, question, None, verified.sql, text, started, user)
 
         parsed = parse_question(question, self.vocabulary)
         previous = (
@@ -205,9 +250,9 @@ class LocalGenieSpace:
                 )
             return self._no_answer(conv_id, question, text, user)
         parse_ms = (time.perf_counter() - started) * 1000
-        answer = self._run(conv_id, question, plan, compiled.sql, compiled.description, started, user)
-        answer.elapsed_ms["nl_to_sql"] = parse_ms
-        return answer
+        return PlannedQuery(
+            conv_id, question, plan, compiled.sql, compiled.description, started, user, parse_ms
+        )
 
     def _not_understood(self, parsed: ParsedQuestion, plan: QueryPlan) -> str | None:
         """Why the question cannot be answered as asked, naming what was not understood."""
@@ -241,22 +286,19 @@ class LocalGenieSpace:
             )
         return None
 
-    def _run(
-        self,
-        conv_id: str,
-        question: str,
-        plan: QueryPlan | None,
-        sql: str,
-        text: str,
-        started: float,
-        user: str,
-    ) -> SpaceAnswer:
-        result = self._executor.execute(sql, self.definition.physical_tables)
-        message_id = self._conversations.add(conv_id, self.definition.id, question, plan, sql, user)
+    def answered(self, planned: PlannedQuery, result: QueryResult) -> SpaceAnswer:
+        """The answer of a planned query whose ``result`` came back, recorded in its conversation."""
+        conv_id, plan, sql = planned.conversation_id, planned.plan, planned.sql
+        message_id = self._conversations.add(
+            conv_id, self.definition.id, planned.question, plan, sql, planned.user
+        )
+        elapsed = {"query": result.elapsed_ms, "total": (time.perf_counter() - planned.started) * 1000}
+        if planned.nl_to_sql_ms is not None:
+            elapsed["nl_to_sql"] = planned.nl_to_sql_ms
         return SpaceAnswer(
             domain=self.definition.id,
             status="completed",
-            text=text,
+            text=planned.text,
             conversation_id=conv_id,
             message_id=message_id,
             sql=sql,
@@ -266,7 +308,7 @@ class LocalGenieSpace:
             row_count=result.row_count,
             truncated=result.truncated,
             suggested_questions=(),
-            elapsed_ms={"query": result.elapsed_ms, "total": (time.perf_counter() - started) * 1000},
+            elapsed_ms=elapsed,
             column_formats=self._column_formats(plan, result.columns),
         )
 
