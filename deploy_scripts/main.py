@@ -43,6 +43,12 @@ def cli(ctx: click.Context) -> None:
 @click.option(
     "--domain", "domains", multiple=True, help="Ask this space directly, skipping routing (repeatable)."
 )
+@click.option(
+    "--csv",
+    "csv_path",
+    metavar="FILE",
+    help="Also write the whole primary result table to FILE as CSV (a directory: one file per space).",
+)
 @click.argument("question")
 @pass_settings
 def ask(
@@ -51,6 +57,7 @@ def ask(
     thread_id: str | None,
     user: str,
     domains: tuple[str, ...],
+    csv_path: str | None,
     question: str,
 ) -> None:
     """Ask one QUESTION and print the answer with its result tables."""
@@ -74,10 +81,23 @@ def ask(
         from .render import render_result  # rich's Markdown costs ~100 ms: only when rendering
 
         render_result(result)
+    if csv_path is not None:
+        _write_csv(result, csv_path)
     code = EXIT_ERROR if result.status == "error" else 0
     if close_agent(agent) and not agent.traced:  # a tracer exports its spans at exit
         exit_closed(code, command="ask")
     sys.exit(code)
+
+
+def _write_csv(result: Any, target: str) -> None:
+    from .csv_export import write_csv
+
+    written = write_csv(result, target)
+    if not written:
+        click.echo(f"No result table to write to {target}.", err=True)
+    for path, rows, truncated in written:
+        cut = " (the result was cut off: raise row_limit for more)" if truncated else ""
+        click.echo(f"Wrote {rows} rows to {path}{cut}.", err=True)
 
 
 @cli.command()

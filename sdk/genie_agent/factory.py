@@ -51,7 +51,9 @@ def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: 
     if settings.genie_backend == "databricks":
         from .spaces.databricks import databricks_spaces
 
-        genie = databricks_spaces(settings.genie_spaces, timeout_s=settings.genie_poll_timeout_s)
+        genie = databricks_spaces(
+            settings.genie_spaces, timeout_s=settings.genie_poll_timeout_s, row_limit=settings.row_limit
+        )
         return _assemble(settings, dict(genie), source="genie")
     from .spaces.local.conversations import ConversationStore
     from .spaces.local.engine import LocalGenieSpace

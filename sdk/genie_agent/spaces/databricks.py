@@ -3,7 +3,8 @@ databricks-sdk's ``WorkspaceClient.genie``) or awaited (:meth:`DatabricksGenieSp
 
 A question starts a conversation (or continues one by ``conversation_id``); the message is polled
 with ``get_message`` until COMPLETED, FAILED, CANCELLED or QUERY_RESULT_EXPIRED, then the query
-attachment's result is fetched (re-executed when it expired) and typed from its manifest. That
+attachment's result is fetched (re-executed when it expired) and typed from its manifest, read in
+full up to ``row_limit`` (the rest of a large one from Genie's full-result download). That
 course is written once (:mod:`.genie_flow`); each method drives it with its own transport.
 
 We poll ourselves rather than use the SDK's ``*_and_wait``: that waits only for COMPLETED or
@@ -98,12 +99,14 @@ class DatabricksGenieSpace:
         client: ClientFactory,
         *,
         timeout_s: float = 100.0,
+        row_limit: int = 1000,
         pacer: Callable[[tuple[float, float] | None], Pacer] = Pacer,
     ) -> None:
         self.domain = domain
         self.config = config
         self._client = client
         self._timeout_s = timeout_s
+        self._row_limit = row_limit
         self._pacer = pacer
         self._history_lock = threading.Lock()
         self._expected: tuple[float, float] | None = None  # recent answer time: mean, mean deviation
@@ -204,7 +207,14 @@ class DatabricksGenieSpace:
         from .genie_flow import GenieQuestion
 
         info, config = self.info, self.config
-        space = AskedSpace(self.domain, info.title, config.space_id, config.sample_questions, self._timeout_s)
+        space = AskedSpace(
+            self.domain,
+            info.title,
+            config.space_id,
+            config.sample_questions,
+            self._timeout_s,
+            self._row_limit,
+        )
         with self._history_lock:
             pacer = self._pacer(self._expected)
         return GenieQuestion(space, question, conversation_id, pacer=pacer, learn=self._learn)
@@ -271,8 +281,16 @@ def default_client_factory(*, retry_timeout_s: float = UNREACHABLE_RETRY_S) -> C
 
 
 def databricks_spaces(
-    spaces: Mapping[str, GenieSpaceConfig], *, timeout_s: float, client: ClientFactory | None = None
+    spaces: Mapping[str, GenieSpaceConfig],
+    *,
+    timeout_s: float,
+    row_limit: int = 1000,
+    client: ClientFactory | None = None,
 ) -> dict[str, DatabricksGenieSpace]:
-    """The configured Genie spaces by domain, sharing one client factory."""
+    """The configured Genie spaces by domain, sharing one client factory; an answer holds at most
+    ``row_limit`` rows of its result (read in full up to there)."""
     factory = client or default_client_factory(retry_timeout_s=min(UNREACHABLE_RETRY_S, timeout_s))
-    return {d: DatabricksGenieSpace(d, c, factory, timeout_s=timeout_s) for d, c in spaces.items()}
+    return {
+        d: DatabricksGenieSpace(d, c, factory, timeout_s=timeout_s, row_limit=row_limit)
+        for d, c in spaces.items()
+    }

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
     from databricks.sdk.service.sql import ColumnInfo
 
-    from .genie_flow import Call
+    from .genie_calls import Call
 
-__all__ = ["GenieCall", "Pacer", "column_type_name", "describe_caller"]
+__all__ = ["GenieCall", "Pacer", "column_type_name", "describe_caller", "link_refused"]
 
 log = logging.getLogger("genie_agent.genie")
 T = TypeVar("T")
@@ -53,14 +53,18 @@ class GenieCall:
         """Make one call of a question's steps (:mod:`.genie_flow`) and give its result."""
         from databricks.sdk.errors import NotFound, PermissionDenied
 
-        from .genie_flow import (
+        from .genie_calls import (
             CreateMessage,
             DescribeCaller,
+            FetchLink,
             FetchResult,
+            GetChunk,
+            GetDownload,
             GetMessage,
             Sent,
             Sleep,
             StartConversation,
+            StartDownload,
         )
 
         genie, space_id = self.client.genie, self.space_id
@@ -90,9 +94,67 @@ class GenieCall:
                     else genie.get_message_attachment_query_result
                 )
                 return self.run(lambda: fetch(*ids)).statement_response
+            case StartDownload(conversation_id, message_id, attachment_id):
+                generate = self._download_method("generate_download_full_query_result")
+                return self.run(lambda: generate(space_id, conversation_id, message_id, attachment_id))
+            case GetDownload(conversation_id, message_id, attachment_id, download_id, signature):
+                get = self._download_method("get_download_full_query_result")
+                return self.run(
+                    lambda: get(
+                        space_id=space_id,
+                        conversation_id=conversation_id,
+                        message_id=message_id,
+                        attachment_id=attachment_id,
+                        download_id=download_id,
+                        download_id_signature=signature,
+                    )
+                ).statement_response
+            case GetChunk(path):
+                from databricks.sdk.service.sql import ResultData
+
+                body = self.run(lambda: self.client.api_client.do("GET", path, headers=self._headers()))
+                return ResultData.from_dict(body if isinstance(body, dict) else {})
+            case FetchLink(url, headers):
+                return self._fetch_link(url, dict(headers))
             case DescribeCaller():
                 return describe_caller(self)
         raise TypeError(f"not a Genie call: {call!r}")
+
+    def _download_method(self, name: str) -> Callable[..., Any]:
+        method = getattr(self.client.genie, name, None)
+        if method is None:  # databricks-sdk before 0.83
+            raise BackendError(
+                f"This databricks-sdk has no GenieAPI.{name}: the full result of a large answer cannot be read.",
+                "pip install 'databricks-sdk>=0.83' (genie-agent's databricks extra pins a version that has it).",
+            )
+        return method
+
+    def _headers(self) -> dict[str, str]:
+        """What databricks-sdk's own service calls send besides their auth (see ``GenieAPI``)."""
+        from databricks.sdk.client_types import HostType
+
+        headers = {"Accept": "application/json"}
+        cfg = self.client.config
+        if cfg.host_type == HostType.UNIFIED and cfg.workspace_id:
+            headers["X-Databricks-Org-Id"] = str(cfg.workspace_id)
+        return headers
+
+    def _fetch_link(self, url: str, headers: dict[str, str]) -> bytes:
+        """An external link's file, with the link's own headers and no credentials (its URL is signed)."""
+        import requests
+
+        timeout = max(1.0, self.deadline - time.monotonic())
+        try:
+            response = requests.get(url, headers=headers, timeout=(5.0, timeout))
+        except requests.RequestException as exc:
+            raise BackendError(
+                f"A chunk of the {self.title} space's full result could not be downloaded: {type(exc).__name__}.",
+                "Check that this machine reaches the workspace's cloud storage, then ask again.",
+                retryable=True,
+            ) from None
+        if response.status_code >= 400:
+            raise link_refused(self.title, response.status_code)
+        return response.content
 
     def run(self, fn: Callable[[], T], *, keep: tuple[type[BaseException], ...] = ()) -> T:
         """``fn()``, with SDK errors raised as :class:`BackendError` (except those in ``keep``) and
@@ -149,6 +211,17 @@ class GenieCall:
 
     def _host(self) -> str:
         return str(getattr(self.client.config, "host", None) or "the workspace")
+
+
+def link_refused(title: str, status: int) -> BackendError:
+    """The error for an external link whose storage answered HTTP ``status``."""
+    expired = status in (401, 403)
+    return BackendError(
+        f"The cloud storage holding the {title} space's full result refused a chunk of it (HTTP {status}"
+        + (": the signed link expired or was not accepted)." if expired else ")."),
+        "Ask again: a new download gives new links.",
+        retryable=True,
+    )
 
 
 def describe_caller(call: GenieCall) -> str:

@@ -8,7 +8,13 @@ re-executing an expired result, the errors and the answer are the same whichever
 
 The course: send the question (continuing ``conversation_id`` when it is the caller's, else in a
 new conversation), poll the message until COMPLETED, FAILED, CANCELLED or QUERY_RESULT_EXPIRED,
-then fetch the query attachment's result (re-executed when it expired) and type it.
+then fetch the query attachment's result (re-executed when it expired) and type it. When that first
+chunk of the result is not all of it and the space's row limit wants more rows, the rest comes from
+a full-result download (:mod:`.genie_download`); if that fails, the answer keeps the first chunk,
+``truncated``, and the reason is logged.
+
+The calls (:mod:`.genie_calls`) are the driver's to make: an error a call raises is thrown into the
+steps, which let it through except where they have somewhere to go on without it.
 """
 
 from __future__ import annotations
@@ -16,11 +22,33 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError, BackendTimeoutError
-from .genie_answer import TERMINAL, AskedSpace, MessageParts, message_status, statement_error, statement_state
+from .genie_answer import (
+    TERMINAL,
+    AskedSpace,
+    MessageParts,
+    first_chunk_only,
+    first_chunk_rows,
+    message_status,
+    statement_error,
+    statement_state,
+)
+from .genie_calls import (
+    Call,
+    CreateMessage,
+    DescribeCaller,
+    FetchLink,
+    FetchResult,
+    GetChunk,
+    GetDownload,
+    GetMessage,
+    Sent,
+    Sleep,
+    StartConversation,
+    StartDownload,
+)
 from .genie_errors import (
     RATE_LIMIT_ERRORS,
     error_type,
@@ -36,18 +64,23 @@ if TYPE_CHECKING:
     from databricks.sdk.service.sql import StatementResponse
 
     from .base import SpaceAnswer
+    from .genie_answer import ResultRows
     from .genie_client import Pacer
 
 __all__ = [
     "Call",
     "CreateMessage",
     "DescribeCaller",
+    "FetchLink",
     "FetchResult",
     "GenieQuestion",
+    "GetChunk",
+    "GetDownload",
     "GetMessage",
     "Sent",
     "Sleep",
     "StartConversation",
+    "StartDownload",
     "adrive",
     "drive",
 ]
@@ -55,60 +88,6 @@ __all__ = [
 log = logging.getLogger("genie_agent.genie")
 
 
-@dataclass(frozen=True)
-class Sent:
-    """A question Genie accepted: where to poll for its answer."""
-
-    conversation_id: str
-    message_id: str
-
-
-@dataclass(frozen=True)
-class StartConversation:
-    """-> :class:`Sent`."""
-
-    question: str
-
-
-@dataclass(frozen=True)
-class CreateMessage:
-    """-> :class:`Sent`, or None when the conversation is gone or another user's (404, 403)."""
-
-    conversation_id: str
-    question: str
-
-
-@dataclass(frozen=True)
-class GetMessage:
-    """-> ``GenieMessage``."""
-
-    conversation_id: str
-    message_id: str
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """-> ``StatementResponse | None``: the attachment's query result, or its query run again (``execute``)."""
-
-    conversation_id: str
-    message_id: str
-    attachment_id: str
-    execute: bool
-
-
-@dataclass(frozen=True)
-class Sleep:
-    """-> None."""
-
-    seconds: float
-
-
-@dataclass(frozen=True)
-class DescribeCaller:
-    """-> ``str``: who the workspace sees, for an error message."""
-
-
-Call = StartConversation | CreateMessage | GetMessage | FetchResult | Sleep | DescribeCaller
 Steps = Generator[Call, Any, "SpaceAnswer"]
 
 
@@ -195,7 +174,32 @@ class GenieQuestion:
             return parts.no_answer(self.space, self.started)
         fetch_started = time.monotonic()
         statement = yield from self._result(message, parts, expired=status == "QUERY_RESULT_EXPIRED")
-        return parts.query_answer(self.space, statement, self.started, fetch_started)
+        assert parts.query is not None and parts.query.query is not None
+        metadata = parts.query.query.query_result_metadata
+        rows = first_chunk_rows(statement, metadata, self.space.row_limit)
+        if rows is None:
+            rows = yield from self._rest(message, parts, statement)
+        return parts.query_answer(self.space, statement, rows, self.started, fetch_started)
+
+    def _rest(
+        self, message: GenieMessage, parts: MessageParts, statement: StatementResponse
+    ) -> Generator[Call, Any, ResultRows]:
+        """All of the result up to the row limit, from a full-result download; the first chunk alone
+        (``truncated``) when the download fails."""
+        from .genie_download import download_rows
+
+        assert parts.query is not None and parts.query.attachment_id is not None
+        ids = (message.conversation_id, message.message_id, parts.query.attachment_id)
+        try:
+            return (yield from download_rows(ids, self.space.title, self.space.row_limit, self.deadline))
+        except BackendError as exc:
+            log.warning(
+                "The full result of the %s space's query could not be read (%s); the answer keeps the "
+                "first chunk of it.",
+                self.space.title,
+                exc.message,
+            )
+            return first_chunk_only(statement)
 
     def _result(
         self, message: GenieMessage, parts: MessageParts, *, expired: bool
@@ -237,13 +241,16 @@ class GenieQuestion:
 def drive(steps: Steps, call: Callable[[Call], Any]) -> SpaceAnswer:
     """Run a question's steps with a blocking ``call``."""
     try:
-        result: Any = None
+        step = next(steps)
         while True:
             try:
+                result = call(step)
+            except Exception as exc:
+                step = steps.throw(exc)
+            else:
                 step = steps.send(result)
-            except StopIteration as done:
-                return done.value
-            result = call(step)
+    except StopIteration as done:
+        return done.value
     finally:
         steps.close()
 
@@ -251,12 +258,15 @@ def drive(steps: Steps, call: Callable[[Call], Any]) -> SpaceAnswer:
 async def adrive(steps: Steps, call: Callable[[Call], Awaitable[Any]]) -> SpaceAnswer:
     """Run a question's steps with an awaited ``call``: waiting holds no thread."""
     try:
-        result: Any = None
+        step = next(steps)
         while True:
             try:
+                result = await call(step)
+            except Exception as exc:
+                step = steps.throw(exc)
+            else:
                 step = steps.send(result)
-            except StopIteration as done:
-                return done.value
-            result = await call(step)
+    except StopIteration as done:
+        return done.value
     finally:
         steps.close()

@@ -27,30 +27,39 @@ import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
 from databricks.sdk import errors
 from databricks.sdk.client_types import HostType
 from databricks.sdk.service.dashboards import (
+    GenieGenerateDownloadFullQueryResultResponse,
+    GenieGetDownloadFullQueryResultResponse,
     GenieGetMessageQueryResultResponse,
     GenieMessage,
     GenieStartConversationResponse,
 )
 from databricks.sdk.service.iam import User
+from databricks.sdk.service.sql import ResultData
 
 from ..errors import BackendError, BackendTimeoutError, RateLimitedError
-from .genie_connections import CONNECT_TIMEOUT_S, MAX_CONNECTIONS, connection
-from .genie_errors import api_error, caller_named, rate_limit_delay, sdk_error, unreachable
-from .genie_flow import (
+from .genie_calls import (
     Call,
     CreateMessage,
     DescribeCaller,
+    FetchLink,
     FetchResult,
+    GetChunk,
+    GetDownload,
     GetMessage,
     Sent,
     Sleep,
     StartConversation,
+    StartDownload,
 )
+from .genie_client import link_refused
+from .genie_connections import CONNECT_TIMEOUT_S, MAX_CONNECTIONS, connection
+from .genie_errors import api_error, caller_named, rate_limit_delay, sdk_error, unreachable
 
 if TYPE_CHECKING:
     from databricks.sdk.config import Config
@@ -110,6 +119,22 @@ class AsyncGenieCall:
                 )
                 body = await self._request("POST" if execute else "GET", path)
                 return GenieGetMessageQueryResultResponse.from_dict(body).statement_response
+            case StartDownload(conversation_id, message_id, attachment_id):
+                path = f"{base}/conversations/{conversation_id}/messages/{message_id}/attachments/{attachment_id}/downloads"
+                return GenieGenerateDownloadFullQueryResultResponse.from_dict(
+                    await self._request("POST", path)
+                )
+            case GetDownload(conversation_id, message_id, attachment_id, download_id, signature):
+                path = (
+                    f"{base}/conversations/{conversation_id}/messages/{message_id}/attachments/{attachment_id}"
+                    f"/downloads/{download_id}?{urlencode({'download_id_signature': signature})}"
+                )
+                body = await self._request("GET", path)
+                return GenieGetDownloadFullQueryResultResponse.from_dict(body).statement_response
+            case GetChunk(path):
+                return ResultData.from_dict(await self._request("GET", path))
+            case FetchLink(url, headers):
+                return await self._fetch_link(url, dict(headers))
             case DescribeCaller():
                 return await self.describe_caller()
         raise TypeError(f"not a Genie call: {call!r}")
@@ -125,6 +150,26 @@ class AsyncGenieCall:
         except Exception:  # only to name the caller in an error message
             pass
         return caller_named(name, self.identity, self._auth())
+
+    async def _fetch_link(self, url: str, headers: dict[str, str]) -> bytes:
+        """An external link's file: the link's own headers and no credentials (its URL is signed)."""
+        try:
+            async with connection(self.deadline) as client:
+                response = await client.get(url, headers=headers, timeout=self._timeout())
+        except TimeoutError:
+            raise BackendTimeoutError(
+                f"No connection came free in time to download the {self.title} space's full result.",
+                "This process asks too many questions at once: ask again.",
+            ) from None
+        except httpx.TransportError as exc:
+            raise BackendError(
+                f"A chunk of the {self.title} space's full result could not be downloaded: {type(exc).__name__}.",
+                "Check that this machine reaches the workspace's cloud storage, then ask again.",
+                retryable=True,
+            ) from None
+        if response.status_code >= 400:
+            raise link_refused(self.title, response.status_code)
+        return response.content
 
     async def _request(
         self,
