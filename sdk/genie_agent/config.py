@@ -21,9 +21,20 @@ from .evaluation.thresholds import DEFAULT_THRESHOLDS
 from .identity import UserConfig
 from .spaces.databricks import GenieSpaceConfig
 
-__all__ = ["EXAMPLE_CATALOG", "Settings", "config_file_path", "load_settings"]
+__all__ = ["DEFAULT_OBO_SCOPES", "EXAMPLE_CATALOG", "Settings", "config_file_path", "load_settings"]
 
 EXAMPLE_CATALOG = Path(str(resources.files("genie_agent_examples") / "tpch" / "catalog.yaml"))
+
+DEFAULT_OBO_SCOPES = (
+    "dashboards.genie",
+    "sql.warehouses",
+    "sql.statement-execution",
+    "serving.serving-endpoints",
+)
+"""The user API scopes a model logged for on-behalf-of-user auth asks for (README: Deploy): Genie's
+conversation API, the SQL warehouse and the Statement Execution API (a large result's later chunks),
+and serving endpoints (the LLM)."""
+_SCOPE = re.compile(r"[a-z][a-z0-9-]*(\.[a-z0-9-]+)*(:[a-z-]+)*")
 
 
 def _default_home() -> Path:
@@ -300,6 +311,21 @@ class Settings(BaseSettings):
         default=None,
         description="Token a browser presents to `genie-agent chat --web` (at least 16 characters); unset: the chat is served on loopback only.",
     )
+    obo_scopes: tuple[str, ...] = Field(
+        default=DEFAULT_OBO_SCOPES,
+        description="User API scopes `log` records in the model's auth_policy for on-behalf-of-user auth (the calling user's token is down-scoped to them). Default: dashboards.genie, sql.warehouses, sql.statement-execution, serving.serving-endpoints.",
+    )
+
+    @field_validator("obo_scopes")
+    @classmethod
+    def _check_scopes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [s for s in value if not _SCOPE.fullmatch(s)]
+        if bad:
+            raise ValueError(
+                f"not API scope names: {', '.join(map(repr, bad))} (e.g. dashboards.genie, sql, catalog.tables:read)"
+            )
+        return tuple(dict.fromkeys(value))
+
     verified_queries: bool = Field(
         default=True, description="Answer questions that match a verified query with its SQL."
     )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import SecretStr
 
+from .config import DEFAULT_OBO_SCOPES
 from .prompts import registry_prefix
 
 if TYPE_CHECKING:
@@ -36,14 +37,11 @@ __all__ = [
 
 ResourceKind = Literal["genie_space", "sql_warehouse", "serving_endpoint", "lakebase"]
 
-USER_API_SCOPES = (
-    "dashboards.genie",
-    "sql.warehouses",
-    "sql.statement-execution",
-    "serving.serving-endpoints",
-)
-"""What the calling user's token may do in the served agent with on-behalf-of-user auth: ask Genie
-spaces (which run SQL on the space's warehouse as that user) and call serving endpoints."""
+USER_API_SCOPES = DEFAULT_OBO_SCOPES
+"""The default of the ``obo_scopes`` setting: what the calling user's token may do in the served agent
+with on-behalf-of-user auth: ask Genie spaces (which run SQL on the space's warehouse as that user),
+read a large result's later chunks (Statement Execution API) and call serving endpoints."""
+_GENIE_SCOPES = frozenset({"dashboards.genie", "genie", "all-apis"})
 
 SERVED_HOME = "/tmp/genie-agent"
 """``GENIE_AGENT_HOME`` of the served agent: a writable directory in the serving container."""
@@ -68,6 +66,7 @@ _NOT_SERVED = frozenset(
         "judge_api_key",
         "users",
         "auth",
+        "obo_scopes",
         "chat_web_token",
         "uc_catalog",
         "uc_schema",
@@ -323,6 +322,12 @@ def _missing(settings: Settings) -> tuple[list[str], list[str]]:
                     f"genie_spaces.{domain}.warehouse_id: the space's SQL warehouse is not declared; set "
                     "it (from the space's settings) so the endpoint may use the warehouse."
                 )
+    obo = settings.auth in ("auto", "model-serving")
+    if obo and settings.genie_backend == "databricks" and not _GENIE_SCOPES & set(settings.obo_scopes):
+        notes.append(
+            f"obo_scopes ({', '.join(settings.obo_scopes) or 'none'}) names no Genie scope: the calling "
+            "user's token cannot ask Genie in the served agent. Add dashboards.genie."
+        )
     if settings.memory_backend == "sqlite":
         notes.append(
             "memory_backend is sqlite: the served agent keeps threads and memories on its container's "
@@ -367,7 +372,7 @@ def plan_deployment(settings: Settings) -> DeploymentPlan:
         prompts=tuple(prompt_names()),
         on_behalf_of_user=obo,
         resources=tuple(_resources(settings, obo)),
-        api_scopes=USER_API_SCOPES if obo else (),
+        api_scopes=tuple(settings.obo_scopes) if obo else (),
         environment=dict(sorted(serving_env.items())),
         secrets=tuple(secrets),
         endpoint_name=settings.serving_endpoint or _default_endpoint_name(model_name),
