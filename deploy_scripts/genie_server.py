@@ -104,10 +104,12 @@ def build_server_app(
     endpoint_name: str = "genie-agent",
     lakebase_instances: Mapping[str, str] | None = None,
     questions_per_minute: int | None = None,
+    bare: bool = False,
 ) -> tuple[ASGIApp, GenieApi]:
     """The combined app and its Genie API part, over the local spaces whatever ``genie_backend`` says.
     ``lakebase_instances`` (name -> PostgreSQL host) are answered to Lakebase memory clients;
-    ``questions_per_minute`` limits the questions of the whole server (HTTP 429 beyond it)."""
+    ``questions_per_minute`` limits the questions of the whole server (HTTP 429 beyond it); ``bare``
+    lists no space until one is created (the local spaces' tables are there to create them on)."""
     from genie_agent.errors import ConfigError
     from genie_agent.factory import make_agent
     from genie_agent.genie_api import build_genie_api
@@ -130,6 +132,7 @@ def build_server_app(
         latency_s=latency_s,
         lakebase_instances=lakebase_instances,
         questions_per_minute=questions_per_minute,
+        bare=bare,
     )
     serving = build_app(local, GenieResponsesAgent(agent))
     return _Routes(genie, serving, endpoint_name), genie
@@ -168,6 +171,11 @@ def build_server_app(
     help="A workspace's Genie rate limit: at most N questions (start-conversation, create-message) "
     "in any minute across all spaces and users; more get HTTP 429 with Retry-After.",
 )
+@click.option(
+    "--bare",
+    is_flag=True,
+    help="A workspace with no Genie space yet: only the local tables (samples.tpch.*), to create spaces on.",
+)
 @pass_settings
 def genie_server(
     settings: Settings,
@@ -177,6 +185,7 @@ def genie_server(
     endpoint_name: str,
     lakebase: tuple[str, ...],
     questions_per_minute: int | None,
+    bare: bool,
 ) -> None:
     """Serve the local spaces under the Genie Conversation API (/api/2.0/genie/...) and the agent as a
     Model Serving endpoint, for databricks-sdk and serving clients."""
@@ -191,8 +200,11 @@ def genie_server(
         endpoint_name=endpoint_name,
         lakebase_instances=instances,
         questions_per_minute=questions_per_minute,
+        bare=bare,
     )
     import uvicorn
+
+    from genie_agent.genie_api import LOCAL_WAREHOUSE_ID
 
     auth = (
         f"bearer tokens for {len(settings.users)} user(s)" if settings.users else "any token (one local user)"
@@ -200,6 +212,10 @@ def genie_server(
     url = f"http://{host}:{port}"
     click.echo(f"genie-server on {url}  (auth: {auth})", err=True)
     click.echo(f"  Genie API:        {url}/api/2.0/genie/spaces", err=True)
+    spaces = "none yet (--bare)" if bare else "the local spaces"
+    click.echo(
+        f"  Genie spaces:     {spaces}; SQL warehouse {LOCAL_WAREHOUSE_ID} to create them on", err=True
+    )
     click.echo(f"  serving endpoint: {url}/serving-endpoints/{endpoint_name}/invocations", err=True)
     if latency:
         click.echo(f"  latency (s):      {', '.join(f'{k}={v:g}' for k, v in latency.items())}", err=True)

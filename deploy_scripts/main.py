@@ -22,6 +22,7 @@ from .log import log
 from .memory import memory, setup_memory
 from .metric_view_cmd import metric_view
 from .process_exit import ONE_SHOT, close_agent, collector_off, exit_closed
+from .spaces_cmd import spaces
 
 if TYPE_CHECKING:
     from genie_agent.config import Settings
@@ -157,6 +158,7 @@ cli.add_command(setup_memory)
 cli.add_command(log)
 cli.add_command(deploy)
 cli.add_command(metric_view)
+cli.add_command(spaces)
 
 
 def main() -> None:  # pragma: no cover

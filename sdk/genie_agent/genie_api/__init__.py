@@ -4,7 +4,10 @@ local spaces.
 
 - :mod:`.server` — the ASGI app (:class:`GenieApi`, :func:`build_genie_api`) and
   :func:`serve_in_background` for tests and benchmarks.
-- :mod:`.routes` — the HTTP: paths, the bearer token, bodies in; JSON out.
+- :mod:`.routes` — the HTTP of conversations: paths, the bearer token, bodies in; JSON out.
+- :mod:`.space_admin` — the spaces: list, get, create, update (etag), trash; :mod:`.space_payload`
+  checks a space's definition as the workspace does, :mod:`.space_builder` builds the local space
+  that answers a created one.
 - :mod:`.messages` — the message service: conversations, messages and their statuses over time.
 - :mod:`.payloads` — the JSON Genie answers with.
 - :mod:`.faults` — scripted failures (FAILED, CANCELLED, expired results, a starting warehouse, 429),
@@ -21,9 +24,11 @@ from .errors import ApiError
 from .faults import GenieFaults, MessageFault, QuestionLimit
 from .messages import MessageTrace, ServiceStats
 from .server import GenieApi, build_genie_api, serve_in_background
+from .space_admin import LOCAL_WAREHOUSE_ID
 from .workspace import DatabaseFaults, IssuedCredential, WorkspaceDatabases, parse_instance
 
 __all__ = [
+    "LOCAL_WAREHOUSE_ID",
     "ApiError",
     "DatabaseFaults",
     "GenieApi",

@@ -2,8 +2,9 @@
 JSON out. Everything else is the services' (:mod:`.messages`, :mod:`.workspace`), called with plain
 arguments; what they raise (:class:`~.errors.ApiError`) the server writes as Databricks does.
 
-Paths are databricks-sdk's: ``GenieAPI`` (``/api/2.0/genie/spaces/...``, with the deprecated
-message-level query-result forms it still has), ``DatabaseAPI`` (``/api/2.0/database/...``), the
+Paths are databricks-sdk's: ``GenieAPI``'s conversations (``/api/2.0/genie/spaces/{id}/...``, with the
+deprecated message-level query-result forms it still has; the spaces themselves are
+:mod:`.space_admin`'s), ``DatabaseAPI`` (``/api/2.0/database/...``), the
 caller (``/api/2.0/preview/scim/v2/Me``) and the config probe a client makes when it is built
 (``/.well-known/databricks-config``). One path is the emulator's own, not Databricks':
 ``GET /_genie_server/stats``, its counters (questions, 429s, polls) for benchmarks.
@@ -21,7 +22,7 @@ from starlette.routing import Route
 from ..identity import Identity
 from .errors import ApiError
 from .messages import GenieService, MessageRef, user_id
-from .payloads import DEFAULT_CHUNK_ROWS, message_json, space_json, started_json, statement_json
+from .payloads import DEFAULT_CHUNK_ROWS, message_json, started_json, statement_json
 from .workspace import WorkspaceDatabases
 
 __all__ = ["STATS_PATH", "WORKSPACE_ID", "database_routes", "genie_routes"]
@@ -67,26 +68,6 @@ class _GenieRoutes:
 
     def _who(self, request: Request) -> Identity:
         return _caller(self.s.authenticate, request)
-
-    async def list_spaces(self, request: Request) -> JSONResponse:
-        ids = self.s.visible_spaces(self._who(request))
-        try:
-            size = max(1, int(request.query_params.get("page_size") or 100))
-            start = max(0, int(request.query_params.get("page_token") or 0))
-        except ValueError:
-            raise ApiError(
-                400, "INVALID_PARAMETER_VALUE", "page_size and page_token must be integers."
-            ) from None
-        page = [space_json(k, self.s.spaces[k].info) for k in ids[start : start + size]]
-        body: dict[str, object] = {"spaces": page}
-        if start + size < len(ids):
-            body["next_page_token"] = str(start + size)
-        return JSONResponse(body)
-
-    async def get_space(self, request: Request) -> JSONResponse:
-        space_id = request.path_params["space_id"]
-        space = self.s.space(space_id, self._who(request))
-        return JSONResponse(space_json(space_id, space.info))
 
     async def start_conversation(self, request: Request) -> JSONResponse:
         who = self._who(request)
@@ -148,8 +129,6 @@ class _GenieRoutes:
         return [
             Route("/.well-known/databricks-config", self.well_known),
             Route("/api/2.0/preview/scim/v2/Me", self.me),
-            Route(_SPACES, self.list_spaces),
-            Route(_SPACES + "/{space_id}", self.get_space),
             Route(_SPACES + "/{space_id}/start-conversation", self.start_conversation, methods=["POST"]),
             Route(_CONV + "/messages", self.create_message, methods=["POST"]),
             Route(_CONV + "/messages", self.list_messages, methods=["GET"]),

@@ -1,9 +1,9 @@
 """The Genie emulator as one ASGI app: a Genie Conversation API server over any :class:`GenieSpace`,
 so the real databricks-sdk runs here.
 
-Paths and JSON are databricks-sdk's ``GenieAPI`` (``/api/2.0/genie/...``): list and get spaces,
-start a conversation, create a message, poll it, fetch a query attachment's result as a
-``statement_response`` and re-execute an expired one. A message moves SUBMITTED -> ASKING_AI ->
+Paths and JSON are databricks-sdk's ``GenieAPI`` (``/api/2.0/genie/...``): list, get, create, update
+and trash spaces (:mod:`.space_admin`; a created space is answered at once), start a conversation,
+create a message, poll it, fetch a query attachment's result as a ``statement_response`` and re-execute an expired one. A message moves SUBMITTED -> ASKING_AI ->
 EXECUTING_QUERY -> COMPLETED (or FAILED with an ``error``, CANCELLED, QUERY_RESULT_EXPIRED) over
 the space's artificial latency, on the event loop's timers, while the space answers in a bounded
 thread pool: thousands of messages in flight hold no thread each (:mod:`.messages`).
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,6 +41,8 @@ from .messages import GenieService, MessageTrace, ServiceStats
 from .payloads import DEFAULT_CHUNK_ROWS
 from .results import ResultStore, result_routes
 from .routes import database_routes, genie_routes
+from .space_admin import SpaceAdmin, space_admin_routes
+from .space_builder import LocalTables
 from .workspace import WorkspaceDatabases
 
 __all__ = ["GenieApi", "build_genie_api", "serve_in_background"]
@@ -67,14 +69,18 @@ class GenieApi:
         self,
         service: GenieService,
         databases: WorkspaceDatabases | None = None,
+        spaces: SpaceAdmin | None = None,
         results: ResultStore | None = None,
     ) -> None:
         self._service = service
         self.databases = databases or WorkspaceDatabases({})
+        self.spaces = spaces or SpaceAdmin(service, LocalTables(service.spaces))
+        """The spaces' management state: records, created spaces, SQL warehouses."""
         self.results = results or ResultStore(service, DEFAULT_CHUNK_ROWS)
         """Query results past their first chunk: later chunks, full-result downloads, their files."""
         self._app = Starlette(
-            routes=genie_routes(service, self.results.chunk_rows)
+            routes=space_admin_routes(self.spaces)
+            + genie_routes(service, self.results.chunk_rows)
             + result_routes(service, self.results)
             + database_routes(self.databases, service.authenticate),
             exception_handlers={ApiError: _api_error, 404: _not_found, 405: _not_found},
@@ -117,6 +123,8 @@ def build_genie_api(
     lakebase_instances: Mapping[str, str] | None = None,
     questions_per_minute: int | None = None,
     engine_workers: int | None = None,
+    warehouses: Iterable[str] = (),
+    bare: bool = False,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     download_format: str = "JSON_ARRAY",
 ) -> GenieApi:
@@ -130,6 +138,9 @@ def build_genie_api(
     ``questions_per_minute`` limits the questions (start-conversation, create-message) of the whole
     server, as a workspace does: one beyond it is HTTP 429 with Retry-After (``faults`` changes it
     later). The spaces answer in ``engine_workers`` threads (default: :func:`.messages.engine_workers`).
+    Spaces can be created on :data:`.space_admin.LOCAL_WAREHOUSE_ID` and on ``warehouses``, over the
+    tables of ``spaces`` (as ``samples.<database>.<table>``); ``bare`` serves those tables only, as a
+    workspace with no Genie space yet: none is listed until one is created.
     Query results come in chunks of ``chunk_rows`` rows; a full-result download's files are in
     ``download_format`` (``JSON_ARRAY`` or ``ARROW_STREAM``; :mod:`.results`).
     """
@@ -139,7 +150,7 @@ def build_genie_api(
         raise ValueError("engine_workers must be at least 1")
     limit = QuestionLimit(questions_per_minute) if questions_per_minute is not None else None
     service = GenieService(
-        spaces,
+        {} if bare else spaces,
         identities,
         latency_s or {},
         latency_jitter,
@@ -150,7 +161,10 @@ def build_genie_api(
         workers=engine_workers,
     )
     return GenieApi(
-        service, WorkspaceDatabases(lakebase_instances or {}), ResultStore(service, chunk_rows, download_format)
+        service,
+        WorkspaceDatabases(lakebase_instances or {}),
+        SpaceAdmin(service, LocalTables(spaces), warehouses),
+        ResultStore(service, chunk_rows, download_format),
     )
 
 

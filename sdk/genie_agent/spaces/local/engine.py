@@ -85,6 +85,17 @@ class LocalGenieSpace:
         self._vocabulary_lock = threading.Lock()
         self._cache_dir = cache_dir
 
+    def with_definition(self, definition: SpaceDefinition) -> LocalGenieSpace:
+        """Another space over the same database connection and conversation store, with the same
+        settings (genie-server builds a space created through its API so)."""
+        return LocalGenieSpace(
+            definition,
+            self._executor,
+            self._conversations,
+            use_verified_queries=self._use_verified,
+            cache_dir=self._cache_dir,
+        )
+
     def close(self) -> None:
         """Close its DuckDB connection and its conversation store (spaces may share them: closing
         again does nothing); asking afterwards fails."""
