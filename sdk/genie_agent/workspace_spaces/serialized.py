@@ -20,7 +20,7 @@ Where the shape comes from (nothing here is invented):
 
 Text fields are lists of strings (lines, each but the last ending in a newline). Our measures have
 no confirmed place in the format (``sql_snippets`` shapes differ between public sources), so they
-are not sent; their definitions stay in the instructions the space file writes.
+are not sent: a space's own ``instructions`` are where it says how its main figures are computed.
 """
 
 from __future__ import annotations
