@@ -13,6 +13,8 @@ local spaces.
 - :mod:`.faults` — scripted failures (FAILED, CANCELLED, expired results, a starting warehouse, 429),
   and a workspace's question limit (N a minute, then 429 with Retry-After).
 - :mod:`.workspace` — Lakebase database instances and the credentials minted for them.
+- :mod:`.statements` — a SQL warehouse's Statement Execution API over the local DuckDB files (the
+  warehouse backend's); :mod:`.statement_sql` resolves ``samples.tpch.*`` and writes the SQL for DuckDB.
 - :mod:`.errors` — :class:`ApiError`, answered as ``{"error_code", "message"}`` with its status.
 
 ``genie-agent genie-server`` (``genie_agent_cli.genie_server``) serves it on a port.

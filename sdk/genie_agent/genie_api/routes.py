@@ -16,16 +16,17 @@ import dataclasses
 from collections.abc import Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..identity import Identity
 from .errors import ApiError
 from .messages import GenieService, MessageRef, user_id
 from .payloads import DEFAULT_CHUNK_ROWS, message_json, started_json, statement_json
+from .statements import STATEMENTS_PATH, StatementService
 from .workspace import WorkspaceDatabases
 
-__all__ = ["STATS_PATH", "WORKSPACE_ID", "database_routes", "genie_routes"]
+__all__ = ["STATS_PATH", "WORKSPACE_ID", "database_routes", "genie_routes", "statement_routes"]
 
 _SPACES = "/api/2.0/genie/spaces"
 _CONV = _SPACES + "/{space_id}/conversations/{conversation_id}"
@@ -189,3 +190,54 @@ class _DatabaseRoutes:
 def database_routes(db: WorkspaceDatabases, authenticate: Authenticate) -> list[Route]:
     """The ``DatabaseAPI`` routes; ``authenticate`` names the caller from an ``Authorization`` value."""
     return _DatabaseRoutes(db, authenticate).routes()
+
+
+class _StatementRoutes:
+    """The Statement Execution API calls of a SQL warehouse (:mod:`.statements`)."""
+
+    CHUNK = STATEMENTS_PATH + "/{statement_id}/result/chunks/{chunk_index:int}"
+
+    def __init__(self, service: StatementService) -> None:
+        self.s = service
+
+    def _who(self, request: Request) -> Identity:
+        return _caller(self.s.authenticate, request)
+
+    async def execute(self, request: Request) -> JSONResponse:
+        who = self._who(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(400, "MALFORMED_REQUEST", "The request body is not valid JSON.") from None
+        return JSONResponse(await self.s.execute(who, body))
+
+    async def get(self, request: Request) -> JSONResponse:
+        return JSONResponse(self.s.get(self._who(request), request.path_params["statement_id"]))
+
+    async def chunk(self, request: Request) -> Response:
+        p = request.path_params
+        if not self.s.holds(p["statement_id"]):
+            # The same path serves Genie's query results (:mod:`.results`): the app's other route for it.
+            for route in request.app.router.routes:
+                if isinstance(route, Route) and route.path == self.CHUNK and route.endpoint != self.chunk:
+                    answer: Response = await route.endpoint(request)
+                    return answer
+        return JSONResponse(self.s.chunk(self._who(request), p["statement_id"], int(p["chunk_index"])))
+
+    async def cancel(self, request: Request) -> JSONResponse:
+        await self.s.cancel(self._who(request), request.path_params["statement_id"])
+        return JSONResponse({})
+
+    def routes(self) -> list[Route]:
+        one = STATEMENTS_PATH + "/{statement_id}"
+        return [
+            Route(STATEMENTS_PATH, self.execute, methods=["POST"]),
+            Route(one, self.get, methods=["GET"]),
+            Route(self.CHUNK, self.chunk, methods=["GET"]),
+            Route(one + "/cancel", self.cancel, methods=["POST"]),
+        ]
+
+
+def statement_routes(service: StatementService) -> list[Route]:
+    """The Statement Execution API routes. Put them before any other route of the chunk path."""
+    return _StatementRoutes(service).routes()

@@ -18,7 +18,8 @@ The app also answers ``/.well-known/databricks-config`` (databricks-sdk probes i
 is built), ``/api/2.0/preview/scim/v2/Me`` and, given Lakebase instances, the database API of
 :mod:`.workspace` (instance lookup, credentials) that Lakebase memory clients call. The routes
 (:mod:`.routes`) hold the HTTP; the message service (:mod:`.messages`) and the database service
-(:mod:`.workspace`) hold the state and behaviour.
+(:mod:`.workspace`) hold the state and behaviour. A SQL warehouse's Statement Execution API
+(:mod:`.statements`) runs statements over the local spaces' DuckDB files, for the warehouse backend.
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ from .faults import GenieFaults, QuestionLimit
 from .messages import GenieService, MessageTrace, ServiceStats
 from .payloads import DEFAULT_CHUNK_ROWS
 from .results import ResultStore, result_routes
-from .routes import database_routes, genie_routes
+from .routes import database_routes, genie_routes, statement_routes
 from .space_admin import SpaceAdmin, space_admin_routes
 from .space_builder import LocalTables
+from .statements import StatementService, local_schemas, space_grants
 from .workspace import WorkspaceDatabases
 
 __all__ = ["GenieApi", "build_genie_api", "serve_in_background"]
@@ -71,6 +73,7 @@ class GenieApi:
         databases: WorkspaceDatabases | None = None,
         spaces: SpaceAdmin | None = None,
         results: ResultStore | None = None,
+        statements: StatementService | None = None,
     ) -> None:
         self._service = service
         self.databases = databases or WorkspaceDatabases({})
@@ -85,6 +88,14 @@ class GenieApi:
             + database_routes(self.databases, service.authenticate),
             exception_handlers={ApiError: _api_error, 404: _not_found, 405: _not_found},
         )
+        self.statements = statements or StatementService(
+            service.authenticate,
+            local_schemas(self.spaces.local.bases),
+            warehouse_ids=self.spaces.warehouses,
+            may_read=space_grants(lambda: service.spaces),
+        )
+        """The SQL warehouse's statements (the warehouse backend's) over the local spaces' DuckDB files."""
+        self._app.router.routes[:0] = statement_routes(self.statements)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self._app(scope, receive, send)
@@ -109,6 +120,7 @@ class GenieApi:
     def close(self) -> None:
         """Stop the threads the spaces answer in; the app answers no question after this."""
         self._service.close()
+        self.statements.close()
 
 
 def build_genie_api(
