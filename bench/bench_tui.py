@@ -10,7 +10,9 @@ Prints figures only (nothing is asserted). Run from the repo root:
    for the app to be idle sleeps, and other jobs share the cores) with the wall time beside it. Before it,
    the part spent writing the cells (``ResultTable.cells``: number formats for every row). Target: a
    1,000-row result renders in <= 150 ms. ``--all-at-once`` gives each table all its rows at once, as
-   the table did before it added them in batches.
+   the table did before it added them in batches. Then sorting (by revenue, and back to the order the
+   rows came in) and searching (a word, then cleared) a table that holds every row: CPU until the table
+   has been drawn again and the screen composed.
 2. Charts: ``render_chart`` alone (the text a chart draws, at the width the layout gives it), and the same
    result view with its chart mounted and drawn, per kind: bars, nearly equal bars, grouped bars (5 x 5), a
    line with 3 series over 7 years, a line of 1,000 days, the share view of a pie hint, a KPI.
@@ -193,6 +195,26 @@ async def time_mount(
     return shown_cpu, shown_wall, time.process_time() - cpu
 
 
+async def time_arrange(app: Bench, table: ResultTable, act: Callable[[ResultTable], object]) -> float:
+    """CPU seconds from sorting or searching ``table`` until it has been drawn again and the screen
+    composed with it."""
+    drawn = asyncio.Event()
+    draw = table.render_lines
+
+    def spy(crop: Any) -> Any:
+        drawn.set()
+        return draw(crop)
+
+    table.render_lines = spy  # type: ignore[method-assign]
+    cpu = time.process_time()
+    act(table)
+    await drawn.wait()
+    app.screen._compositor.render_strips()
+    spent = time.process_time() - cpu
+    del table.render_lines
+    return spent
+
+
 async def main(runs: int, size: tuple[int, int]) -> None:
     app = Bench()
     async with app.run_test(size=size) as pilot:
@@ -218,6 +240,26 @@ async def main(runs: int, size: tuple[int, int]) -> None:
             met = statistics.median(c for c, _, _ in drawn) <= 0.150
             verdict = "  (target <= 150 ms CPU: " + ("met)" if met else "NOT met)")
             print(f"   {n:>6,} rows {stats(cells)}  {shown(drawn)}" + (verdict if n == 1_000 else ""))
+        print("\n   Sorting and searching a table that holds every row, until it is drawn again (CPU)")
+        for n in (1_000, 10_000):
+            data = result(COLUMNS, table_rows(n), TYPES)
+            log = app.query_one("#chat-log", VerticalScroll)
+            await log.remove_children()
+            view = ResultView(data, None, show_sql=False)
+            await log.mount(view)
+            table = view.query_one(ResultTable)
+            while not table.loaded:
+                await asyncio.sleep(0.005)
+            k = runs if n < 10_000 else min(runs, 3)
+            timed = {
+                "sort by revenue": lambda t: t.sort_by(4),
+                "sort back": lambda t: (t.sort_by(4), t.sort_by(4)),
+                "search a word": lambda t: t.search("ironic"),
+                "search cleared": lambda t: t.search(""),
+            }
+            for what, act in timed.items():
+                samples = [await time_arrange(app, table, act) for _ in range(k)]
+                print(f"   {n:>6,} rows {what:<17} {stats(samples)}")
         print(
             f"\n2. Charts ({width} cols)  render_chart             view with chart, drawn (CPU)   wall       CPU"
         )

@@ -70,10 +70,16 @@ def chat(
     if spec.kind == "embedded":
         from genie_agent.factory import make_agent
         from genie_agent.identity import local_identity
+        from genie_agent_tui.tracing import with_chat_tracing
 
         # before the app: a first run generates the example data, with progress on the terminal
         agent = make_agent(settings)
-        target = InProcessTarget(lambda: agent, identity=local_identity(user, settings.users), spec=spec)
+        # traced (so answers can be rated), MLflow set up off the UI thread once the app connects
+        target = InProcessTarget(
+            lambda: with_chat_tracing(agent, settings),
+            identity=local_identity(user, settings.users),
+            spec=spec,
+        )
     else:
         try:
             target = target_for(spec, settings)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -27,7 +27,7 @@ from genie_agent.client import ThreadState
 from genie_agent.client.base import request_body
 from genie_agent.errors import GenieAgentError
 
-from .export import export_csv
+from .feedback import RATING_COMMANDS, FeedbackActions
 from .messages import PromptSubmitted, TurnCancelled, TurnCompleted, TurnFailed
 from .screens.help import HelpScreen
 from .screens.memory import MemoryScreen
@@ -40,7 +40,7 @@ from .widgets.chat_log import ChatLog
 from .widgets.fitted_footer import FittedFooter
 from .widgets.notice import Notice
 from .widgets.prompt_input import PromptInput
-from .widgets.result_view import ResultView
+from .widgets.rating import TurnRating
 from .widgets.turn_view import TurnView
 
 __all__ = ["GenieChatApp", "TargetFactory"]
@@ -61,7 +61,7 @@ _SLASH = {
 }
 
 
-class GenieChatApp(App[None]):
+class GenieChatApp(FeedbackActions):
     """``genie-agent chat``. Tests build it over a target and drive it with ``run_test()``.
 
     ``make_target`` builds a target from a pick in the target screen (None: picking is off);
@@ -87,16 +87,18 @@ class GenieChatApp(App[None]):
     # (they still work; F1 and the command palette list them).
     FOOTER_PRIORITY = (
         "cancel_turn",
+        "rate('up')",
+        "rate('down')",
         "help",
         "new_chat",
         "toggle_sql",
         "sessions",
         "memories",
         "export",
+        "comment",
         "copy_sql",
     )
 
-    show_sql: reactive[bool] = reactive(False, init=False)
     turn_running: reactive[bool] = reactive(False, init=False)
 
     def __init__(
@@ -119,7 +121,6 @@ class GenieChatApp(App[None]):
         self.history = PromptHistory(home / "tui" / "history.json")
         self.session = Session(target=target.label)
         self._turn: Worker[None] | None = None
-        self.last_export: Path | None = None
 
     # --- layout ------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -129,10 +130,6 @@ class GenieChatApp(App[None]):
         # when ``self.target.features.memory`` is on: see ``action_memories``.
         yield PromptInput(self.history, id="prompt")
         yield FittedFooter(self.FOOTER_PRIORITY)
-
-    @property
-    def chat_log(self) -> ChatLog:
-        return self.screen_stack[0].query_one(ChatLog)
 
     def on_mount(self) -> None:
         self.sub_title = self.target.label
@@ -171,6 +168,9 @@ class GenieChatApp(App[None]):
     @on(PromptSubmitted)
     async def _prompt(self, event: PromptSubmitted) -> None:
         text = event.text
+        if text.split()[0].lower() in RATING_COMMANDS:
+            self.rating_command(text)
+            return
         if text.startswith("/"):
             command = text.split()[0].lower()
             action = _SLASH.get(command)
@@ -237,6 +237,7 @@ class GenieChatApp(App[None]):
     def _completed(self, event: TurnCompleted) -> None:
         self.session.target = self.target.label
         self.session.record(event.question, event.text, event.outputs.raw)
+        self.query_one(PromptInput).answered(True)
         try:
             self.store.save(self.session)
         except OSError as exc:
@@ -263,6 +264,7 @@ class GenieChatApp(App[None]):
         self.action_cancel_turn()
         self.session = Session(target=self.target.label)
         await self.chat_log.clear()
+        self.query_one(PromptInput).answered(False)
         self.query_one(PromptInput).focus()
         self.notify("New chat: the next question starts a fresh thread.")
 
@@ -284,14 +286,19 @@ class GenieChatApp(App[None]):
         self.action_cancel_turn()
         await self.chat_log.clear()
         for turn in session.turns:
+            rating = turn.rating or {}
             view = TurnView(
                 turn.question,
                 clock=self.clock,
                 show_sql=self.show_sql,
                 restored=(turn.text, parse_outputs(turn.outputs)),
+                rating=TurnRating(rating["rating"], rating.get("comment"), rating.get("text") or "")
+                if rating.get("rating") in ("up", "down")
+                else None,
             )
             await self.chat_log.add_turn(view)
         self.session = session
+        self.query_one(PromptInput).answered(bool(session.turns))
         if session.target and session.target != self.target.label:
             self.notify(
                 f"This chat was on {session.target}; you are talking to {self.target.label}. "
@@ -300,50 +307,6 @@ class GenieChatApp(App[None]):
                 timeout=8,
             )
         self.query_one(PromptInput).focus()
-
-    def watch_show_sql(self, show: bool) -> None:
-        for turn in self.chat_log.turns:
-            turn.set_sql_visible(show)
-
-    def action_toggle_sql(self) -> None:
-        """Show or hide the SQL of every result."""
-        self.show_sql = not self.show_sql
-        current = self.current_result()
-        if current is not None:
-            self.call_after_refresh(current.scroll_visible, animate=False)
-
-    def current_result(self) -> ResultView | None:
-        """The result whose table (or SQL) has the focus, else the last one shown."""
-        node = self.screen_stack[0].focused
-        while node is not None:
-            if isinstance(node, ResultView):
-                return node
-            node = node.parent  # type: ignore[assignment]
-        views = list(self.chat_log.query(ResultView))
-        return views[-1] if views else None
-
-    def action_copy_sql(self) -> None:
-        """Copy the SQL of the current result to the clipboard."""
-        view = self.current_result()
-        if view is None or not view.result.sql:
-            self.notify("There is no SQL to copy yet.", severity="warning")
-            return
-        self.copy_to_clipboard(view.result.sql)
-        self.notify(f"Copied the SQL of {view.result.domain} to the clipboard.")
-
-    async def action_export(self) -> None:
-        """Export the current result to a CSV file in the working directory."""
-        view = self.current_result()
-        if view is None:
-            self.notify("There is no result to export yet.", severity="warning")
-            return
-        try:
-            path = await asyncio.to_thread(export_csv, view.result, self.export_dir)
-        except OSError as exc:
-            self.notify(f"Export failed: {exc}", severity="error")
-            return
-        self.last_export = path
-        self.notify(f"Exported {len(view.result.rows):,} rows of {view.result.domain} to {path}")
 
     def action_memories(self) -> None:
         """What the agent remembers about you: list, forget one, forget all."""
@@ -402,6 +365,17 @@ class GenieChatApp(App[None]):
         )
         yield SystemCommand("Copy SQL", "Copy the SQL of the current result (Ctrl+Y)", self.action_copy_sql)
         yield SystemCommand("Export CSV", "Export the current result to CSV (Ctrl+R)", self.action_export)
+        yield SystemCommand(
+            "Rate up", "Thumbs-up for the last answer (+)", lambda: self.rating_command("/up")
+        )
+        yield SystemCommand(
+            "Rate down", "Thumbs-down for the last answer (-)", lambda: self.rating_command("/down")
+        )
+        yield SystemCommand(
+            "Rate with a comment",
+            "A comment on the last answer's rating (c)",
+            lambda: self.rating_command("/comment"),
+        )
         yield SystemCommand("Help", "Keys and commands (F1)", self.action_help)
         if self.target.features.memory:
             yield SystemCommand(

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
 from .stream import TurnOutputs
 
-__all__ = ["PromptSubmitted", "TurnCancelled", "TurnCompleted", "TurnFailed"]
+if TYPE_CHECKING:
+    from .widgets.rating import Rating
+    from .widgets.turn_view import TurnView
+
+__all__ = ["PromptSubmitted", "RateRequested", "TurnCancelled", "TurnCompleted", "TurnFailed"]
 
 
 class PromptSubmitted(Message):
@@ -43,3 +49,14 @@ class TurnCancelled(Message):
     def __init__(self, question: str) -> None:
         super().__init__()
         self.question = question
+
+
+class RateRequested(Message):
+    """Rate an answer: ``turn`` (None: the last answer) ``rating`` up or down with ``comment``; ``rating``
+    None asks for a comment on the rating the answer has."""
+
+    def __init__(self, turn: TurnView | None, rating: Rating | None, comment: str | None = None) -> None:
+        super().__init__()
+        self.turn = turn
+        self.rating = rating
+        self.comment = comment

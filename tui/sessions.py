@@ -52,6 +52,8 @@ class StoredTurn:
     question: str
     text: str
     outputs: dict[str, Any]
+    rating: dict[str, Any] | None = None
+    """The user's rating of the answer: ``{"rating": "up" | "down", "comment": ..., "text": ...}``."""
 
 
 @dataclass
@@ -89,6 +91,15 @@ class Session:
             self.genie_conversation_ids = {str(k): str(v) for k, v in ids.items()}
         self.turns.append(StoredTurn(question, text, _bounded(outputs)))
         self.updated = time.time()
+
+    def rate(self, turn_id: str, rating: Mapping[str, Any]) -> bool:
+        """Keep a rating with the turn of that id; whether the session has it."""
+        for turn in self.turns:
+            if turn.outputs.get("turn_id") == turn_id:
+                turn.rating = dict(rating)
+                self.updated = time.time()
+                return True
+        return False
 
 
 def _bounded(outputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -64,11 +64,15 @@ class SpaceStarted:
 
 @dataclass(frozen=True)
 class SpaceFinished:
+    """A space's reply or failure; ``result`` holds the table a completed reply carried (its first rows:
+    the turn result has them all)."""
+
     space: str
     status: Literal["completed", "no_answer", "failed"]
     row_count: int = 0
     error: str = ""
     hint: str = ""
+    result: ResultData | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,23 @@ def parse_outputs(value: Mapping[str, Any]) -> TurnOutputs:
     )
 
 
+def _landed(reply: SpaceReplied) -> ResultData:
+    """The table a space's reply carried, as the turn result will have it (with all its rows)."""
+    return ResultData.model_construct(
+        domain=reply.domain,
+        sql=reply.sql,
+        columns=tuple(reply.columns),
+        column_types=(),
+        rows=tuple(reply.rows),
+        row_count=reply.row_count,
+        truncated=reply.truncated,
+        conversation_id=reply.conversation_id,
+        message_id=None,
+        attachment_id=None,
+        error=None,
+    )
+
+
 def _outputs(result: contract.TurnResult) -> TurnOutputs:
     failure = result.error
     return TurnOutputs(
@@ -205,7 +226,7 @@ class TurnReader:
                 return [SpaceProgress(domain=domain, message=message)]
             case SpaceReplied(domain, status, text, row_count=rows):
                 if status == "completed":
-                    return [SpaceFinished(domain, "completed", rows)]
+                    return [SpaceFinished(domain, "completed", rows, result=_landed(event))]
                 return [SpaceFinished(domain, "no_answer", 0, text)]
             case SpaceFailed(domain, error, hint):
                 return [SpaceFinished(domain, "failed", 0, error, hint)]

@@ -131,6 +131,10 @@ class ChatTarget:
         """
         await self.client.aconnect()
 
+    def untraced_hint(self) -> str | None:
+        """What to say about an answer that has no trace, where the target knows more than the agent's hint."""
+        return None
+
     def stream(self, body: RequestBody) -> AsyncGenerator[StreamEvent]:
         """The answer to ``body`` as Responses stream events, as they arrive."""
         return self.client.aresponses(body)
@@ -176,6 +180,19 @@ class InProcessTarget(ChatTarget):
             await self.client.aconnect()
         except GenieAgentError as exc:
             raise TargetError(f"The embedded agent could not start: {exc.message}", exc.hint) from exc
+
+    def untraced_hint(self) -> str | None:
+        """What to say about an answer that has no trace, when the chat traces this agent's answers."""
+        from .tracing import BackgroundTracer
+
+        client = self.client
+        tracer = client.agent.tracer if isinstance(client, LocalClient) else None
+        if isinstance(tracer, BackgroundTracer):
+            return (
+                "This answer came while tracing was still starting (the chat's first seconds); "
+                "answers from now on can be rated."
+            )
+        return None
 
 
 # --- HTTP (SSE) ---------------------------------------------------------------------------------------
@@ -236,13 +253,16 @@ class ServingEndpointTarget(ChatTarget):
 
 
 def target_for(spec: TargetSpec, settings: Settings) -> ChatTarget:
-    """The target a spec names; the embedded agent is built from ``settings`` on first use."""
+    """The target a spec names; the embedded agent is built from ``settings`` on first use, its answers
+    traced (:mod:`.tracing`) so that they can be rated."""
     if spec.kind == "embedded":
         from genie_agent.factory import make_agent
         from genie_agent.identity import local_identity
 
+        from .tracing import with_chat_tracing
+
         return InProcessTarget(
-            lambda: make_agent(settings, progress=False),
+            lambda: with_chat_tracing(make_agent(settings, progress=False), settings),
             identity=local_identity(spec.user, settings.users),
             spec=spec,
         )

@@ -86,3 +86,52 @@ __all__ = ["ask", "asyncio", "fixed_clock", "serve_home", "start_serve", "submit
 def anyio_backend() -> str:
     """Pilot tests run on asyncio (anyio's pytest plugin drives the ``async def`` tests)."""
     return "asyncio"
+
+
+# --- the embedded agent over Databricks Genie spaces: the Genie emulator, one space slower -------------
+
+GENIE_TOKEN = "chat-genie-sp-token"
+SLOW_SPACE_S = 3.0
+"""How long the emulator's ``sales`` space takes to answer; the others take 0.1 s."""
+GENIE_SPACES = {
+    "sales": {"space_id": "sales", "title": "Sales", "keywords": ["revenue", "orders"]},
+    "supply": {"space_id": "supply", "title": "Supply", "keywords": ["suppliers", "supply cost"]},
+}
+
+
+@pytest.fixture(scope="session")
+def genie_emulator(tpch_catalog, tpch_db, tmp_path_factory):
+    """genie-server's Genie API (in this process, so a test can look inside), ``sales`` answering
+    after :data:`SLOW_SPACE_S`, the other spaces after 0.1 s."""
+    from genie_agent.genie_api import build_genie_api, serve_in_background
+    from genie_agent.identity import TokenIdentityProvider, UserConfig
+    from genie_agent.spaces.local.conversations import ConversationStore
+    from genie_agent.spaces.local.engine import LocalGenieSpace
+    from genie_agent.spaces.local.executor import ReadOnlyExecutor
+
+    executor = ReadOnlyExecutor(tpch_db)
+    conversations = ConversationStore(tmp_path_factory.mktemp("chat-genie") / "conversations.sqlite")
+    spaces = {d.id: LocalGenieSpace(d, executor, conversations) for d in tpch_catalog.spaces}
+    users = {"agent-sp": UserConfig.model_validate({"token": GENIE_TOKEN})}
+    api = build_genie_api(spaces, TokenIdentityProvider(users), latency_s={"sales": SLOW_SPACE_S, "*": 0.1})
+    with serve_in_background(api) as url:
+        yield api, url
+
+
+@pytest.fixture
+def make_genie_agent(genie_emulator, make_test_agent, monkeypatch):
+    """The embedded agent with ``genie_backend: databricks``, asking the emulator's spaces through
+    databricks-sdk (nothing of the machine's DATABRICKS_* configuration leaks in)."""
+    import os
+
+    _, url = genie_emulator
+    for name in [n for n in os.environ if n.startswith(("DATABRICKS_", "ARM_", "AZURE_", "GOOGLE_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/databrickscfg")
+    monkeypatch.setenv("DATABRICKS_HOST", url)
+    monkeypatch.setenv("DATABRICKS_TOKEN", GENIE_TOKEN)
+
+    def build(**overrides: object):
+        return make_test_agent(genie_backend="databricks", genie_spaces=GENIE_SPACES, **overrides)
+
+    return build

@@ -30,15 +30,21 @@ question took, each Genie space it asked, a chart and a table of every result, a
 | Ctrl+R | export the current result to CSV |
 | F2 | memories: what the agent remembers about you (d forgets one, a forgets all) |
 | Ctrl+T | pick the target (embedded, URL, serving endpoint) |
-| Tab / Shift+Tab | move between the question box, tables and SQL panels |
-| PgUp / PgDn | scroll the conversation |
+| + / - | rate the answer: thumbs up / down (the focused answer, or the last one from the empty question box) |
+| c | a comment on the answer's rating (on a focused answer) |
+| Tab / Shift+Tab | move between the question box, answers, tables and SQL panels |
+| PgUp / PgDn | scroll the conversation; on a focused table, a page of rows |
+| s / / | on a focused table: sort by the cursor's column (again: descending, then as returned) / search its rows |
 | Ctrl+P | command palette (all of the above, and the theme) |
 | F1 | this help |
 | Ctrl+Q | quit |
 
-The *current result* is the one whose table has the focus, else the last one shown.
+The *current result* is the one whose table has the focus, else the last one shown. Each space's
+result shows as soon as the space replies, with its first rows; the rest come with the answer.
+A rating goes on the answer's trace (and to Genie, for Genie spaces); rating again replaces it.
 
-Slash commands: `/new`, `/sessions`, `/memories`, `/sql`, `/copy`, `/export`, `/target`, `/theme`, `/help`, `/quit`.
+Slash commands: `/new`, `/sessions`, `/memories`, `/sql`, `/copy`, `/export`, `/target`, `/theme`, `/help`, `/quit`,
+`/up [comment]`, `/down [comment]`, `/comment [text]` (the last answer).
 """
 
 

@@ -1,17 +1,26 @@
-"""One turn of the conversation: the question, its live status, the answer as it streams, its results."""
+"""One turn of the conversation: the question, its live status, each space's result as it lands, the
+answer as it streams below them, and the answer's rating.
+
+A space's table (and its chart) is shown when the space replies, with the rows its reply carried; when
+the turn is done the same views take the whole results and the turn's visualization hint, and the parts
+joined (a cross-domain answer's combined table) are added after them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import assert_never
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, assert_never
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from ..messages import RateRequested
 from ..stream import (
+    ResultData,
     RouteInfo,
     SpaceFinished,
     SpaceProgress,
@@ -24,14 +33,23 @@ from ..stream import (
     Unreadable,
 )
 from .notice import Notice
+from .rating import FeedbackBar, Rating, TurnRating
 from .result_view import ResultView, hint_for
 from .turn_status import TurnStatus
 
 __all__ = ["TurnView"]
 
 
-class TurnView(Vertical):
-    """Applies a turn's updates as they arrive. ``outputs`` holds the turn result once it is in."""
+class TurnView(Vertical, can_focus=True):
+    """Applies a turn's updates as they arrive. ``outputs`` holds the turn result once it is in.
+
+    Focused (Tab), or with one of its tables focused: ``+`` / ``-`` rate the answer, ``c`` comments."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("plus", "rate('up')", "Good answer"),
+        Binding("minus", "rate('down')", "Bad answer"),
+        Binding("c", "comment", "Comment"),
+    ]
 
     def __init__(
         self,
@@ -40,6 +58,7 @@ class TurnView(Vertical):
         clock: Callable[[], float],
         show_sql: bool = False,
         restored: tuple[str, TurnOutputs] | None = None,
+        rating: TurnRating | None = None,
     ) -> None:
         super().__init__(classes="turn")
         self.question = question
@@ -51,8 +70,12 @@ class TurnView(Vertical):
         self._stream: MarkdownStream | None = None
         self._text: list[str] = []
         self._failures: dict[str, SpaceFinished] = {}
+        self._views: dict[str, ResultView] = {}
+        """The result shown for each space (and ``combined``), in the order they landed."""
         self.unreadable = 0
         self.finished = self._restored
+        self.rating = rating
+        self.feedback = FeedbackBar()
 
     def compose(self) -> ComposeResult:
         question = Text()
@@ -61,13 +84,28 @@ class TurnView(Vertical):
         yield Static(question, classes="question")
         if not self._restored:
             yield self.status
+        yield Vertical(classes="turn-results")
         yield self.answer
         yield Vertical(classes="turn-extras")
+        yield self.feedback
 
     async def on_mount(self) -> None:
         if self._restored and self.outputs is not None:
             self.set_class(self.outputs.status == "error", "error")
             await self._show_outputs(self.outputs)
+        if self.rating is not None:
+            await self.feedback.recorded(self.rating)
+
+    @property
+    def turn_id(self) -> str | None:
+        """The id the turn result carries (its trace id where the target traces turns)."""
+        return self.outputs.result.turn_id if self.outputs is not None else None
+
+    def action_rate(self, rating: Rating) -> None:
+        self.post_message(RateRequested(self, rating))
+
+    def action_comment(self) -> None:
+        self.post_message(RateRequested(self, None))
 
     @property
     def text(self) -> str:
@@ -76,6 +114,18 @@ class TurnView(Vertical):
     @property
     def result_views(self) -> list[ResultView]:
         return list(self.query(ResultView))
+
+    async def _land(self, result: ResultData, hint: Mapping[str, Any] | None, *, final: bool = False) -> None:
+        """Show a result (``final``: the whole of it), or give the view already showing its space the
+        whole of it."""
+        view = self._views.get(result.domain)
+        if view is not None:
+            await view.update_result(result, hint)
+            return
+        view = ResultView(result, hint, show_sql=self.show_sql)
+        view.final = final
+        self._views[result.domain] = view
+        await self.query_one(".turn-results", Vertical).mount(view)
 
     async def _add(self, *widgets: Static | Vertical) -> None:
         await self.query_one(".turn-extras", Vertical).mount_all(widgets)
@@ -88,10 +138,12 @@ class TurnView(Vertical):
                 self.status.space_started(space)
             case SpaceProgress():
                 self.status.space_progress(update.domain, update.message)
-            case SpaceFinished(space, status, rows, _, _):
+            case SpaceFinished(space, status, rows, _, _, result):
                 self.status.space_finished(space, status, rows)
                 if status == "failed":
                     self._failures[space] = update
+                elif result is not None and result.has_table:
+                    await self._land(result, hint_for(result, self.question))
             case TextArrived(delta):
                 self.status.writing()
                 self._text.append(delta)
@@ -144,17 +196,13 @@ class TurnView(Vertical):
         if outputs.status == "error" and outputs.error_message and not self.text and not self._restored:
             await self._add(Notice(outputs.error_message, outputs.error_hint, kind="error"))
         primary = outputs.primary
-        views = [
-            ResultView(
-                result,
-                outputs.visualization_hint if result is primary else hint_for(result, self.question),
-                show_sql=self.show_sql,
-            )
-            for result in outputs.tables
-            if result.has_table
-        ]
-        if views:
-            await self._add(*views)
+        tables = [result for result in outputs.tables if result.has_table]
+        for result in tables:
+            hint = outputs.visualization_hint if result is primary else hint_for(result, self.question)
+            await self._land(result, hint, final=True)
+        kept = {result.domain for result in tables}
+        for domain in [d for d in self._views if d not in kept]:  # a reply the turn result does not keep
+            await self._views.pop(domain).remove()
         if outputs.suggested_questions:
             await self._add(
                 Notice("You could ask: " + " · ".join(outputs.suggested_questions[:4]), kind="info")
