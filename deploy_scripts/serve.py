@@ -226,6 +226,10 @@ def build_app(settings: Settings, responses_agent: Any | None = None) -> Any:
         from genie_agent.factory import make_agent
 
         responses_agent = GenieResponsesAgent(make_agent(settings, progress=False))
+    if settings.genie_backend == "databricks":
+        # Now rather than on the first question, where importing httpx and databricks-sdk (1.2 s)
+        # would hold the core loop and every turn on it.
+        import genie_agent.spaces.genie_http  # noqa: F401
     _register_handlers()
     server = AgentServer("ResponsesAgent")
     state = ServerState(responses_agent, identities, settings.max_question_chars, settings.max_inflight_turns)
