@@ -3,4 +3,5 @@ tab's chat this way, on the interpreter it runs on)."""
 
 from .main import cli
 
-cli(prog_name="genie-agent")
+if __name__ == "__main__":  # not when a tool imports every module (the error tree's walk)
+    cli(prog_name="genie-agent")
