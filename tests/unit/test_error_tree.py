@@ -22,6 +22,11 @@ OUTSIDE = {
     # The Postgres question limiter's signal to itself that a waiting question moves to the process's
     # own limiter (the database failed): caught where it is raised, never seen by a caller.
     "genie_agent.capacity.postgres._FellBack",
+    # Each caught by its one caller and turned into that caller's answer: the emulator's FAILED
+    # statement and its 400 for a table it does not hold; the metric view loader's ConfigError.
+    "genie_agent.genie_api.statement_sql.StatementFailure",
+    "genie_agent.workspace_spaces.sql_names.UnknownTableError",
+    "genie_agent.metric_views.expressions.ExpressionError",
 }
 
 # The command line's exit code per class (deploy_scripts/cli_base.py reads ``exit_code``).
