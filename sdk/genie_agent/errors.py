@@ -19,6 +19,7 @@ an error item in the served agent's output)::
      └── BackendError                    a data source or service failed (``retryable``)
           ├── BackendTimeoutError        it did not answer within its time limit (retryable)
           ├── RateLimitedError           the workspace refused a question for its rate limit; not sent
+          ├── SpaceApiError              [workspace_spaces.api] a space create/read/update call failed
           ├── MemoryUnavailableError     [memory.errors] the memory store failed or is down (retryable)
           ├── LakebaseUnavailableError   [memory.lakebase] no instance or no credential (retryable)
           ├── TargetError                [client.errors] the client's target could not answer

@@ -43,6 +43,7 @@ EXIT_CODES = {
     "BackendError": 1,
     "BackendTimeoutError": 1,
     "RateLimitedError": 1,
+    "SpaceApiError": 1,
     "MemoryUnavailableError": 1,
     "LakebaseUnavailableError": 1,
     "TargetError": 1,
