@@ -162,3 +162,24 @@ def test_a_numeric_condition_on_a_text_dimension_is_not_understood():
     parsed = parse_question("number of orders by order priority between 5 and 50", SALES)
     assert parsed.plan.conditions == ()
     assert parsed.problems == ("what 'between 5 and 50' applies to: order priority is not a number",)
+
+
+def test_a_top_n_cut_through_a_tie_is_the_same_every_time():
+    """Rows tied on the measure are ordered by the keys, so the cut keeps the same members whatever
+    order the database groups them in."""
+    import duckdb
+
+    from genie_agent.spaces.local.sqlgen import compile_plan
+
+    plan = parse_question("top 2 market segments by orders", SALES).plan
+    sql = compile_plan(CATALOG.space("sales"), plan).sql
+    kept = set()
+    for insert_order in (["MACHINERY", "BUILDING", "AUTOMOBILE"], ["AUTOMOBILE", "MACHINERY", "BUILDING"]):
+        db = duckdb.connect()
+        db.execute("CREATE TABLE customer (c_custkey INT, c_mktsegment VARCHAR, c_nationkey INT)")
+        db.execute("CREATE TABLE orders (o_orderkey INT, o_custkey INT, o_orderdate DATE)")
+        for i, segment in enumerate(insert_order):  # one order each: all three tie
+            db.execute("INSERT INTO customer VALUES (?, ?, 1)", [i, segment])
+            db.execute("INSERT INTO orders VALUES (?, ?, DATE '1995-01-01')", [i, i])
+        kept.add(tuple(r[0] for r in db.execute(sql).fetchall()))
+    assert kept == {("AUTOMOBILE", "BUILDING")}

@@ -56,6 +56,10 @@ def _check_shareable(name: str, expr: str) -> None:
         raise PlanError(f"A share of {name} is not meaningful: it is not a sum or a count.")
 
 
+def _tiebreak(keys: list[str]) -> str:
+    return "".join(f", {k}" for k in keys)
+
+
 def _aggregate(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
     items = q.keys + q.measures
     first_name, first_expr = q.measures[0]
@@ -73,19 +77,26 @@ def _aggregate(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
         sql += "\nHAVING " + "\n   AND ".join(q.having)
     measure = quote_ident(first_name)
     direction = "ASC" if plan.order == "asc" else "DESC"
+    # Ties on the measure are broken by the keys, so a top N cut through a tie is the same every time.
+    ties = _tiebreak([quote_ident(name) for name, _ in q.keys])
     if plan.per_group and plan.limit:
         partition = next(expr for name, expr in q.keys if name == plan.per_group)
-        sql += f"\nQUALIFY ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {first_expr} {direction}) <= {plan.limit}"
-        sql += f"\nORDER BY {quote_ident(plan.per_group)}, {measure} {direction}"
+        within = _tiebreak([expr for name, expr in q.keys if name != plan.per_group])
+        sql += (
+            f"\nQUALIFY ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {first_expr} {direction}{within})"
+            f" <= {plan.limit}"
+        )
+        others = _tiebreak([quote_ident(name) for name, _ in q.keys if name != plan.per_group])
+        sql += f"\nORDER BY {quote_ident(plan.per_group)}, {measure} {direction}{others}"
     elif q.keys:
         if plan.limit:
-            sql += f"\nORDER BY {measure} {direction}\nLIMIT {plan.limit}"
+            sql += f"\nORDER BY {measure} {direction}{ties}\nLIMIT {plan.limit}"
         elif plan.order:
-            sql += f"\nORDER BY {measure} {direction}"
+            sql += f"\nORDER BY {measure} {direction}{ties}"
         elif plan.time_grain or q.period_key:
             sql += "\nORDER BY " + ", ".join(str(i) for i in range(1, len(q.keys) + 1))
         else:
-            sql += f"\nORDER BY {measure} DESC"
+            sql += f"\nORDER BY {measure} DESC{ties}"
     return sql, tuple(name for name, _ in items)
 
 
@@ -140,7 +151,7 @@ def _change_between(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
     sql = f"WITH base AS (\n{base}\n),\nchanges AS (\n{pivot}\n)\n" + _select(items) + "\nFROM changes"
     direction = "ASC" if plan.order == "asc" else "DESC"
     if key_names:
-        sql += f'\nORDER BY "change" {direction} NULLS LAST'
+        sql += f'\nORDER BY "change" {direction} NULLS LAST{_tiebreak(key_names)}'
         if plan.limit:
             sql += f"\nLIMIT {plan.limit}"
     return sql, tuple(n for n, _ in items)
@@ -175,7 +186,8 @@ def _change_previous(plan: QueryPlan, q: Query) -> tuple[str, tuple[str, ...]]:
     sql = f"WITH base AS (\n{base}\n)\n" + _select(items) + "\nFROM base"
     if plan.limit:
         direction = "ASC" if plan.order == "asc" else "DESC"
-        sql += f'\nORDER BY "change" {direction} NULLS LAST\nLIMIT {plan.limit}'
+        ties = _tiebreak([*others, quote_ident(grain)])
+        sql += f'\nORDER BY "change" {direction} NULLS LAST{ties}\nLIMIT {plan.limit}'
     else:
         sql += "\nORDER BY " + ", ".join([*others, quote_ident(grain)])
     return sql, tuple(n for n, _ in items)
