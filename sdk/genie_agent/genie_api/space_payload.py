@@ -8,6 +8,10 @@ as public clients quote it): ``version`` 1 or 2; only the top-level sections ``v
 (tables by ``identifier``, column configs by ``column_name``, the rest by ``id``); at most one text
 instruction; a join specification's ``sql`` is its condition then one of the relationship
 annotations; an example question and its SQL are not empty; no string longer than 25,000 characters.
+``instructions.sql_snippets`` (as github.com/sean-zhang-dbx/prompt-to-genie ``references/schema.md``
+documents it) holds ``measures`` and ``expressions`` (each needs ``id``, ``alias``, ``sql``) and
+``filters`` (``id``, ``display_name``, ``sql``, the condition without ``WHERE``); ``sql`` is a list of
+strings; their ids are checked and sorted as the other lists' are.
 ``create`` needs ``warehouse_id`` and ``serialized_space`` (databricks-sdk's ``create_space``).
 """
 
@@ -38,6 +42,12 @@ _ID_LISTS = (
     ("instructions", "join_specs"),
     ("benchmarks", "questions"),
 )
+_SNIPPETS = {
+    "measures": ("id", "alias", "sql"),
+    "filters": ("id", "display_name", "sql"),
+    "expressions": ("id", "alias", "sql"),
+}
+"""``instructions.sql_snippets``' lists and the fields each item needs."""
 
 
 def _invalid(message: str) -> ApiError:
@@ -68,19 +78,57 @@ def _sorted(items: list[Any], key: str, where: str, problems: list[str]) -> None
         problems.append(f"{where} must be sorted by {key}")
 
 
+def _snippet_lists(space: dict[str, Any], problems: list[str]) -> list[tuple[str, list[Any]]]:
+    """``instructions.sql_snippets``' lists by where they are, each item's required fields checked."""
+    instructions = space.get("instructions")
+    snippets = instructions.get("sql_snippets") if isinstance(instructions, dict) else None
+    if snippets is None:
+        return []
+    where = "instructions.sql_snippets"
+    if not isinstance(snippets, dict):
+        problems.append(f"{where} must be an object of measures, filters and expressions")
+        return []
+    problems += [f"{where}: Cannot find field: {k}" for k in sorted(set(snippets) - set(_SNIPPETS))]
+    out: list[tuple[str, list[Any]]] = []
+    for kind, required in _SNIPPETS.items():
+        items = snippets.get(kind, [])
+        if not isinstance(items, list):
+            problems.append(f"{where}.{kind} must be a list")
+            continue
+        for item in items:
+            if not isinstance(item, dict):
+                problems.append(f"{where}.{kind}: each is an object")
+                continue
+            name = item.get("display_name") or item.get("alias") or item.get("id")
+            missing = [f for f in required if not item.get(f)]
+            if missing:
+                problems.append(f"{where}.{kind}[{name}]: needs {', '.join(missing)}")
+            sql = item.get("sql")
+            if "sql" not in missing and (
+                not isinstance(sql, list)
+                or not all(isinstance(x, str) for x in sql)
+                or not "".join(sql).strip()
+            ):
+                problems.append(f"{where}.{kind}[{name}]: sql must be a list of strings (the SQL's lines)")
+            elif kind == "filters" and "".join(sql).lstrip()[:6].upper() == "WHERE ":
+                problems.append(f"{where}.filters[{name}]: sql is the condition alone, without WHERE")
+        out.append((f"{where}.{kind}", items))
+    return out
+
+
 def _check_ids(space: dict[str, Any], problems: list[str]) -> None:
     seen: set[str] = set()
-    for section, key in _ID_LISTS:
-        items = _list(space, section, key)
+    lists = [(f"{section}.{key}", _list(space, section, key)) for section, key in _ID_LISTS]
+    for where, items in [*lists, *_snippet_lists(space, problems)]:
         for item in items:
             ident = item.get("id") if isinstance(item, dict) else None
             if not isinstance(ident, str) or not _HEX32.fullmatch(ident):
-                problems.append(f"{section}.{key}: id {ident!r} is not 32 lowercase hex characters")
+                problems.append(f"{where}: id {ident!r} is not 32 lowercase hex characters")
             elif ident in seen:
-                problems.append(f"{section}.{key}: id {ident} is used twice")
+                problems.append(f"{where}: id {ident} is used twice")
             else:
                 seen.add(ident)
-        _sorted(items, "id", f"{section}.{key}", problems)
+        _sorted(items, "id", where, problems)
 
 
 def _check_tables(space: dict[str, Any], problems: list[str]) -> None:

@@ -18,9 +18,20 @@ Where the shape comes from (nothing here is invented):
 - column configs' ``synonyms`` and ``enable_entity_matching`` (version 2) as public clients that
   create and read spaces write them.
 
-Text fields are lists of strings (lines, each but the last ending in a newline). Our measures have
-no confirmed place in the format (``sql_snippets`` shapes differ between public sources), so they
-are not sent: a space's own ``instructions`` are where it says how its main figures are computed.
+- ``instructions.sql_snippets``, as the public prompt-to-genie skill documents it
+  (github.com/sean-zhang-dbx/prompt-to-genie, ``references/schema.md`` and
+  ``create-genie-space/references/schema.md``): an object of three lists, ``measures`` (``id``,
+  ``alias``, ``sql``; optional ``display_name``, ``synonyms``, ``instruction``, ``comment``),
+  ``filters`` (``id``, ``display_name``, ``sql``; optional ``synonyms`` ...) and ``expressions``
+  (``id``, ``alias``, ``sql``; optional ``display_name``, ``synonyms`` ...), each sorted by ``id``;
+  ``sql`` is a list of strings (a plain string is refused), a filter's without ``WHERE``, and every
+  column qualified by its table.
+
+Text fields are lists of strings (lines, each but the last ending in a newline). Our measures go in
+``sql_snippets.measures`` (their name as ``display_name``, their other phrases as ``synonyms``), named
+filters in ``filters``, and dimensions that are not a plain column in ``expressions``; their SQL names
+a table by its own name where the space reads it under one alias, else by the alias its join
+specifications give it.
 """
 
 from __future__ import annotations
@@ -28,12 +39,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from ..spaces.semantic_model import Dimension, SpaceDefinition, TimeDimension
-from .sql_names import backticked_condition, qualified_sql
+from ..spaces.semantic_model import Dimension, SpaceDefinition, TimeDimension, referenced_aliases
+from .sql_names import backticked_condition, qualified_sql, snippet_sql
 
 __all__ = [
     "MANY_TO_ONE",
@@ -44,6 +55,7 @@ __all__ = [
     "JoinSpec",
     "SampleQuestion",
     "SerializedSpace",
+    "SqlSnippet",
     "TableSource",
     "TextInstruction",
     "serialize_definition",
@@ -65,10 +77,19 @@ class SampleQuestion(_Part):
     question: list[str]
 
 
+def _as_lines(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+Lines = Annotated[list[str], BeforeValidator(_as_lines)]
+"""A text field: a list of lines, or one string where a writer gave one."""
+
+
 class ColumnConfig(_Part):
     column_name: str
-    description: list[str] = []
-    synonyms: list[str] = []
+    description: Lines = []
+    synonyms: Lines = []
+    exclude: bool = False
 
 
 class TableSource(_Part):
@@ -100,6 +121,24 @@ class JoinSpec(_Part):
     sql: list[str]
 
 
+class SqlSnippet(_Part):
+    """A measure, filter or expression of ``instructions.sql_snippets``."""
+
+    id: str
+    sql: Lines
+    alias: str = ""
+    display_name: str = ""
+    synonyms: Lines = []
+    instruction: Lines = []
+    comment: Lines = []
+
+
+class SqlSnippets(_Part):
+    measures: list[SqlSnippet] = []
+    filters: list[SqlSnippet] = []
+    expressions: list[SqlSnippet] = []
+
+
 class _Config(_Part):
     sample_questions: list[SampleQuestion] = []
 
@@ -112,6 +151,7 @@ class _Instructions(_Part):
     text_instructions: list[TextInstruction] = []
     example_question_sqls: list[ExampleQuestionSql] = []
     join_specs: list[JoinSpec] = []
+    sql_snippets: SqlSnippets = SqlSnippets()
 
 
 class SerializedSpace(_Part):
@@ -176,10 +216,60 @@ def _columns(space: SpaceDefinition, namespace: str) -> dict[str, dict[str, dict
     return out
 
 
+def _snippet_name(name: str) -> str:
+    """A snippet's ``alias``: the name as an identifier ("average order value" -> average_order_value)."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "snippet"
+
+
+def _snippets(space: SpaceDefinition, namespace: str) -> dict[str, list[dict[str, Any]]]:
+    """The space's measures, named filters and computed dimensions as ``sql_snippets``."""
+    aliases_of: dict[str, list[str]] = {}
+    for ref in space.tables:
+        aliases_of.setdefault(ref.physical, []).append(ref.name)
+    # A table read under one alias is named by itself; one read under several keeps the alias its join
+    # specifications give it.
+    names = {
+        ref.name: ref.physical if len(aliases_of[ref.physical]) == 1 else ref.name for ref in space.tables
+    }
+
+    def snippet(
+        kind: str, name: str, sql: str, synonyms: tuple[str, ...], notes: list[str]
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": _id(space.id, kind, name), "alias": _snippet_name(name)}
+        out |= {"display_name": name, "sql": [snippet_sql(sql, names)]}
+        if synonyms:
+            out["synonyms"] = [s for s in dict.fromkeys(synonyms) if s != name]
+        if notes:
+            out["comment"] = _lines("\n".join(notes))
+        return out
+
+    measures = []
+    for m in space.measures:
+        sql = m.sql()
+        notes = [m.description] if m.description else []
+        if not referenced_aliases(sql):  # COUNT(*): the rows it counts are its grain's
+            notes.append(f"Counts rows of {namespace}.{space.table_by_alias[m.table].physical}.")
+        measures.append(snippet("measure", m.name, sql, m.synonyms, notes))
+    filters = [
+        {k: v for k, v in snippet("filter", f.name, f.expr, f.synonyms, []).items() if k != "alias"}
+        for f in space.filters
+    ]
+    computed: list[Dimension | TimeDimension] = [
+        d for d in (*space.dimensions, *space.time_dimensions) if _COLUMN.fullmatch(d.expr.strip()) is None
+    ]
+    expressions = [
+        snippet("expression", d.name, d.expr, d.synonyms, [d.description] if d.description else [])
+        for d in computed
+    ]
+    parts = {"filters": filters, "expressions": expressions, "measures": measures}
+    return {k: sorted(v, key=lambda x: x["id"]) for k, v in parts.items() if v}
+
+
 def serialize_definition(space: SpaceDefinition, *, catalog: str, schema: str) -> dict[str, Any]:
     """A local space as a serialized Genie space over ``catalog.schema``: its tables (with the
     synonyms of its dimensions' columns), instructions, sample questions, verified queries as example
-    question/SQL pairs (rewritten for Databricks SQL over those tables) and joins. ``json.dumps`` it
+    question/SQL pairs (rewritten for Databricks SQL over those tables), joins, and its measures,
+    named filters and computed dimensions as SQL snippets. ``json.dumps`` it
     for ``serialized_space``."""
     namespace = f"{catalog}.{schema}"
     columns = _columns(space, namespace)
@@ -217,6 +307,9 @@ def serialize_definition(space: SpaceDefinition, *, catalog: str, schema: str) -
     ]
     if joins:
         instructions["join_specs"] = sorted(joins, key=lambda j: j["id"])
+    snippets = _snippets(space, namespace)
+    if snippets:
+        instructions["sql_snippets"] = snippets
     out: dict[str, Any] = {"version": SERIALIZED_VERSION}
     if samples:
         out["config"] = {"sample_questions": sorted(samples, key=lambda s: s["id"])}

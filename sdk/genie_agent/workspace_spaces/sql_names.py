@@ -6,9 +6,9 @@ sqlglot parses and writes both dialects; sqlglot is imported only when SQL is re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-__all__ = ["UnknownTableError", "backticked_condition", "local_sql", "qualified_sql"]
+__all__ = ["UnknownTableError", "backticked_condition", "local_sql", "qualified_sql", "snippet_sql"]
 
 
 class UnknownTableError(ValueError):
@@ -65,6 +65,21 @@ def local_sql(sql: str, local_name: Callable[[str], str | None]) -> str:
         if table.alias == name:
             table.set("alias", None)
     return tree.sql(dialect="duckdb")
+
+
+def snippet_sql(expr: str, table_names: Mapping[str, str]) -> str:
+    """An expression of the local model (DuckDB, columns qualified by table aliases) as a Genie SQL
+    snippet: Databricks SQL with each column qualified by the name ``table_names`` gives its alias (the
+    table's own name where the space reads it under one alias), as snippets must be table-qualified."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(expr, read="duckdb")
+    for column in tree.find_all(exp.Column):
+        name = table_names.get(column.table)
+        if name is not None:
+            column.set("table", exp.to_identifier(name))
+    return tree.sql(dialect="databricks")
 
 
 def backticked_condition(condition: str) -> str:
