@@ -12,9 +12,13 @@ import psycopg
 import pytest
 
 from genie_agent.capacity import PostgresLimiter, WaitStatus, make_limiter
+from genie_agent.capacity.schedule import GRANT_MARGIN_S
 from tests.memory_support import POSTGRES_URL, fresh_schema
 
 WINDOW_S = 0.5
+MARGIN_S = 0.1
+HELD_S = WINDOW_S + MARGIN_S
+"""How long a grant counts: the window and the margin (scaled down with the window)."""
 
 
 @pytest.fixture
@@ -24,7 +28,7 @@ def schema():
 
 
 def limiter(schema: str, per_window: int, **options) -> PostgresLimiter:
-    options = {"window_s": WINDOW_S, "poll_s": 0.05, **options}
+    options = {"window_s": WINDOW_S, "margin_s": MARGIN_S, "poll_s": 0.05, **options}
     return PostgresLimiter(POSTGRES_URL, per_window, schema=schema, **options)
 
 
@@ -43,8 +47,8 @@ def run_sql(statement: str) -> None:
 
 
 def most_in_a_window(times: list[float]) -> int:
-    """The most grants that counted at once (a grant counts until its time plus the window)."""
-    return max(sum(1 for t in times if t <= now < t + WINDOW_S) for now in times)
+    """The most grants that counted at once (a grant counts until its time, the window and the margin)."""
+    return max(sum(1 for t in times if t <= now < t + HELD_S) for now in times)
 
 
 async def wait_in_line(lim: PostgresLimiter, user: str, told: list[WaitStatus]) -> asyncio.Task[None]:
@@ -82,10 +86,11 @@ def test_two_processes_share_one_window_and_serve_their_users_in_turn(schema: st
     for user in "ac":
         rows = [row for u, row, _ in granted if u == user]
         assert rows == sorted(rows), "first come, first served within a user"
-    assert times[11] - times[0] < 3 * WINDOW_S + 0.3, "three windows for twelve questions at four a window"
+    assert times[11] - times[0] < 3 * HELD_S + 0.3, "three windows for twelve questions at four a window"
+    assert times[4] - times[0] >= HELD_S, "the second round waits for the window and the margin"
     for key, statuses in told.items():
         assert statuses, "every waiting question is told its place"
-        assert 0 < statuses[0].eta_s <= 2 * WINDOW_S + 0.1
+        assert 0 < statuses[0].eta_s <= 2 * HELD_S + 0.1
         # While the others arrive a new user's first question may go ahead of it (the other
         # process sees the arrivals at its next look); once they have, its place only improves.
         aheads = [s.ahead for s in statuses]
@@ -165,6 +170,14 @@ def test_a_429_in_one_process_pauses_and_slows_every_process(schema: str) -> Non
     assert most_in_a_window(b_times) == 2, "the learned rate holds in the other process"
     assert told and told[0].eta_s >= 0.6
     assert waited >= 0.75 + WINDOW_S
+
+
+def test_a_grant_counts_for_the_margin_and_one_poll_by_default() -> None:
+    """Another process's question is sent when that process next looks, up to ``poll_s`` after
+    the grant is dated: the default margin covers that as well as the request's own delay."""
+    lim = PostgresLimiter(POSTGRES_URL, 2, poll_s=0.25)
+    assert lim.pacing.held_s == 60.0 + GRANT_MARGIN_S + 0.25
+    assert lim.fallback.pacing == lim.pacing
 
 
 def test_an_unreachable_database_leaves_each_process_pacing_its_own_questions(

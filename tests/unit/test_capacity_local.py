@@ -10,8 +10,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from genie_agent.capacity import LocalLimiter, WaitStatus
+from genie_agent.capacity.schedule import GRANT_MARGIN_S
 from genie_agent.errors import BackendError
 from tests.capacity_support import VirtualClock
+
+M = GRANT_MARGIN_S
+"""A grant counts for a minute and this margin (the workspace counts a question a little later)."""
 
 
 @dataclass
@@ -50,8 +54,15 @@ def test_four_users_forty_questions_each_are_paced_and_served_in_turn() -> None:
     times = [q.granted for q in log]
     assert len(log) == 160
     assert most_in_any_window(times, 60.0) <= 30
-    # The whole rate is used: 30 at each minute mark, the last 10 at 300 s.
-    assert Counter(times) == {0.0: 30, 60.0: 30, 120.0: 30, 180.0: 30, 240.0: 30, 300.0: 10}
+    # The whole rate is used: 30 at each minute mark (and the margin), the last 10 at 300 s.
+    assert Counter(times) == {
+        0.0: 30,
+        60 + M: 30,
+        120 + 2 * M: 30,
+        180 + 3 * M: 30,
+        240 + 4 * M: 30,
+        300 + 5 * M: 10,
+    }
     for user in "abcd":
         assert [q.index for q in log if q.user == user] == list(range(40)), "FIFO within a user"
     users = [q.user for q in log]
@@ -89,6 +100,32 @@ def test_four_users_forty_questions_each_are_paced_and_served_in_turn() -> None:
     assert clock.sleeps <= 6, "one timer per moment a slot frees, no polling"
 
 
+def test_a_grant_counts_for_the_margin_past_the_minute() -> None:
+    """genie-server (like a workspace) counts a question from when it arrives, after the grant: a
+    question granted exactly a minute after a burst would arrive inside the server's minute."""
+
+    async def main() -> None:
+        assert M > 0
+        clock = VirtualClock()
+        limiter = LocalLimiter(2, clock=clock)
+        await limiter.acquire("a")
+        await limiter.acquire("a")
+        told: list[WaitStatus] = []
+        waiting = asyncio.create_task(limiter.acquire("b", told.append))
+        await clock.run_until(60.0)
+        assert not waiting.done(), "a minute after the grants they still count"
+        assert limiter.granted_in_window() == 2
+        await clock.run_until(60 + M - 0.01)
+        assert not waiting.done(), "nor just before the margin has passed"
+        await clock.run_until(60 + M)
+        assert waiting.done()
+        assert told == [WaitStatus(0, 60 + M)], "the estimate includes the margin"
+        assert limiter.granted_in_window() == 1
+        await limiter.aclose()
+
+    asyncio.run(main())
+
+
 def test_one_users_burst_does_not_starve_another_users_question() -> None:
     async def main() -> list[Asked]:
         clock = VirtualClock()
@@ -102,9 +139,9 @@ def test_one_users_burst_does_not_starve_another_users_question() -> None:
 
     log = asyncio.run(main())
     b = next(q for q in log if q.user == "b")
-    assert b.granted == 60.0
+    assert b.granted == 60 + M
     assert [q.user for q in log][5] == "b", "first of the second window, before a's 35 others"
-    assert b.statuses[0] == (10.0, WaitStatus(0, 50.0))
+    assert b.statuses[0] == (10.0, WaitStatus(0, 50 + M))
 
 
 def test_cancelling_a_waiting_question_gives_its_place_up_and_counts_nothing() -> None:
@@ -121,11 +158,11 @@ def test_cancelling_a_waiting_question_gives_its_place_up_and_counts_nothing() -
         await clock.run_until(59.0)
         assert b.cancelled()
         await clock.run_until_done([c, d])
-        assert [(q.user, q.granted) for q in log[2:]] == [("c", 60.0), ("d", 60.0)]
+        assert [(q.user, q.granted) for q in log[2:]] == [("c", 60 + M), ("d", 60 + M)]
         c_asked, d_asked = c.result(), d.result()
-        assert c_asked.statuses[-1] == (10.0, WaitStatus(0, 50.0)), "moved up when b left"
-        assert d_asked.statuses[0] == (0.0, WaitStatus(2, 120.0))
-        assert d_asked.statuses[-1] == (10.0, WaitStatus(1, 50.0))
+        assert c_asked.statuses[-1] == (10.0, WaitStatus(0, 50 + M)), "moved up when b left"
+        assert d_asked.statuses[0] == (0.0, WaitStatus(2, 120 + 2 * M))
+        assert d_asked.statuses[-1] == (10.0, WaitStatus(1, 50 + M))
         assert limiter.granted_in_window() == 2, "b was never counted"
 
     asyncio.run(main())
@@ -166,16 +203,16 @@ def test_a_429_pauses_everyone_and_lowers_the_rate() -> None:
         waiting = [asyncio.create_task(ask(limiter, clock, "b", i, log)) for i in range(9)]
         await clock.run_until_done(waiting)
         later = [q.granted for q in log[5:]]
-        assert Counter(later) == {60.0: 4, 120.0: 4, 180.0: 1}
+        assert Counter(later) == {60 + M: 4, 120 + 2 * M: 4, 180 + 3 * M: 1}
         # A Retry-After pauses every question even when the window has room.
         limiter.throttled(30.0)
-        assert limiter.pace.paused_until == 210.0
+        assert limiter.pace.paused_until == 210 + 3 * M
         assert limiter.limit == 1, "one grant in the window when Genie refused: it accepts fewer"
         held = [asyncio.create_task(ask(limiter, clock, "c", i, log)) for i in range(2)]
         await clock.run_until(185.0)
         assert not any(t.done() for t in held)
         await clock.run_until_done(held)
-        assert [q.granted for q in log[-2:]] == [240.0, 300.0]  # the grant at 180 holds the one slot
+        assert [q.granted for q in log[-2:]] == [240 + 4 * M, 300 + 5 * M]  # the grant at 180 holds the slot
 
     asyncio.run(main())
 
@@ -231,6 +268,6 @@ def test_a_failing_listener_does_not_stop_the_queue() -> None:
 
         waiting = asyncio.create_task(limiter.acquire("b", broken))
         await clock.run_until_done([waiting])
-        assert clock.now() == 60.0
+        assert clock.now() == 60 + M
 
     asyncio.run(main())

@@ -33,10 +33,12 @@ def test_send_times_follow_the_sliding_window() -> None:
 
 
 def test_decide_grants_what_the_window_allows_and_schedules_the_rest() -> None:
-    pacing = Pacing(2, window_s=60.0)
+    pacing = Pacing(2, window_s=60.0, margin_s=0.5)
     decision = decide(pacing, Pace(), 30.0, [0.0], [(1, "a"), (2, "a"), (3, "b")], {})
     assert decision.grant == [0], "one slot left: a's first question"
-    assert decision.later == [(2, 60.0), (1, 90.0)], "b's first before a's second"
+    assert decision.later == [(2, 60.5), (1, 90.5)], (
+        "b's first before a's second, each a minute and the margin on"
+    )
     paused = decide(pacing, Pace(paused_until=40.0), 30.0, [], [(1, "a")], {})
     assert paused.grant == [] and paused.later == [(0, 40.0)]
 

@@ -33,7 +33,9 @@ class _Waiter:
 
 class LocalLimiter:
     """At most ``questions_per_minute`` questions in any ``window_s`` seconds (60; another window is
-    for tests), granted round-robin by user and first come, first served within a user.
+    for tests), granted round-robin by user and first come, first served within a user. A grant
+    counts for ``margin_s`` past the window (:data:`~.schedule.GRANT_MARGIN_S`: the workspace
+    counts a question when it arrives, a little after the grant).
 
     Nothing polls: a grant is decided when a question arrives, when one gives its place up, after a
     429, and by one timer set to the moment the next question can go.
@@ -48,6 +50,7 @@ class LocalLimiter:
         backoff_s: float = 10.0,
         max_backoff_s: float = 120.0,
         recover_every_s: float | None = None,
+        margin_s: float = schedule.GRANT_MARGIN_S,
     ) -> None:
         if questions_per_minute < 1:
             raise ConfigError(
@@ -60,6 +63,7 @@ class LocalLimiter:
             backoff_s=backoff_s,
             max_backoff_s=max_backoff_s,
             recover_every_s=recover_every_s,
+            margin_s=margin_s,
         )
         self.clock: Clock = clock or MonotonicClock()
         self.pace = schedule.Pace()
@@ -116,8 +120,8 @@ class LocalLimiter:
         self._waiting.clear()
 
     def _expire(self, now: float) -> None:
-        window = self.pacing.window_s
-        while self._grants and self._grants[0] + window <= now:
+        held = self.pacing.held_s
+        while self._grants and self._grants[0] + held <= now:
             self._grants.popleft()
         if len(self._last_served) > 1000:  # forget users not served lately (they rank as never served)
             keep = {w.user for w in self._waiting.values()}

@@ -66,7 +66,11 @@ class _Look:
 
 class PostgresLimiter:
     """At most ``questions_per_minute`` questions in any ``window_s`` seconds across every process
-    that uses this database, ``schema`` and ``scope``; waiting users served in turn."""
+    that uses this database, ``schema`` and ``scope``; waiting users served in turn.
+
+    A grant counts for ``margin_s`` past the window; by default :data:`~.schedule.GRANT_MARGIN_S`
+    and ``poll_s``, since a question granted by another process's look is sent only when its own
+    process next looks, up to ``poll_s`` after the grant is dated."""
 
     def __init__(
         self,
@@ -79,6 +83,7 @@ class PostgresLimiter:
         backoff_s: float = 10.0,
         max_backoff_s: float = 120.0,
         recover_every_s: float | None = None,
+        margin_s: float | None = None,
         poll_s: float = 0.25,
         stale_after_s: float = 15.0,
         retry_s: float = 30.0,
@@ -96,6 +101,7 @@ class PostgresLimiter:
             backoff_s=backoff_s,
             max_backoff_s=max_backoff_s,
             recover_every_s=recover_every_s,
+            margin_s=schedule.GRANT_MARGIN_S + poll_s if margin_s is None else margin_s,
         )
         self.pacing = self.fallback.pacing
         self.conninfo, self.schema, self.scope = conninfo, schema, scope
@@ -105,7 +111,7 @@ class PostgresLimiter:
             retry_s,
             timeout_s,
         )
-        self.history_s = max(window_s, 600.0)
+        self.history_s = max(self.pacing.held_s, 600.0)
         self.process = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._lock_key = f"genie_agent.capacity:{schema or ''}:{scope}"
         self._connection_kwargs = dict(connection_kwargs or {})
@@ -292,7 +298,7 @@ class PostgresLimiter:
         """Grant what the window allows, in fair order; every other waiting row (of any process)
         with its expected send time, in the order they will go."""
         pace, served = await self._read_pace(conn)
-        rows = await (await conn.execute(sql.READ_QUEUE, (self.scope, now - self.pacing.window_s))).fetchall()
+        rows = await (await conn.execute(sql.READ_QUEUE, (self.scope, now - self.pacing.held_s))).fetchall()
         last = await (await conn.execute(sql.LAST_SERVED, (self.scope,))).fetchall()
         last_served = {user: int(seq) for user, seq in last}
         grants = sorted(g for _, _, g in rows if g is not None)
@@ -393,9 +399,9 @@ class PostgresLimiter:
                 now = await _value(conn, sql.NOW)
                 pace, _ = await self._read_pace(conn)
                 rows = await (
-                    await conn.execute(sql.READ_QUEUE, (self.scope, now - self.pacing.window_s))
+                    await conn.execute(sql.READ_QUEUE, (self.scope, now - self.pacing.held_s))
                 ).fetchall()
-                granted = sum(1 for _, _, g in rows if g is not None and g + self.pacing.window_s > now)
+                granted = sum(1 for _, _, g in rows if g is not None and g + self.pacing.held_s > now)
                 pace = schedule.throttle(self.pacing, pace, now, granted, retry_after_s)
                 await conn.execute(
                     sql.WRITE_PACE,
