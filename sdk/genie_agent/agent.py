@@ -40,6 +40,10 @@ __all__ = ["Agent", "AgentLimits"]
 
 _END = object()
 
+_POOLED_SOURCES = frozenset({"genie", "warehouse"})
+"""Backends whose spaces send requests over the core loop's pooled HTTP connections
+(:mod:`.spaces.genie_connections`: Genie's API, and the warehouse's Statement Execution API)."""
+
 
 @dataclass(frozen=True)
 class AgentLimits:
@@ -123,12 +127,13 @@ class Agent:
                     close()
             except Exception:  # as when the collector closed it first
                 closed = False
-        if self.limiter is not None or self.source == "genie":
+        if self.limiter is not None or self.source in _POOLED_SOURCES:
             closed = self._close_on_core() and closed
         return closed
 
     def _close_on_core(self) -> bool:
-        """The limiter and the workspace connections live on the core loop: closed there."""
+        """The limiter and the workspace connections (Genie's or the warehouse's) live on the core
+        loop: closed there."""
         import asyncio
 
         from .aio import core as core_loop
@@ -136,7 +141,7 @@ class Agent:
         async def close() -> None:
             if self.limiter is not None:
                 await self.limiter.aclose()
-            if self.source == "genie":
+            if self.source in _POOLED_SOURCES:
                 from .spaces.genie_connections import aclose_connections
 
                 await aclose_connections()

@@ -372,6 +372,23 @@ def test_the_agent_on_the_warehouse_answers_as_on_the_local_engine(make_test_age
     assert warehouse.text == embedded.text
 
 
+def test_closing_the_agent_closes_the_warehouse_connections_on_the_core_loop(make_test_agent, workspace):
+    from genie_agent.aio import core
+    from genie_agent.spaces import genie_connections
+
+    agent = make_test_agent(genie_backend="warehouse", warehouse_id=WAREHOUSE)
+    assert agent.source == "warehouse"
+    assert agent.ask("Top 5 nations by revenue in 1997").status == "ok"
+    pool = genie_connections._pools.get(id(core().loop))
+    assert pool is not None, "the statements went over the core loop's pooled connections"
+    clients = [lane.client for lane in pool.lanes]
+    assert any(client._transport._pool.connections for client in clients), "a connection was open"
+    assert agent.close() is True
+    assert id(core().loop) not in genie_connections._pools
+    assert all(client.is_closed for client in clients)
+    assert not any(client._transport._pool.connections for client in clients), "no connection left open"
+
+
 def test_the_warehouse_backend_needs_a_warehouse_id(make_test_agent):
     with pytest.raises(ConfigError) as err:
         make_test_agent(genie_backend="warehouse")
