@@ -1,9 +1,11 @@
-"""``genie-agent metric-view export SPACE``: a local space's semantic model as Unity Catalog metric views."""
+"""``genie-agent metric-view export SPACE``: a local space's semantic model as Unity Catalog metric views
+(what ``genie-agent spaces export --metric-view SPACE`` runs too)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,12 +14,28 @@ from .cli_base import pass_settings
 if TYPE_CHECKING:
     from genie_agent.config import Settings
 
-__all__ = ["metric_view"]
+__all__ = ["DEFAULT_OUT_DIR", "metric_view", "view_target_options", "write_metric_views"]
+
+DEFAULT_OUT_DIR = Path("metric_views")
 
 
 @click.group("metric-view")
 def metric_view() -> None:
     """Unity Catalog metric views: the semantic model's exchange format."""
+
+
+def view_target_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--catalog``, ``--schema`` and ``--view-schema``: where the exported views' tables are and
+    where their CREATE statements put them (``metric-view export`` and ``spaces export --metric-view``)."""
+    f = click.option(
+        "--view-schema",
+        metavar="CATALOG.SCHEMA",
+        help="Where the CREATE statements put the views (default: beside the tables; `samples` is read-only).",
+    )(f)
+    f = click.option("--schema", default="tpch", show_default=True, help="Schema of the tables.")(f)
+    return click.option(
+        "--catalog", default="samples", show_default=True, help="Unity Catalog catalog of the tables."
+    )(f)
 
 
 @metric_view.command("export")
@@ -26,23 +44,25 @@ def metric_view() -> None:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("metric_views"),
+    default=DEFAULT_OUT_DIR,
     show_default=True,
     help="Directory to write the files to.",
 )
-@click.option("--catalog", default="samples", show_default=True, help="Unity Catalog catalog of the tables.")
-@click.option("--schema", default="tpch", show_default=True, help="Schema of the tables.")
-@click.option(
-    "--view-schema",
-    metavar="CATALOG.SCHEMA",
-    help="Where the CREATE statements put the views (default: beside the tables; `samples` is read-only).",
-)
+@view_target_options
 @pass_settings
 def export_command(
     settings: Settings, space: str, out_dir: Path, catalog: str, schema: str, view_schema: str | None
 ) -> None:
     """Write SPACE (a space id of the catalog) as metric view YAML, one view per table its measures sit
-    on, each with its CREATE VIEW statement, and a sidecar with what metric views cannot say."""
+    on, each with its CREATE VIEW statement, and a sidecar with what metric views cannot say
+    (also `spaces export --metric-view SPACE`)."""
+    write_metric_views(settings, space, out_dir, catalog=catalog, schema=schema, view_schema=view_schema)
+
+
+def write_metric_views(
+    settings: Settings, space: str, out_dir: Path, *, catalog: str, schema: str, view_schema: str | None
+) -> None:
+    """Export the catalog's ``space`` into ``out_dir`` and print the files written."""
     from genie_agent.errors import ConfigError, UnknownSpaceError
     from genie_agent.metric_views import export_space
     from genie_agent.metric_views.expressions import ExpressionError

@@ -1,6 +1,7 @@
 """``genie-agent spaces``: the local catalog's spaces as Genie spaces on the workspace (create),
-what the caller may do with the configured ones (list), and a space to a file and back (export,
-import). Thin over :mod:`genie_agent.workspace_spaces`; the workspace is databricks-sdk's unified auth.
+what the caller may do with the configured ones (list), a space to a file and back (export,
+import), and a local space as metric views (``export --metric-view``, :mod:`.metric_view_cmd`).
+Thin over :mod:`genie_agent.workspace_spaces`; the workspace is databricks-sdk's unified auth.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click import ParameterSource
 
 from .cli_base import json_option, pass_settings
+from .metric_view_cmd import DEFAULT_OUT_DIR, view_target_options, write_metric_views
 
 if TYPE_CHECKING:
     from genie_agent.config import Settings
@@ -104,7 +107,8 @@ def create(
 @json_option("Print the spaces as one JSON object.")
 @pass_settings
 def list_spaces(settings: Settings, as_json: bool) -> None:
-    """The configured Genie spaces: whether each is reachable and what you may do with it."""
+    """The configured Genie spaces: whether each is reachable, what you may do with it, and the routing
+    vocabulary read from it (or why it routes by its configured keywords only)."""
     from genie_agent.workspace_spaces import check_access, connect
 
     if not settings.genie_spaces:
@@ -115,7 +119,14 @@ def list_spaces(settings: Settings, as_json: bool) -> None:
                 "No Genie spaces configured: genie-agent spaces create --warehouse-id ID creates them."
             )
         return
+    from genie_agent.spaces.databricks import default_client_factory
+    from genie_agent.spaces.discovery import SpaceDiscovery
+
     access = check_access(connect(), settings.genie_spaces)
+    # What the agent's router would read of each space, with these credentials (the deployment's own
+    # when run as it).
+    found = SpaceDiscovery(settings.genie_spaces, default_client_factory(), refresh_s=0).read_all()
+    keywords = {d: len(c.keywords) for d, c in settings.genie_spaces.items()}
     if as_json:
         rows = [
             {
@@ -126,6 +137,12 @@ def list_spaces(settings: Settings, as_json: bool) -> None:
                 "can_edit": a.can_edit,
                 "may": a.may,
                 "error": a.error,
+                "routing": {
+                    "discovered_terms": len(found[a.domain].terms),
+                    "definition_read": found[a.domain].definition,
+                    "keywords": keywords[a.domain],
+                    "status": found[a.domain].status(keywords[a.domain]),
+                },
             }
             for a in access
         ]
@@ -136,6 +153,8 @@ def list_spaces(settings: Settings, as_json: bool) -> None:
         click.echo(f"{a.domain:<12} {a.space_id:<34} {state:<11} {a.title or '':<14} may: {a.may}")
         if a.error:
             click.secho(f"{'':<12} {a.error}", dim=a.reachable, fg=None if a.reachable else "red")
+        routing = found[a.domain]
+        click.secho(f"{'':<12} routing: {routing.status(keywords[a.domain])}", dim=routing.definition)
 
 
 def _space_id(settings: Settings, value: str) -> str:
@@ -144,12 +163,73 @@ def _space_id(settings: Settings, value: str) -> str:
 
 
 @spaces.command("export")
-@click.argument("space")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+@click.argument("space", required=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="File to write (default genie-space-<id>.json); with --metric-view, the directory (default metric_views).",
+)
+@click.option(
+    "--metric-view",
+    "metric_view_space",
+    metavar="SPACE",
+    help="Instead: write the local catalog's SPACE as metric views, as `metric-view export` does.",
+)
+@view_target_options
 @pass_settings
-def export(settings: Settings, space: str, output: Path | None) -> None:
+def export(
+    settings: Settings,
+    space: str | None,
+    output: Path | None,
+    metric_view_space: str | None,
+    catalog: str,
+    schema: str,
+    view_schema: str | None,
+) -> None:
     """Write SPACE's definition (a space id, or a configured domain) to a file (default
-    genie-space-<id>.json): title, description, warehouse and serialized space."""
+    genie-space-<id>.json): title, description, warehouse and serialized space.
+
+    With --metric-view SPACE (a space id of the local catalog, no SPACE argument): its semantic model
+    as metric view YAML with each view's CREATE VIEW statement, and the sidecar (--catalog, --schema,
+    --view-schema as for `metric-view export`)."""
+    if metric_view_space is not None:
+        if space is not None:
+            raise click.UsageError(
+                f"Give a Genie space to export from the workspace ({space!r}) or --metric-view "
+                f"{metric_view_space} to export a local space as metric views, not both."
+            )
+        if output is not None and output.is_file():
+            raise click.BadParameter(
+                f"{str(output)!r} is a file; with --metric-view give the directory to write to.",
+                param_hint="--output",
+            )
+        write_metric_views(
+            settings,
+            metric_view_space,
+            output or DEFAULT_OUT_DIR,
+            catalog=catalog,
+            schema=schema,
+            view_schema=view_schema,
+        )
+        return
+    if space is None:
+        raise click.UsageError(
+            "Name the Genie space to export (a space id, or a configured domain), "
+            "or give --metric-view SPACE to export a local space as metric views."
+        )
+    ctx = click.get_current_context()
+    view_only = [
+        f"--{name.replace('_', '-')}"
+        for name in ("catalog", "schema", "view_schema")
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    ]
+    if view_only:
+        raise click.UsageError(f"{', '.join(view_only)} only apply with --metric-view SPACE.")
+    if output is not None and output.is_dir():
+        raise click.BadParameter(
+            f"{str(output)!r} is a directory; give the file to write.", param_hint="--output"
+        )
     from genie_agent.workspace_spaces import connect, export_space, write_space_file
 
     space_id = _space_id(settings, space)
