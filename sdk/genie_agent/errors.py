@@ -22,6 +22,7 @@ an error item in the served agent's output)::
           ├── SpaceApiError              [workspace_spaces.api] a space create/read/update call failed
           ├── MemoryUnavailableError     [memory.errors] the memory store failed or is down (retryable)
           ├── LakebaseUnavailableError   [memory.lakebase] no instance or no credential (retryable)
+          ├── VisualizationUnavailableError  [spaces.genie_visualization] no image of Genie's chart (``reason``)
           ├── TargetError                [client.errors] the client's target could not answer
           │    ├── TargetUnreachableError  nothing answers at its address
           │    ├── TargetAuthError         it refused the credentials (HTTP 401/403)

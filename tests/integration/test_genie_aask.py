@@ -149,8 +149,13 @@ def typed(rows: tuple[tuple[Any, ...], ...]) -> list[list[tuple[type, Any]]]:
 
 
 def comparable(answer: SpaceAnswer) -> SpaceAnswer:
-    """The answer without what differs between two askings (ids, timings)."""
-    return dataclasses.replace(answer, conversation_id="", message_id="", attachment_id=None, elapsed_ms={})
+    """The answer without what differs between two askings (ids, timings); Genie's chart by its title."""
+    viz = answer.visualization
+    if viz is not None:
+        viz = dataclasses.replace(viz, attachment_id="", query_attachment_id=None)
+    return dataclasses.replace(
+        answer, conversation_id="", message_id="", attachment_id=None, elapsed_ms={}, visualization=viz
+    )
 
 
 # --- the same answers -------------------------------------------------------------------------------

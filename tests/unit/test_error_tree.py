@@ -46,6 +46,7 @@ EXIT_CODES = {
     "SpaceApiError": 1,
     "MemoryUnavailableError": 1,
     "LakebaseUnavailableError": 1,
+    "VisualizationUnavailableError": 1,
     "TargetError": 1,
     "TargetUnreachableError": 1,
     "TargetAuthError": 1,

@@ -29,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import BackendError, GenieAgentError, UnsafeRequestError
 from ..identity import AuthenticationError, Identity, TokenIdentityProvider
@@ -161,7 +162,13 @@ class Message:
     polls: int = 0
     feedback: str | None = None
     timeline: list[tuple[str, float]] = field(default_factory=list)
-    ids: dict[str, str] = field(default_factory=lambda: {k: new_id() for k in ("query", "text", "suggested")})
+    ids: dict[str, str] = field(
+        default_factory=lambda: {k: new_id() for k in ("query", "text", "suggested", "viz")}
+    )
+    visualize: bool = False
+    """The question was sent with ``enable_visualization`` (:mod:`.visualizations`)."""
+    chart: tuple[Any, ...] | None = None
+    """The chart of the answer once worked out (:func:`.visualizations.chart_of`); () for none."""
 
     def set(self, status: str) -> None:
         self.status, self.updated_ms = status, now_ms()
@@ -256,17 +263,22 @@ class GenieService:
 
     # --- what clients do ---------------------------------------------------------------------------
 
-    def start_conversation(self, who: Identity, space_id: str, content: str) -> tuple[Conversation, Message]:
-        """A new conversation in a space the caller may use (see :meth:`space`), asking ``content``."""
+    def start_conversation(
+        self, who: Identity, space_id: str, content: str, *, visualize: bool = False
+    ) -> tuple[Conversation, Message]:
+        """A new conversation in a space the caller may use (see :meth:`space`), asking ``content``
+        (``visualize``: with ``enable_visualization``)."""
         self._admit_question()
         conv = Conversation(new_id(), space_id, who.user, content[:100], now_ms())
         self.conversations[conv.conversation_id] = conv
-        return conv, self._add_message(conv, content, who)
+        return conv, self._add_message(conv, content, who, visualize)
 
-    def create_message(self, who: Identity, conv: Conversation, content: str) -> Message:
+    def create_message(
+        self, who: Identity, conv: Conversation, content: str, *, visualize: bool = False
+    ) -> Message:
         """Ask ``content`` in the caller's conversation (see :meth:`conversation`)."""
         self._admit_question()
-        return self._add_message(conv, content, who)
+        return self._add_message(conv, content, who, visualize)
 
     def conversation_messages(self, conv: Conversation) -> list[Message]:
         return [self.messages[m] for m in conv.message_ids if m in self.messages]
@@ -339,8 +351,9 @@ class GenieService:
             )
         self._counts.questions += 1
 
-    def _add_message(self, conv: Conversation, content: str, who: Identity) -> Message:
+    def _add_message(self, conv: Conversation, content: str, who: Identity, visualize: bool) -> Message:
         msg = Message(new_id(), conv.conversation_id, conv.space_id, who.user, content, now_ms())
+        msg.visualize = visualize
         msg.set("SUBMITTED")
         conv.message_ids.append(msg.message_id)
         self.messages[msg.message_id] = msg

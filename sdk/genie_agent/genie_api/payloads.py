@@ -15,6 +15,7 @@ from typing import Any
 from ..spaces.base import SpaceAnswer, SpaceInfo
 from ..spaces.statement import ColumnType, column_type_of, infer_column_type, render_rows
 from .messages import Conversation, Message, user_id
+from .visualizations import viz_json
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -95,6 +96,9 @@ def message_json(msg: Message) -> dict[str, Any]:
         if msg.suggested:
             questions = {"questions": list(msg.suggested)}
             attachments.append({"attachment_id": msg.ids["suggested"], "suggested_questions": questions})
+        viz = viz_json(msg)
+        if viz is not None:
+            attachments.append(viz)
     if attachments:
         body["attachments"] = attachments
     if msg.feedback is not None:

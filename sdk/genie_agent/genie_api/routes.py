@@ -24,6 +24,7 @@ from .errors import ApiError
 from .messages import GenieService, MessageRef, user_id
 from .payloads import DEFAULT_CHUNK_ROWS, message_json, started_json, statement_json
 from .statements import STATEMENTS_PATH, StatementService
+from .visualizations import png_of
 from .workspace import WorkspaceDatabases
 
 __all__ = ["STATS_PATH", "WORKSPACE_ID", "database_routes", "genie_routes", "statement_routes"]
@@ -48,8 +49,8 @@ def _message_ref(request: Request) -> MessageRef:
     return MessageRef(p["space_id"], p["conversation_id"], p["message_id"])
 
 
-async def _question(request: Request) -> str:
-    """The ``content`` of a start-conversation or create-message body."""
+async def _question(request: Request) -> tuple[str, bool]:
+    """The ``content`` of a start-conversation or create-message body, and its ``enable_visualization``."""
     try:
         body = await request.json()
     except ValueError:
@@ -57,7 +58,10 @@ async def _question(request: Request) -> str:
     content = body.get("content") if isinstance(body, dict) else None
     if not isinstance(content, str) or not content.strip():
         raise ApiError(400, "INVALID_PARAMETER_VALUE", "content must be a non-empty string.")
-    return content
+    visualize = body.get("enable_visualization", False)
+    if not isinstance(visualize, bool):
+        raise ApiError(400, "INVALID_PARAMETER_VALUE", "enable_visualization must be a boolean.")
+    return content, visualize
 
 
 class _GenieRoutes:
@@ -74,16 +78,16 @@ class _GenieRoutes:
         who = self._who(request)
         space_id = request.path_params["space_id"]
         self.s.space(space_id, who)
-        content = await _question(request)
-        conv, msg = self.s.start_conversation(who, space_id, content)
+        content, visualize = await _question(request)
+        conv, msg = self.s.start_conversation(who, space_id, content, visualize=visualize)
         return JSONResponse(started_json(conv, msg))
 
     async def create_message(self, request: Request) -> JSONResponse:
         who = self._who(request)
         p = request.path_params
         conv = self.s.conversation(who, p["space_id"], p["conversation_id"])
-        content = await _question(request)
-        return JSONResponse(message_json(self.s.create_message(who, conv, content)))
+        content, visualize = await _question(request)
+        return JSONResponse(message_json(self.s.create_message(who, conv, content, visualize=visualize)))
 
     async def list_messages(self, request: Request) -> JSONResponse:
         who = self._who(request)
@@ -114,6 +118,12 @@ class _GenieRoutes:
         msg = self.s.execute_query(who, _message_ref(request), attachment_id)
         return JSONResponse(statement_json(msg, self.chunk_rows))
 
+    async def download_visualization(self, request: Request) -> Response:
+        """The PNG of a visualization attachment (:mod:`.visualizations`): the raw body, not JSON."""
+        msg = self.s.message(self._who(request), _message_ref(request))
+        png = png_of(msg, request.path_params["attachment_id"])
+        return Response(png, media_type="image/png")
+
     async def stats(self, request: Request) -> JSONResponse:
         return JSONResponse(dataclasses.asdict(self.s.stats()))
 
@@ -137,6 +147,7 @@ class _GenieRoutes:
             Route(_MSG + "/feedback", self.send_feedback, methods=["POST"]),
             Route(_MSG + "/attachments/{attachment_id}/query-result", self.query_result),
             Route(_MSG + "/attachments/{attachment_id}/execute-query", self.execute_query, methods=["POST"]),
+            Route(_MSG + "/attachments/{attachment_id}/download-visualization", self.download_visualization),
             # Deprecated message-level forms the SDK still has.
             Route(_MSG + "/query-result", self.query_result),
             Route(_MSG + "/query-result/{attachment_id}", self.query_result),

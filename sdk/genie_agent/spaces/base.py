@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from ..identity import Identity
 
-__all__ = ["AnswerStatus", "AsyncGenieSpace", "GenieSpace", "RoutingTerm", "SpaceAnswer", "SpaceInfo"]
+__all__ = [
+    "AnswerStatus",
+    "AsyncGenieSpace",
+    "GenieSpace",
+    "GenieVisualization",
+    "RoutingTerm",
+    "SpaceAnswer",
+    "SpaceInfo",
+]
 
 AnswerStatus = Literal["completed", "no_answer"]
 """``completed``: a query ran and its result is in the answer. ``no_answer``: the space could not
@@ -47,6 +55,23 @@ class RoutingTerm:
 
 
 @dataclass(frozen=True)
+class GenieVisualization:
+    """A chart Genie drew for an answer: a message's ``viz`` attachment (asked for with
+    ``enable_visualization``). The image itself is a PNG downloaded on demand
+    (:mod:`~genie_agent.spaces.genie_visualization`)."""
+
+    attachment_id: str
+    """The visualization attachment: what the download-visualization call renders."""
+    title: str
+    """The visualization's name, as Genie gave it ("" when it gave none)."""
+    query_attachment_id: str | None = None
+    """The query attachment the visualization was drawn from."""
+    space_id: str = ""
+    """The Genie space whose message holds it (with the answer's conversation and message ids, what
+    addresses its download)."""
+
+
+@dataclass(frozen=True)
 class SpaceAnswer:
     """One answer from a space. Values in ``rows`` are typed (numbers, dates), never pre-formatted."""
 
@@ -69,6 +94,9 @@ class SpaceAnswer:
     measure's format (``percent``, ``currency``, ``integer``, ``number``); ``""`` or none: not known."""
     attachment_id: str | None = None
     """The Genie query attachment holding the full result (a remote space's answer)."""
+    visualization: GenieVisualization | None = None
+    """The chart Genie drew for the answer, when it drew one (a remote space asked with
+    ``enable_visualization``); local spaces draw none."""
 
 
 @runtime_checkable

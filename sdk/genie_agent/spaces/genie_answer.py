@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .base import SpaceAnswer
+from .base import GenieVisualization, SpaceAnswer
 from .genie_client import column_type_name
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ class AskedSpace:
     timeout_s: float
     row_limit: int = 1000
     """Most rows an answer holds; a result with more is cut there (``truncated``)."""
+    visualize: bool = True
+    """Ask Genie to draw a chart of the answer (``enable_visualization``, Beta) and keep it."""
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,17 @@ def statement_error(response: StatementResponse | None) -> str | None:
 
 @dataclass(frozen=True)
 class MessageParts:
-    """What a finished message shows: its text, suggested questions, and its first query attachment."""
+    """What a finished message shows: its text, suggested questions, its first query attachment, and
+    the visualization attachments read from its raw JSON (:mod:`.genie_visualization`)."""
 
     message: GenieMessage
     text: str
     suggested: tuple[str, ...]
     query: GenieAttachment | None
+    visualizations: tuple[GenieVisualization, ...] = ()
 
     @classmethod
-    def of(cls, message: GenieMessage) -> MessageParts:
+    def of(cls, message: GenieMessage, visualizations: tuple[GenieVisualization, ...] = ()) -> MessageParts:
         attachments = message.attachments or []
         text = "\n\n".join(a.text.content for a in attachments if a.text is not None and a.text.content)
         suggested = tuple(
@@ -91,7 +95,7 @@ class MessageParts:
             for q in a.suggested_questions.questions or ()
         )
         queries = [a for a in attachments if a.query is not None and a.attachment_id]
-        return cls(message, text, suggested, queries[0] if queries else None)
+        return cls(message, text, suggested, queries[0] if queries else None, visualizations)
 
     def no_answer(self, space: AskedSpace, started: float) -> SpaceAnswer:
         """The answer of a message with no query: Genie's text and what the space can answer."""
@@ -117,6 +121,8 @@ class MessageParts:
         attachment = self.query
         assert attachment is not None and attachment.query is not None
         query = attachment.query
+        from .genie_visualization import chosen
+
         columns, column_types, _ = columns_of(statement)
         rows = result.rows
         now = time.monotonic()
@@ -135,6 +141,7 @@ class MessageParts:
             truncated=result.truncated,
             suggested_questions=self.suggested,
             elapsed_ms={"result": (now - fetch_started) * 1000, "total": (now - started) * 1000},
+            visualization=chosen(self.visualizations, attachment.attachment_id, space.space_id),
         )
 
 

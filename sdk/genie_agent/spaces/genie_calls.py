@@ -7,6 +7,12 @@ httpx) make every one of them the same way and answer with databricks-sdk's data
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from databricks.sdk.service.dashboards import GenieMessage
+
+    from .base import GenieVisualization
 
 __all__ = [
     "Call",
@@ -17,6 +23,7 @@ __all__ = [
     "GetChunk",
     "GetDownload",
     "GetMessage",
+    "Polled",
     "Sent",
     "Sleep",
     "StartConversation",
@@ -33,10 +40,20 @@ class Sent:
 
 
 @dataclass(frozen=True)
+class Polled:
+    """A message as polled: databricks-sdk's ``GenieMessage``, and the visualization attachments the
+    SDK's dataclasses do not hold (read from the raw JSON: :mod:`.genie_visualization`)."""
+
+    message: GenieMessage
+    visualizations: tuple[GenieVisualization, ...] = ()
+
+
+@dataclass(frozen=True)
 class StartConversation:
-    """-> :class:`Sent`."""
+    """-> :class:`Sent`. ``visualize``: send ``enable_visualization`` (Genie may draw a chart)."""
 
     question: str
+    visualize: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,11 +62,12 @@ class CreateMessage:
 
     conversation_id: str
     question: str
+    visualize: bool = False
 
 
 @dataclass(frozen=True)
 class GetMessage:
-    """-> ``GenieMessage``."""
+    """-> :class:`Polled`."""
 
     conversation_id: str
     message_id: str

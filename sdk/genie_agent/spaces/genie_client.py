@@ -52,6 +52,7 @@ class GenieCall:
     def __call__(self, call: Call) -> Any:
         """Make one call of a question's steps (:mod:`.genie_flow`) and give its result."""
         from databricks.sdk.errors import NotFound, PermissionDenied
+        from databricks.sdk.service.dashboards import GenieMessage, GenieStartConversationResponse
 
         from .genie_calls import (
             CreateMessage,
@@ -61,31 +62,41 @@ class GenieCall:
             GetChunk,
             GetDownload,
             GetMessage,
+            Polled,
             Sent,
             Sleep,
             StartConversation,
             StartDownload,
         )
+        from .genie_visualization import visualizations_of
 
         genie, space_id = self.client.genie, self.space_id
         match call:
             case Sleep(seconds):
                 time.sleep(seconds)
                 return None
-            case StartConversation(question):
-                wait = self.run(lambda: genie.start_conversation(space_id, question))
-                return Sent(wait.conversation_id, wait.message_id)
-            case CreateMessage(conversation_id, question):
+            case StartConversation(question, visualize):
+                # databricks-sdk's start_conversation has no enable_visualization: its own request, raw
+                path = f"/api/2.0/genie/spaces/{space_id}/start-conversation"
+                body = self.run(lambda: self._do("POST", path, question, visualize))
+                started = GenieStartConversationResponse.from_dict(body)
+                return Sent(started.conversation_id, started.message_id)
+            case CreateMessage(conversation_id, question, visualize):
+                path = f"/api/2.0/genie/spaces/{space_id}/conversations/{conversation_id}/messages"
                 try:
-                    wait = self.run(
-                        lambda: genie.create_message(space_id, conversation_id, question),
-                        keep=(NotFound, PermissionDenied),
+                    body = self.run(
+                        lambda: self._do("POST", path, question, visualize), keep=(NotFound, PermissionDenied)
                     )
                 except (NotFound, PermissionDenied):
                     return None
-                return Sent(conversation_id, wait.message_id)
+                return Sent(conversation_id, GenieMessage.from_dict(body).message_id)
             case GetMessage(conversation_id, message_id):
-                return self.run(lambda: genie.get_message(space_id, conversation_id, message_id))
+                # raw, for the visualization attachments databricks-sdk's GenieAttachment drops
+                path = (
+                    f"/api/2.0/genie/spaces/{space_id}/conversations/{conversation_id}/messages/{message_id}"
+                )
+                body = self.run(lambda: self._do("GET", path))
+                return Polled(GenieMessage.from_dict(body), visualizations_of(body))
             case FetchResult(conversation_id, message_id, attachment_id, execute):
                 ids = (space_id, conversation_id, message_id, attachment_id)
                 fetch = (
@@ -119,6 +130,19 @@ class GenieCall:
             case DescribeCaller():
                 return describe_caller(self)
         raise TypeError(f"not a Genie call: {call!r}")
+
+    def _do(self, method: str, path: str, question: str | None = None, visualize: bool = False) -> Any:
+        """A Genie request as databricks-sdk's ``GenieAPI`` sends it (its API client, its retries),
+        the body a question's (:func:`~.genie_http.question_body`); its JSON, a dict. Raises the SDK's
+        errors: call it within :meth:`run`."""
+        from .genie_http import question_body
+
+        headers = self._headers()
+        body = None if question is None else question_body(question, visualize)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        answer = self.client.api_client.do(method, path, body=body, headers=headers)
+        return answer if isinstance(answer, dict) else {}
 
     def _download_method(self, name: str) -> Callable[..., Any]:
         method = getattr(self.client.genie, name, None)

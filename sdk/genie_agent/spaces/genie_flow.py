@@ -44,6 +44,7 @@ from .genie_calls import (
     GetChunk,
     GetDownload,
     GetMessage,
+    Polled,
     Sent,
     Sleep,
     StartConversation,
@@ -77,6 +78,7 @@ __all__ = [
     "GetChunk",
     "GetDownload",
     "GetMessage",
+    "Polled",
     "Sent",
     "Sleep",
     "StartConversation",
@@ -118,7 +120,8 @@ class GenieQuestion:
         rate_limited = 0
         while True:
             sent = yield from self._send(conversation_id)
-            message = yield from self._wait(sent)
+            polled = yield from self._wait(sent)
+            message = polled.message
             if message_status(message) == "FAILED" and error_type(message) in RATE_LIMIT_ERRORS:
                 rate_limited += 1
                 reason = "Genie rate-limited the question"
@@ -133,19 +136,20 @@ class GenieQuestion:
                 yield Sleep(delay)
                 conversation_id = sent.conversation_id
                 continue
-            return (yield from self._answer(message))
+            return (yield from self._answer(polled))
 
     def _send(self, conversation_id: str | None) -> Generator[Call, Any, Sent]:
+        visualize = self.space.visualize
         if conversation_id:
-            sent = yield CreateMessage(conversation_id, self.question)
+            sent = yield CreateMessage(conversation_id, self.question, visualize)
             if sent is not None:
                 return sent
             # gone, or another user's: start a new one and reveal nothing
-        sent = yield StartConversation(self.question)
+        sent = yield StartConversation(self.question, visualize)
         assert isinstance(sent, Sent)
         return sent
 
-    def _wait(self, sent: Sent) -> Generator[Call, Any, GenieMessage]:
+    def _wait(self, sent: Sent) -> Generator[Call, Any, Polled]:
         since = time.monotonic()
         status: str | None = "SUBMITTED"
         while True:
@@ -153,23 +157,24 @@ class GenieQuestion:
             if now >= self.deadline:
                 raise timed_out(self.space.title, self.space.timeout_s, status)
             yield Sleep(min(self.pacer.next_delay(now - since, status), self.deadline - now))
-            message = yield GetMessage(sent.conversation_id, sent.message_id)
-            status = message_status(message)
+            polled = yield GetMessage(sent.conversation_id, sent.message_id)
+            status = message_status(polled.message)
             if status in TERMINAL:
                 break
         if status in ("COMPLETED", "QUERY_RESULT_EXPIRED"):
             self.learn(time.monotonic() - since)
-        return message
+        return polled
 
-    def _answer(self, message: GenieMessage) -> Steps:
+    def _answer(self, polled: Polled) -> Steps:
         """The space's answer to a finished message: its query's result, or its text when it has no query."""
+        message = polled.message
         status = message_status(message)
         if status == "CANCELLED":
             raise message_cancelled(self.space.title)
         if status == "FAILED":
             caller = (yield DescribeCaller()) if needs_caller(message) else ""
             raise message_failed(self.space.title, message, caller)
-        parts = MessageParts.of(message)
+        parts = MessageParts.of(message, polled.visualizations if self.space.visualize else ())
         if parts.query is None:
             return parts.no_answer(self.space, self.started)
         fetch_started = time.monotonic()

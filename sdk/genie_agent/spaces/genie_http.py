@@ -52,6 +52,7 @@ from .genie_calls import (
     GetChunk,
     GetDownload,
     GetMessage,
+    Polled,
     Sent,
     Sleep,
     StartConversation,
@@ -60,6 +61,7 @@ from .genie_calls import (
 from .genie_client import link_refused
 from .genie_connections import CONNECT_TIMEOUT_S, MAX_CONNECTIONS, connection
 from .genie_errors import api_error, caller_named, rate_limit_delay, sdk_error, unreachable
+from .genie_visualization import visualizations_of
 
 if TYPE_CHECKING:
     from databricks.sdk.config import Config
@@ -67,7 +69,7 @@ if TYPE_CHECKING:
 
     from ..identity import Identity
 
-__all__ = ["UNREACHABLE_WITHIN_S", "AsyncGenieCall"]
+__all__ = ["UNREACHABLE_WITHIN_S", "AsyncGenieCall", "question_body", "request_headers"]
 
 log = logging.getLogger("genie_agent.genie")
 
@@ -95,23 +97,27 @@ class AsyncGenieCall:
             case Sleep(seconds):
                 await asyncio.sleep(seconds)
                 return None
-            case StartConversation(question):
+            case StartConversation(question, visualize):
                 body = await self._request(
-                    "POST", f"{base}/start-conversation", {"content": question}, sends_question=True
+                    "POST",
+                    f"{base}/start-conversation",
+                    question_body(question, visualize),
+                    sends_question=True,
                 )
                 started = GenieStartConversationResponse.from_dict(body)
                 return Sent(started.conversation_id, started.message_id)
-            case CreateMessage(conversation_id, question):
+            case CreateMessage(conversation_id, question, visualize):
                 path = f"{base}/conversations/{conversation_id}/messages"
                 body = await self._request(
-                    "POST", path, {"content": question}, sends_question=True, missing_ok=True
+                    "POST", path, question_body(question, visualize), sends_question=True, missing_ok=True
                 )
                 return (
                     None if body is None else Sent(conversation_id, GenieMessage.from_dict(body).message_id)
                 )
             case GetMessage(conversation_id, message_id):
                 path = f"{base}/conversations/{conversation_id}/messages/{message_id}"
-                return GenieMessage.from_dict(await self._request("GET", path))
+                body = await self._request("GET", path)
+                return Polled(GenieMessage.from_dict(body), visualizations_of(body))
             case FetchResult(conversation_id, message_id, attachment_id, execute):
                 path = (
                     f"{base}/conversations/{conversation_id}/messages/{message_id}/attachments/{attachment_id}"
@@ -253,13 +259,7 @@ class AsyncGenieCall:
         return True
 
     def _headers(self, body: dict[str, Any] | None) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": self.config.user_agent}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        if self.config.host_type == HostType.UNIFIED and self.config.workspace_id:
-            headers["X-Databricks-Org-Id"] = str(self.config.workspace_id)
-        headers.update(self.config.authenticate())  # fresh per request: tokens expire and are refreshed
-        return headers
+        return request_headers(self.config, body)
 
     def _timeout(self) -> httpx.Timeout:
         remaining = max(1.0, self.deadline - time.monotonic())
@@ -289,6 +289,23 @@ class AsyncGenieCall:
 
     def _auth(self) -> str:
         return str(self.config.auth_type or "no auth type")
+
+
+def question_body(question: str, visualize: bool) -> dict[str, Any]:
+    """The body of start-conversation and create-message: the question, and ``enable_visualization``
+    (Beta) when Genie may draw a chart of the answer (:mod:`.genie_visualization`)."""
+    return {"content": question, "enable_visualization": True} if visualize else {"content": question}
+
+
+def request_headers(config: Config, body: dict[str, Any] | None) -> dict[str, str]:
+    """The headers databricks-sdk's own service calls send, authenticated as ``config``."""
+    headers = {"Accept": "application/json", "User-Agent": config.user_agent}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    if config.host_type == HostType.UNIFIED and config.workspace_id:
+        headers["X-Databricks-Org-Id"] = str(config.workspace_id)
+    headers.update(config.authenticate())  # fresh per request: tokens expire and are refreshed
+    return headers
 
 
 def _retry_after(response: httpx.Response) -> float | None:
