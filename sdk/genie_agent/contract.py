@@ -34,6 +34,7 @@ __all__ = [
     "ROWS_IN_SPACE_EVENT",
     "ChartType",
     "Failure",
+    "GenieChart",
     "Grounding",
     "NumberFormat",
     "Progress",
@@ -156,6 +157,17 @@ class VisualizationHint(Wire):
     reason: str = ""
 
 
+class GenieChart(Wire):
+    """The chart Genie drew for a space's answer (its message's visualization attachment, asked for with
+    ``enable_visualization``): its ``title``, and what downloads its PNG (the Genie ``space_id``, the
+    result's ``conversation_id`` and ``message_id``, this ``attachment_id``)."""
+
+    attachment_id: str = ""
+    title: str = ""
+    space_id: str = ""
+    query_attachment_id: str | None = None
+
+
 class Route(Wire):
     """Where the question went and why."""
 
@@ -178,6 +190,9 @@ class ResultTable(Wire):
     conversation_id: str | None = None
     message_id: str | None = Field(None, description="The Genie message that answered.")
     attachment_id: str | None = Field(None, description="The Genie query attachment holding the full result.")
+    genie_visualization: Annotated[GenieChart | None, _one(GenieChart)] = Field(
+        None, description="The chart Genie drew of this result, when it drew one (its PNG downloads)."
+    )
     error: str | None = Field(None, description="Why the space gave no result (then no columns or rows).")
 
     @property

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from . import contract
-from .spaces.base import SpaceAnswer
+from .spaces.base import GenieVisualization, SpaceAnswer
 from .understanding.routing import RouteDecision
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMBINED",
     "Clarification",
+    "GenieChart",
     "Grounding",
     "ResultTable",
     "RouteDecided",
@@ -61,6 +62,29 @@ class Grounding(TypedDict):
 
 
 @dataclass(frozen=True)
+class GenieChart:
+    """The chart Genie drew of a space's answer, as the turn result carries it (``genie_visualization``)."""
+
+    attachment_id: str
+    title: str
+    space_id: str
+    query_attachment_id: str | None = None
+
+    @classmethod
+    def of(cls, visualization: GenieVisualization) -> GenieChart:
+        v = visualization
+        return cls(v.attachment_id, v.title, v.space_id, v.query_attachment_id)
+
+    def to_wire(self) -> contract.GenieChart:
+        return contract.GenieChart.model_construct(
+            attachment_id=self.attachment_id,
+            title=self.title,
+            space_id=self.space_id,
+            query_attachment_id=self.query_attachment_id,
+        )
+
+
+@dataclass(frozen=True)
 class ResultTable:
     """One space's result, as it appears in ``results``."""
 
@@ -78,6 +102,8 @@ class ResultTable:
     """Per column, its display format where the space said it (:attr:`SpaceAnswer.column_formats`)."""
     message_id: str | None = None
     attachment_id: str | None = None
+    genie_visualization: GenieChart | None = None
+    """The chart Genie drew of the answer (a remote space's, asked with ``enable_visualization``)."""
 
     @classmethod
     def from_answer(cls, answer: SpaceAnswer) -> ResultTable:
@@ -97,6 +123,7 @@ class ResultTable:
             answer.column_formats,
             answer.message_id or None,
             answer.attachment_id,
+            None if answer.visualization is None else GenieChart.of(answer.visualization),
         )
 
     def to_wire(self) -> contract.ResultTable:
@@ -112,6 +139,9 @@ class ResultTable:
             conversation_id=self.conversation_id,
             message_id=self.message_id,
             attachment_id=self.attachment_id,
+            genie_visualization=None
+            if self.genie_visualization is None
+            else self.genie_visualization.to_wire(),
             error=self.error,
         )
 

@@ -111,7 +111,9 @@ def test_a_chartable_answer_carries_genies_chart_through_both_transports(space, 
         assert viz is not None, answer
         assert viz.title == "Revenue by region"
         assert viz.query_attachment_id == answer.attachment_id and viz.attachment_id != answer.attachment_id
-        data = run(adownload_space_visualization(space, answer.conversation_id, answer.message_id, viz.attachment_id))
+        data = run(
+            adownload_space_visualization(space, answer.conversation_id, answer.message_id, viz.attachment_id)
+        )
         assert png_size(data) == (640, 360)
 
 
@@ -163,3 +165,44 @@ def test_refusals_are_named(space, genie, sdk_env):
     assert refused("no-such-attachment").reason == "not_found"
     other = refused(answer.visualization.attachment_id, BOB)  # bob did not ask it
     assert other.reason == "not_found" and "only its asker" in other.hint
+
+
+# --- through the SDK client: each target's way to the image -----------------------------------------
+
+
+def _result(answer: SpaceAnswer) -> Any:
+    from genie_agent.turn import ResultTable
+
+    return ResultTable.from_answer(answer).to_wire()
+
+
+def test_the_turn_result_carries_the_chart_and_a_serving_client_downloads_it_as_its_user(space, genie):
+    from genie_agent.client import ServingClient
+    from genie_agent.contract import TurnResult
+
+    answer = run(space.aask(CHARTED))
+    wire = TurnResult.read({"results": [_result(answer).model_dump(mode="json")]})  # as a client reads it
+    (result,) = wire.results
+    chart = result.genie_visualization
+    assert chart is not None and chart.title == "Revenue by region" and chart.space_id == "sales"
+    assert chart.attachment_id == answer.visualization.attachment_id
+
+    asker = ServingClient("agent", workspace_client=client_for(genie[1]))
+    assert png_size(asker.genie_image(result)) == (640, 360)
+    other = ServingClient("agent", workspace_client=client_for(genie[1], BOB))
+    with pytest.raises(VisualizationUnavailableError) as caught:
+        other.genie_image(result)
+    assert caught.value.reason == "not_found"
+
+
+def test_a_served_url_says_it_cannot_download_and_a_result_without_a_chart_says_so(space):
+    from genie_agent.client import HttpClient
+
+    answer = run(space.aask(CHARTED))
+    with pytest.raises(VisualizationUnavailableError) as caught:
+        HttpClient("http://127.0.0.1:9").genie_image(_result(answer))
+    assert caught.value.reason == "unsupported" and "does not pass Genie's images on" in caught.value.message
+    plain = run(space.aask(NOT_CHARTED))
+    with pytest.raises(VisualizationUnavailableError) as caught:
+        HttpClient("http://127.0.0.1:9").genie_image(_result(plain))
+    assert caught.value.reason == "none"

@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from ..contract import Failure, TurnResult
+from ..contract import Failure, ResultTable, TurnResult
 from ..errors import GenieAgentError
 from ..feedback import FeedbackAction, Rating
 from .errors import SpaceFailedError, TargetError, error_from
 from .events import ClientEvent, Done, SpaceFailed
 from .feedback import FeedbackOutcome, feedback_action, feedback_outcome, feedback_request
+from .genie_images import ChartRef, chart_ref, run_sync, unsupported
 from .memory import (
     MemoryActionName,
     MemoryAnswer,
@@ -300,6 +301,23 @@ class Client(ABC):
         """:meth:`feedback`, awaited."""
         action = feedback_action(turn_id, rating, comment)
         return feedback_outcome(await self._afeedback(action), action, self.label)
+
+    # --- Genie's chart -------------------------------------------------------------------------------
+    def genie_image(self, result: ResultTable) -> bytes:
+        """The PNG of the chart Genie drew of ``result`` (its ``genie_visualization``), downloaded as
+        the user who asked (:mod:`.genie_images` says how on each target). Raises
+        :class:`~genie_agent.spaces.genie_visualization.VisualizationUnavailableError`, its ``reason``
+        saying why: ``none`` (Genie drew no chart), ``unsupported`` (this target cannot fetch it),
+        ``not_found``, ``not_a_visualization`` or ``refused`` (the workspace refused)."""
+        ref = chart_ref(result)
+        return run_sync(lambda: self._agenie_image(ref))
+
+    async def agenie_image(self, result: ResultTable) -> bytes:
+        """:meth:`genie_image`, awaited."""
+        return await self._agenie_image(chart_ref(result))
+
+    async def _agenie_image(self, ref: ChartRef) -> bytes:
+        raise unsupported(self.label, "it has no way to Genie for you.")
 
     # --- the target ---------------------------------------------------------------------------------
     @abstractmethod

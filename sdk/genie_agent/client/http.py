@@ -16,6 +16,7 @@ import httpx
 from ..errors import GenieAgentError, UserInputError
 from .base import Client
 from .errors import TargetAuthError, TargetError, TargetRequestError, TargetUnreachableError, error_from
+from .genie_images import ChartRef, unsupported
 from .sse import sse_events, sse_lines
 
 __all__ = ["DEFAULT_TIMEOUT", "HttpClient", "HttpTarget"]
@@ -218,3 +219,10 @@ class HttpClient(HttpTarget):
 
     def not_found_hint(self) -> str:
         return "Check the URL: it should be the address `genie-agent serve` printed."
+
+    async def _agenie_image(self, ref: ChartRef) -> bytes:
+        raise unsupported(
+            self.label,
+            "a genie-agent server does not pass Genie's images on, and this client holds no credentials "
+            "of the workspace behind it.",
+        )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..aio import blocking, iterate_sync
 from .base import Client, ThreadState
 from .events import ClientEvent, client_event, client_events
+from .genie_images import ChartRef, unsupported
 from .memory import MemoryActionName, MemoryAnswer, memory_request
 
 if TYPE_CHECKING:
@@ -137,6 +138,19 @@ class LocalClient(Client):
 
     async def _afeedback(self, action: FeedbackAction) -> MemoryAnswer:
         return await asyncio.to_thread(self._feedback, action)
+
+    async def _agenie_image(self, ref: ChartRef) -> bytes:
+        """Genie's image of the chart, downloaded by the space that asked, as this client's identity."""
+        from ..spaces.databricks import DatabricksGenieSpace
+        from ..spaces.genie_visualization import adownload_space_visualization
+
+        await self.aconnect()
+        space = self.agent.spaces.get(ref.domain)
+        if not isinstance(space, DatabricksGenieSpace):
+            raise unsupported(self.label, f"its {ref.domain} space is not a Databricks Genie space.")
+        return await adownload_space_visualization(
+            space, ref.conversation_id, ref.message_id, ref.chart.attachment_id, identity=self.identity
+        )
 
     # --- the Responses stream, as `genie-agent serve` would send it -----------------------------------
     def responses(self, body: Mapping[str, Any]) -> Generator[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .errors import TargetAuthError, TargetError
+from .genie_images import ChartRef, unsupported
 from .http import DEFAULT_TIMEOUT, HttpTarget, Transport
 
 if TYPE_CHECKING:
@@ -96,3 +97,22 @@ class ServingClient(HttpTarget):
 
     def not_found_hint(self) -> str:
         return f"Is {self.endpoint!r} the endpoint's name? `databricks serving-endpoints list` lists them."
+
+    async def _agenie_image(self, ref: ChartRef) -> bytes:
+        """Genie's image of the chart, downloaded with this client's own workspace credentials (the
+        user's): the asker's when the endpoint asks Genie on behalf of its users (else Genie answers 404)."""
+        from ..spaces.genie_visualization import adownload_visualization
+
+        if not ref.chart.space_id:
+            raise unsupported(
+                self.label, f"its answer does not say which Genie space drew {ref.domain}'s chart."
+            )
+        await self.aconnect()
+        return await adownload_visualization(
+            self._config,
+            ref.chart.space_id,
+            ref.conversation_id,
+            ref.message_id,
+            ref.chart.attachment_id,
+            title=ref.domain,
+        )
