@@ -35,6 +35,7 @@ from .understanding.vocabulary import SpaceVocabulary
 if TYPE_CHECKING:
     from .capacity import QuestionLimiter
     from .memory.threads import ThreadState
+    from .spaces.discovery import SpaceDiscovery
 
 __all__ = ["Agent", "AgentLimits"]
 
@@ -55,6 +56,19 @@ class AgentLimits:
     """The longest a question waits for the workspace's question limiter before it fails unsent."""
 
 
+@dataclass(frozen=True)
+class _Understanding:
+    """What the spaces know and what reads questions with it, replaced as one."""
+
+    vocabulary: SpaceVocabulary
+    router: Router
+    extractor: PreferenceExtractor
+
+    @classmethod
+    def of(cls, vocabulary: SpaceVocabulary) -> _Understanding:
+        return cls(vocabulary, Router(vocabulary), PreferenceExtractor(vocabulary))
+
+
 class Agent:
     """Answers questions over a set of Genie spaces. Thread-safe; one instance serves many turns."""
 
@@ -71,20 +85,24 @@ class Agent:
         memories: MemoryStore | None = None,
         memory_llm: LlmMemoryExtractor | None = None,
         limiter: QuestionLimiter | None = None,
+        discovery: SpaceDiscovery | None = None,
     ) -> None:
         """``threads`` None turns memory off (``memory_status`` "disabled"); ``memories`` None turns
         off long-term memory (preferences and notes) only. ``memory_llm`` also finds memories in
         statements with an LLM, beside the deterministic extractor. ``vocabulary`` (what the spaces
         know, for the router and the preference extractor) is gathered from ``spaces`` when not given.
-        ``limiter`` paces the questions sent to Genie (the workspace's questions per minute)."""
+        ``limiter`` paces the questions sent to Genie (the workspace's questions per minute).
+        ``discovery`` reads the Genie spaces' vocabulary again when its interval has passed: in the
+        background, the vocabulary, router and extractor then replaced together, no turn waiting."""
         self.memory_llm = memory_llm
         self.spaces = dict(spaces)
         self.threads = threads
         self.memories = memories
         self._turn_locks = TurnLocks()
-        self.vocabulary = vocabulary if vocabulary is not None else SpaceVocabulary.from_spaces(self.spaces)
-        self.router = Router(self.vocabulary)
-        self.extractor = PreferenceExtractor(self.vocabulary)
+        self._understanding = _Understanding.of(
+            vocabulary if vocabulary is not None else SpaceVocabulary.from_spaces(self.spaces)
+        )
+        self.discovery = discovery
         self.limits = limits or AgentLimits()
         self.source = source
         self.synthesizer: Synthesizer = synthesizer or DeterministicSynthesizer()
@@ -92,6 +110,23 @@ class Agent:
         self._fan_out: FanOut | None = None
         self._fan_out_lock = threading.Lock()
         self.tracer: Tracer = tracer or NoopTracer()
+
+    @property
+    def vocabulary(self) -> SpaceVocabulary:
+        return self._understanding.vocabulary
+
+    @property
+    def router(self) -> Router:
+        return self._understanding.router
+
+    @property
+    def extractor(self) -> PreferenceExtractor:
+        return self._understanding.extractor
+
+    def _rediscovered(self) -> None:
+        """The spaces' vocabulary was read again (on discovery's thread): the three parts built from it
+        replace the old ones in one assignment, so a turn reading them sees old or new, never a mix."""
+        self._understanding = _Understanding.of(SpaceVocabulary.from_spaces(self.spaces))
 
     @property
     def traced(self) -> bool:
@@ -228,6 +263,8 @@ class Agent:
     ) -> Turn:
         """The checked request as a turn not yet run."""
         text = self.validate_question(question)
+        if self.discovery is not None:
+            self.discovery.refresh_in_background(self._rediscovered)
         who = identity or Identity(user)
         for d in domains or ():
             if d not in self.spaces:

@@ -210,6 +210,13 @@ class Settings(BaseSettings):
     genie_poll_timeout_s: float = Field(
         default=100.0, gt=0, le=3600, description="Time limit of one Databricks Genie answer."
     )
+    genie_discovery_refresh_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often the Databricks Genie spaces are read again for their routing vocabulary "
+        "(measures, filters, columns, descriptions; read as the deployment on the first turn and then in "
+        "the background, so keywords are optional); 0 reads them once per process.",
+    )
     warehouse_id: str | None = Field(
         default=None,
         description="SQL warehouse of genie_backend warehouse: its id (SQL Warehouses, the warehouse, Connection details).",

@@ -18,6 +18,7 @@ from .understanding.vocabulary import SpaceVocabulary
 
 if TYPE_CHECKING:
     from .capacity import QuestionLimiter
+    from .spaces.discovery import SpaceDiscovery
 
 __all__ = [
     "MEMORY_EXTRACTION_TIMEOUT_S",
@@ -52,9 +53,13 @@ def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: 
         from .spaces.databricks import databricks_spaces
 
         genie = databricks_spaces(
-            settings.genie_spaces, timeout_s=settings.genie_poll_timeout_s, row_limit=settings.row_limit
+            settings.genie_spaces,
+            timeout_s=settings.genie_poll_timeout_s,
+            row_limit=settings.row_limit,
+            discovery_refresh_s=settings.genie_discovery_refresh_s,
         )
-        return _assemble(settings, dict(genie), source="genie")
+        discovery = next((s.discovery for s in genie.values()), None)  # one, shared by the spaces
+        return _assemble(settings, dict(genie), source="genie", discovery=discovery)
     from .spaces.local.conversations import ConversationStore
     from .spaces.local.engine import LocalGenieSpace
     from .spaces.local.executor import ReadOnlyExecutor
@@ -88,7 +93,13 @@ def make_agent(settings: Settings, *, catalog: Catalog | None = None, progress: 
     return _assemble(settings, spaces)
 
 
-def _assemble(settings: Settings, spaces: dict[str, GenieSpace], *, source: str = "local") -> Agent:
+def _assemble(
+    settings: Settings,
+    spaces: dict[str, GenieSpace],
+    *,
+    source: str = "local",
+    discovery: SpaceDiscovery | None = None,
+) -> Agent:
     limits = AgentLimits(
         settings.max_question_chars, settings.space_timeout_s, settings.data_rows, settings.capacity_wait_s
     )
@@ -108,6 +119,7 @@ def _assemble(settings: Settings, spaces: dict[str, GenieSpace], *, source: str 
         tracer=tracer,
         memory_llm=make_memory_extractor(settings, registry=isinstance(tracer, MlflowTracer)),
         limiter=make_question_limiter(settings) if source == "genie" else None,
+        discovery=discovery,
     )
 
 

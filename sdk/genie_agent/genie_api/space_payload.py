@@ -104,13 +104,12 @@ def _snippet_lists(space: dict[str, Any], problems: list[str]) -> list[tuple[str
             if missing:
                 problems.append(f"{where}.{kind}[{name}]: needs {', '.join(missing)}")
             sql = item.get("sql")
-            if "sql" not in missing and (
-                not isinstance(sql, list)
-                or not all(isinstance(x, str) for x in sql)
-                or not "".join(sql).strip()
-            ):
+            lines = sql if isinstance(sql, list) and all(isinstance(x, str) for x in sql) else None
+            if "sql" in missing:
+                pass
+            elif lines is None or not "".join(lines).strip():
                 problems.append(f"{where}.{kind}[{name}]: sql must be a list of strings (the SQL's lines)")
-            elif kind == "filters" and "".join(sql).lstrip()[:6].upper() == "WHERE ":
+            elif kind == "filters" and "".join(lines).lstrip()[:6].upper() == "WHERE ":
                 problems.append(f"{where}.filters[{name}]: sql is the condition alone, without WHERE")
         out.append((f"{where}.{kind}", items))
     return out

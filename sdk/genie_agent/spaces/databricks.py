@@ -28,9 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import BackendError, ConfigError, UnsafeRequestError, UserInputError
 from ..identity import Identity
-from ..understanding.lexicon import tokenize
 from ..understanding.write_intent import write_intent
 from .base import RoutingTerm, SpaceAnswer, SpaceInfo
+from .discovery import Discovered, SpaceDiscovery, topic_terms
 from .genie_client import GenieCall, Pacer
 
 if TYPE_CHECKING:
@@ -56,11 +56,6 @@ UNREACHABLE_RETRY_S = 6
 after 1, 2, 3 ... s (plus up to 1 s each) until then, so a workspace that stopped answering is
 reported within about 6 to 10 s instead of after a minute."""
 
-_TOPIC_STOP = frozenset(
-    "what which show many much with from that this have each their there about over under into than "
-    "does were when where list give tell total number".split()
-)
-
 
 class GenieSpaceConfig(BaseModel):
     """A Databricks Genie space the agent may ask, and what the router should know about it."""
@@ -74,7 +69,9 @@ class GenieSpaceConfig(BaseModel):
     description: str = Field(default="", description="What the space answers (also routing vocabulary).")
     sample_questions: tuple[str, ...] = Field(default=(), description="Offered when a question is declined.")
     keywords: tuple[str, ...] = Field(
-        default=(), description="Measures and subjects that send a question here (routing)."
+        default=(),
+        description="Measures and subjects that send a question here (routing), beside what is read from "
+        "the space itself (genie_discovery_refresh_s); optional.",
     )
     warehouse_id: str | None = Field(
         default=None,
@@ -101,8 +98,10 @@ class DatabricksGenieSpace:
         timeout_s: float = 100.0,
         row_limit: int = 1000,
         pacer: Callable[[tuple[float, float] | None], Pacer] = Pacer,
+        discovery: SpaceDiscovery | None = None,
     ) -> None:
         self.domain = domain
+        self.discovery = discovery
         self.config = config
         self._client = client
         self._timeout_s = timeout_s
@@ -122,13 +121,23 @@ class DatabricksGenieSpace:
         return SpaceInfo(self.domain, title, c.description, c.sample_questions, knows_values=False)
 
     def routing_terms(self) -> Sequence[RoutingTerm]:
-        """Configured keywords as measures; content words of the description and sample questions as
-        topics. Each names itself: the space's own names and values are not known here."""
-        terms = [RoutingTerm(k, "measure", k) for k in self.config.keywords]
-        text = " ".join([self.config.description, *self.config.sample_questions])
-        words = dict.fromkeys(t.lower for t in tokenize(text) if t.text.isalpha() and len(t.text) >= 4)
-        terms += [RoutingTerm(w, "topic", w) for w in words if w not in _TOPIC_STOP]
-        return terms
+        """Configured keywords as measures; what discovery read of the space (its measures, filters,
+        dimensions and subjects: :mod:`.discovery`), the first call reading every space; content words
+        of the configured description and sample questions as topics. Each names itself. A keyword
+        overrides a discovered term of the same phrase."""
+        c = self.config
+        terms = [RoutingTerm(k, "measure", k) for k in c.keywords]
+        found = self.discovered()
+        if found is not None:
+            keywords = {k.lower() for k in c.keywords}
+            terms += [t for t in found.terms if t.phrase.lower() not in keywords]
+        have = {(t.phrase.lower(), t.kind) for t in terms}
+        configured = topic_terms([c.description, *c.sample_questions])
+        return terms + [t for t in configured if (t.phrase, t.kind) not in have]
+
+    def discovered(self) -> Discovered | None:
+        """What discovery read of this space (None without discovery: its keywords only)."""
+        return self.discovery.get(self.domain) if self.discovery is not None else None
 
     def ask(
         self, question: str, conversation_id: str | None = None, *, identity: Identity | None = None
@@ -286,11 +295,19 @@ def databricks_spaces(
     timeout_s: float,
     row_limit: int = 1000,
     client: ClientFactory | None = None,
+    discovery_refresh_s: float | None = None,
 ) -> dict[str, DatabricksGenieSpace]:
     """The configured Genie spaces by domain, sharing one client factory; an answer holds at most
-    ``row_limit`` rows of its result (read in full up to there)."""
+    ``row_limit`` rows of its result (read in full up to there). With ``discovery_refresh_s`` (0: read
+    once) their routing vocabulary is also read from the spaces (one :class:`SpaceDiscovery`, each
+    space's ``discovery``); without, they route by their configured keywords and descriptions."""
     factory = client or default_client_factory(retry_timeout_s=min(UNREACHABLE_RETRY_S, timeout_s))
+    discovery = (
+        SpaceDiscovery(spaces, factory, refresh_s=discovery_refresh_s)
+        if discovery_refresh_s is not None
+        else None
+    )
     return {
-        d: DatabricksGenieSpace(d, c, factory, timeout_s=timeout_s, row_limit=row_limit)
+        d: DatabricksGenieSpace(d, c, factory, timeout_s=timeout_s, row_limit=row_limit, discovery=discovery)
         for d, c in spaces.items()
     }

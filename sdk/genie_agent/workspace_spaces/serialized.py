@@ -254,9 +254,8 @@ def _snippets(space: SpaceDefinition, namespace: str) -> dict[str, list[dict[str
         {k: v for k, v in snippet("filter", f.name, f.expr, f.synonyms, []).items() if k != "alias"}
         for f in space.filters
     ]
-    computed: list[Dimension | TimeDimension] = [
-        d for d in (*space.dimensions, *space.time_dimensions) if _COLUMN.fullmatch(d.expr.strip()) is None
-    ]
+    named: list[Dimension | TimeDimension] = [*space.dimensions, *space.time_dimensions]
+    computed = [d for d in named if _COLUMN.fullmatch(d.expr.strip()) is None]
     expressions = [
         snippet("expression", d.name, d.expr, d.synonyms, [d.description] if d.description else [])
         for d in computed
