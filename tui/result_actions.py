@@ -1,4 +1,5 @@
-"""The chat's actions on results: show the SQL, copy it, export a result to CSV.
+"""The chat's actions on results: show the SQL, copy it, export a result to CSV, save Genie's own
+chart image of it.
 
 The *current result* is the one whose table (or SQL, or search) has the focus, else the last one shown.
 """
@@ -7,23 +8,32 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.reactive import reactive
 
-from .export import export_csv
+from genie_agent.errors import GenieAgentError
+from genie_agent.spaces.genie_visualization import VisualizationUnavailableError
+
+from .export import export_csv, save_image
 from .widgets.chat_log import ChatLog
 from .widgets.result_view import ResultView
+
+if TYPE_CHECKING:
+    from .targets import ChatTarget
 
 __all__ = ["ResultActions"]
 
 
 class ResultActions(App[None]):
-    """Part of :class:`~.app.GenieChatApp`: its result keys (Ctrl+S, Ctrl+Y, Ctrl+R)."""
+    """Part of :class:`~.app.GenieChatApp`: its result keys (Ctrl+S, Ctrl+Y, Ctrl+R, Ctrl+G)."""
 
     show_sql: reactive[bool] = reactive(False, init=False)
+    target: ChatTarget
     export_dir: Path
     last_export: Path | None = None
+    last_image: Path | None = None
 
     @property
     def chat_log(self) -> ChatLog:
@@ -85,3 +95,33 @@ class ResultActions(App[None]):
             else ""
         )
         self.notify(f"Exported {len(result.rows):,} rows of {result.domain} to {path}{cut}")
+
+    async def action_genie_chart(self) -> None:
+        """Save the chart Genie drew of the current result, as Genie rendered it (a PNG), beside the
+        CSV exports; or say why there is none."""
+        view = self.current_result()
+        if view is None:
+            self.notify("There is no result yet.", severity="warning")
+            return
+        result = view.result
+        if result.genie_visualization is None:
+            self.notify(
+                f"Genie drew no chart of {result.domain}: the chart here is drawn from its rows.",
+                severity="warning",
+            )
+            return
+        try:
+            png = await self.target.client.agenie_image(result)
+            path = await asyncio.to_thread(save_image, png, result.domain, self.export_dir)
+        except VisualizationUnavailableError as exc:
+            self.notify(f"{exc.message} {exc.hint}", severity="warning", timeout=8)
+            return
+        except GenieAgentError as exc:
+            self.notify(f"{exc.message} {exc.hint}", severity="error", timeout=8)
+            return
+        except OSError as exc:
+            self.notify(f"Saving Genie's chart failed: {exc}", severity="error")
+            return
+        self.last_image = path
+        title = result.genie_visualization.title or result.domain
+        self.notify(f"Saved Genie's chart “{title}” to {path}")

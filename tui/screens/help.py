@@ -28,6 +28,7 @@ question took, each Genie space it asked, a chart and a table of every result, a
 | Ctrl+S | show / hide the SQL of every result |
 | Ctrl+Y | copy the SQL of the current result |
 | Ctrl+R | export the current result to CSV |
+| Ctrl+G | save Genie's own chart of the current result (a PNG Genie rendered), beside the CSV exports |
 | F2 | memories: what the agent remembers about you (d forgets one, a forgets all) |
 | Ctrl+T | pick the target (embedded, URL, serving endpoint) |
 | + / - | rate the answer: thumbs up / down (the focused answer, or the last one from the empty question box) |
@@ -42,8 +43,9 @@ question took, each Genie space it asked, a chart and a table of every result, a
 The *current result* is the one whose table has the focus, else the last one shown. Each space's
 result shows as soon as the space replies, with its first rows; the rest come with the answer.
 A rating goes on the answer's trace (and to Genie, for Genie spaces); rating again replaces it.
+A chart titled by Genie is one Genie also drew (Databricks Genie spaces); Ctrl+G saves Genie's image.
 
-Slash commands: `/new`, `/sessions`, `/memories`, `/sql`, `/copy`, `/export`, `/target`, `/theme`, `/help`, `/quit`,
+Slash commands: `/new`, `/sessions`, `/memories`, `/sql`, `/copy`, `/export`, `/chart`, `/target`, `/theme`, `/help`, `/quit`,
 `/up [comment]`, `/down [comment]`, `/comment [text]` (the last answer).
 """
 

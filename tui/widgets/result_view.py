@@ -7,6 +7,7 @@ view, its chart redrawn only when the hint or the rows changed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -37,8 +38,12 @@ def hint_for(result: ResultData, question: str = "") -> dict[str, Any] | None:
     return hint.to_dict() if hint is not None else None
 
 
-def _spec(hint: Mapping[str, Any] | None) -> ChartSpec:
-    return ChartSpec.from_hint(hint) if hint else ChartSpec("table", None, None)
+def _spec(hint: Mapping[str, Any] | None, result: ResultData) -> ChartSpec:
+    """The chart the hint asks for, titled as Genie titled its own chart of the result, when it drew one
+    (the hint still says which chart is drawn here)."""
+    spec = ChartSpec.from_hint(hint) if hint else ChartSpec("table", None, None)
+    genie = result.genie_visualization
+    return dataclasses.replace(spec, title=genie.title) if genie is not None and genie.title else spec
 
 
 class SearchInput(Input):
@@ -55,12 +60,15 @@ class SearchInput(Input):
 class ResultView(Vertical):
     """Everything about one result. ``result`` is what export and copy act on."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("slash", "search", "Search", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", show=False),
+        Binding("g", "app.genie_chart", "Genie's chart", show=False),
+    ]
 
     def __init__(self, result: ResultData, hint: Mapping[str, Any] | None, *, show_sql: bool) -> None:
         super().__init__(classes="result-view")
         self.result = result
-        self.spec = _spec(hint)
+        self.spec = _spec(hint, result)
         self.show_sql = show_sql
         self.final = False
         """Whether ``result`` is the whole result (the turn is done), not the first rows a space sent."""
@@ -76,6 +84,8 @@ class ResultView(Vertical):
             text.append(f" (first {shown:,} shown)", style="dim")
         if self.spec.type != "table":
             text.append(f" · {'share' if self.spec.type == 'pie' else self.spec.type} chart", style="dim")
+        if r.genie_visualization is not None:
+            text.append(" · Genie's chart: Ctrl+G", style="dim")
         return text
 
     def _formats(self) -> dict[str, str]:
@@ -101,7 +111,7 @@ class ResultView(Vertical):
     async def update_result(self, result: ResultData, hint: Mapping[str, Any] | None) -> None:
         """Show the whole result with the turn's hint: the header, the table's rows and the SQL in place;
         the chart anew only when the hint or the rows differ."""
-        spec = _spec(hint)
+        spec = _spec(hint, result)
         redraw = spec != self.spec or result.columns != self.result.columns or result.rows != self.result.rows
         self.result, self.spec, self.final = result, spec, True
         with self.app.batch_update():  # one frame: no view without its chart in between
