@@ -44,6 +44,10 @@ async def test_genies_chart_titles_the_chart_and_ctrl_g_saves_its_image(make_gen
         assert path is not None and path.parent == tmp_path / "exports" and path.suffix == ".png"
         assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
         assert any(str(path) in note and genie.title in note for note in _notes(app))
+        view.table.focus()
+        await pilot.press("g")  # on a focused table: the same
+        await wait_until(pilot, lambda: app.last_image != path, timeout=20)
+        assert app.last_image is not None and app.last_image.read_bytes() == path.read_bytes()
 
         await ask(pilot, NOT_CHARTED, timeout=60)
         (plain,) = app.chat_log.turns[-1].query(ResultView)
