@@ -2,9 +2,9 @@
 
 ``genie-agent log`` and ``genie-agent deploy`` (and their ``--dry-run``) print and execute this one
 plan, so what a dry run shows is what happens. The plan names the Unity Catalog model, the
-resources the served agent reaches (each Genie space, its SQL warehouse, the LLM and embedding
-endpoints, the Lakebase instance) or, with on-behalf-of-user auth, the auth policy, the
-environment the served agent reads its settings from (secrets as ``{{secrets/<scope>/<key>}}``
+resources the served agent reaches (each Genie space and its SQL warehouse, or the warehouse
+backend's warehouse, the LLM and embedding endpoints, the Lakebase instance) or, with
+on-behalf-of-user auth, the auth policy, the environment the served agent reads its settings from (secrets as ``{{secrets/<scope>/<key>}}``
 references, never values), the serving endpoint and the Databricks App. ``missing`` says what is
 not configured and what to set. Nothing here imports mlflow or touches the network until
 :meth:`DeploymentPlan.log_model_auth` builds mlflow's resource objects.
@@ -42,6 +42,7 @@ USER_API_SCOPES = DEFAULT_OBO_SCOPES
 with on-behalf-of-user auth: ask Genie spaces (which run SQL on the space's warehouse as that user),
 read a large result's later chunks (Statement Execution API) and call serving endpoints."""
 _GENIE_SCOPES = frozenset({"dashboards.genie", "genie", "all-apis"})
+_STATEMENT_SCOPES = frozenset({"sql.statement-execution", "sql", "all-apis"})
 
 SERVED_HOME = "/tmp/genie-agent"
 """``GENIE_AGENT_HOME`` of the served agent: a writable directory in the serving container."""
@@ -271,6 +272,9 @@ def _resources(settings: Settings, obo: bool) -> list[ResourceSpec]:
             add(ResourceSpec("genie_space", space.space_id, f"Genie space of domain {domain!r}", obo))
             if space.warehouse_id:
                 add(ResourceSpec("sql_warehouse", space.warehouse_id, f"SQL warehouse of {domain!r}", obo))
+    if settings.genie_backend == "warehouse" and settings.warehouse_id:
+        why = "SQL warehouse the spaces' statements run on (genie_backend warehouse)"
+        add(ResourceSpec("sql_warehouse", settings.warehouse_id, why, obo))
     if settings.llm_model and _is_databricks_endpoint(settings.llm_base_url):
         add(
             ResourceSpec(
@@ -309,24 +313,30 @@ def _missing(settings: Settings) -> tuple[list[str], list[str]]:
     ):
         if value and not set(value) <= _UC_NAME:
             missing.append(f"{part}: {value!r} is not a Unity Catalog name (letters, digits, underscores).")
-    if settings.genie_backend != "databricks" or not settings.genie_spaces:
-        missing.append(
-            "genie_spaces: the served agent would answer from the embedded TPC-H example. Set "
-            "genie_backend: databricks and map each domain to its Genie space (genie_spaces: "
-            "{sales: {space_id: ..., warehouse_id: ...}})."
-        )
-    else:
+    if settings.genie_backend == "databricks" and settings.genie_spaces:
         for domain, space in settings.genie_spaces.items():
             if not space.warehouse_id:
                 missing.append(
                     f"genie_spaces.{domain}.warehouse_id: the space's SQL warehouse is not declared; set "
                     "it (from the space's settings) so the endpoint may use the warehouse."
                 )
+    elif settings.genie_backend != "warehouse":  # the warehouse backend's warehouse_id is a required setting
+        missing.append(
+            "genie_spaces: the served agent would answer from the embedded TPC-H example. Set "
+            "genie_backend: databricks and map each domain to its Genie space (genie_spaces: "
+            "{sales: {space_id: ..., warehouse_id: ...}})."
+        )
     obo = settings.auth in ("auto", "model-serving")
     if obo and settings.genie_backend == "databricks" and not _GENIE_SCOPES & set(settings.obo_scopes):
         notes.append(
             f"obo_scopes ({', '.join(settings.obo_scopes) or 'none'}) names no Genie scope: the calling "
             "user's token cannot ask Genie in the served agent. Add dashboards.genie."
+        )
+    if obo and settings.genie_backend == "warehouse" and not _STATEMENT_SCOPES & set(settings.obo_scopes):
+        notes.append(
+            f"obo_scopes ({', '.join(settings.obo_scopes) or 'none'}) names no Statement Execution scope: "
+            "the calling user's token cannot run the spaces' statements on the warehouse in the served "
+            "agent. Add sql.statement-execution."
         )
     if settings.memory_backend == "sqlite":
         notes.append(

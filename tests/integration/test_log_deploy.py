@@ -385,3 +385,37 @@ def test_embedding_endpoint_is_declared_when_memory_recall_uses_one():
     endpoints = [r.name for r in plan.resources if r.kind == "serving_endpoint"]
     assert endpoints == ["databricks-claude-sonnet-4", "databricks-gte-large-en"]
     assert plan.environment["GENIE_AGENT_MEMORY_EMBEDDINGS"] == "endpoint"
+
+
+WAREHOUSE_BACKEND = {"genie_backend": "warehouse", "warehouse_id": "wh-777"}
+
+
+def test_the_warehouse_backends_warehouse_is_declared_and_the_dry_run_prints_it(tmp_path):
+    config = {**WAREHOUSE_BACKEND, **UC, "auth": "token"}
+    done = run_cli("deploy", "--dry-run", home=tmp_path / "home", config=config, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (line,) = [line for line in done.stdout.splitlines() if line.strip().startswith("sql_warehouse")]
+    assert line.split()[:3] == ["sql_warehouse", "wh-777", "declared"] and "genie_backend warehouse" in line
+    assert "genie_spaces:" not in done.stdout, "the warehouse backend needs no Genie spaces"
+    assert "GENIE_AGENT_WAREHOUSE_ID=wh-777" in done.stdout, "the served agent reads the same warehouse"
+    plan = plan_deployment(load_settings(**config))
+    assert plan.missing == ()
+    from mlflow.models import Model
+    from mlflow.models.resources import DatabricksSQLWarehouse
+
+    declared = plan.log_model_auth()["resources"]
+    assert any(isinstance(r, DatabricksSQLWarehouse) and r.name == "wh-777" for r in declared)
+    model = Model()
+    model.resources = declared  # as log_model records them in MLmodel
+    assert model.resources["databricks"]["sql_warehouse"] == [{"name": "wh-777"}]
+
+
+def test_on_behalf_of_the_user_the_warehouse_is_reached_as_the_caller():
+    obo = plan_deployment(load_settings(**WAREHOUSE_BACKEND, auth="model-serving"))
+    (warehouse,) = [r for r in obo.resources if r.kind == "sql_warehouse"]
+    assert warehouse.name == "wh-777" and warehouse.as_user
+    assert "sql.statement-execution" in obo.api_scopes
+    narrow = plan_deployment(
+        load_settings(**WAREHOUSE_BACKEND, auth="model-serving", obo_scopes=["dashboards.genie"])
+    )
+    assert any("Add sql.statement-execution" in note for note in narrow.notes)
