@@ -41,7 +41,8 @@ def test_a_serialized_space_gives_its_measures_filters_dimensions_and_subjects()
     assert {p for d in sales.time_dimensions for p in d.phrases} <= kinds["time_dimension"]
     assert {"mktsegment", "shipmode"} <= kinds["dimension"]  # column names, their prefix dropped
     assert "name" not in kinds["dimension"]  # too generic to say which space
-    assert {"geography", "building", "monthly"} <= kinds["topic"]  # instructions, sample questions
+    assert {"geography", "building", "dated"} <= kinds["topic"]  # instructions, sample questions
+    assert "monthly" not in kinds["topic"]  # how a question aggregates, not what it is about
     assert not {"revenue", "region", "what"} & kinds["topic"]  # known as a term already, or a stop word
     assert all(t.name == t.phrase for t in terms)  # each names itself: the question's own words
     assert not any("_" in t.phrase or "(" in t.phrase for t in terms)  # no column or SQL text
@@ -61,7 +62,14 @@ def test_computed_and_time_like_expressions_and_excluded_columns():
                             {"column_name": "bikeType", "synonyms": ["bike kind"]},
                         ],
                     }
-                ]
+                ],
+                "metric_views": [
+                    {
+                        "identifier": "main.shop.ride_metrics",
+                        "description": ["Ride metrics by station"],
+                        "column_configs": [{"column_name": "station", "synonyms": ["dock"]}],
+                    }
+                ],
             },
             "instructions": {
                 "sql_snippets": {
@@ -84,7 +92,8 @@ def test_computed_and_time_like_expressions_and_excluded_columns():
     )
     kinds = by_kind(definition_terms(space))
     assert kinds["time_dimension"] == {"ride month", "started at", "start"}
-    assert kinds["dimension"] == {"trip band", "bike type", "bike kind"}
+    assert kinds["dimension"] == {"trip band", "bike type", "bike kind", "station", "dock"}
+    assert "metrics" in kinds["topic"]  # a metric view's description
     assert kinds["measure"] == {"total fare"}
     assert "etl batch" not in str(kinds)
 
@@ -101,14 +110,26 @@ class _Read:
 
 def test_keywords_override_discovered_terms_and_without_discovery_only_config_routes():
     found = Discovered(
-        (RoutingTerm("orders", "dimension", "orders"), RoutingTerm("revenue", "measure", "revenue")),
+        (
+            RoutingTerm("orders", "dimension", "orders"),
+            RoutingTerm("revenue", "measure", "revenue"),
+            RoutingTerm("region", "dimension", "region"),
+        ),
         read=True,
         definition=True,
     )
     config = GenieSpaceConfig(space_id="s", keywords=("orders",), description="Sales ledger")
     space = DatabricksGenieSpace("sales", config, lambda i: None, discovery=_Read(found))  # type: ignore[arg-type]
     terms = [(t.phrase, t.kind) for t in space.routing_terms()]
-    assert terms == [("orders", "measure"), ("revenue", "measure"), ("sales", "topic"), ("ledger", "topic")]
+    # The keywords are the measures; the rest of what was discovered routes as it was read.
+    assert terms == [("orders", "measure"), ("region", "dimension"), ("sales", "topic"), ("ledger", "topic")]
+    bare = GenieSpaceConfig(space_id="s")
+    space = DatabricksGenieSpace("sales", bare, lambda i: None, discovery=_Read(found))  # type: ignore[arg-type]
+    assert [(t.phrase, t.kind) for t in space.routing_terms()] == [
+        ("orders", "dimension"),
+        ("revenue", "measure"),
+        ("region", "dimension"),
+    ]
     plain = DatabricksGenieSpace("sales", config, lambda i: None)  # type: ignore[arg-type,return-value]
     assert plain.discovered() is None
     assert [(t.phrase, t.kind) for t in plain.routing_terms()] == [

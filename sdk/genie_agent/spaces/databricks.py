@@ -123,14 +123,19 @@ class DatabricksGenieSpace:
     def routing_terms(self) -> Sequence[RoutingTerm]:
         """Configured keywords as measures; what discovery read of the space (its measures, filters,
         dimensions and subjects: :mod:`.discovery`), the first call reading every space; content words
-        of the configured description and sample questions as topics. Each names itself. A keyword
-        overrides a discovered term of the same phrase."""
+        of the configured description and sample questions as topics. Each names itself. Configured
+        keywords override: they are then the space's measures (the discovered ones are left out, so an
+        operator decides which words claim a question), and a discovered term of the same phrase."""
         c = self.config
         terms = [RoutingTerm(k, "measure", k) for k in c.keywords]
         found = self.discovered()
         if found is not None:
             keywords = {k.lower() for k in c.keywords}
-            terms += [t for t in found.terms if t.phrase.lower() not in keywords]
+            terms += [
+                t
+                for t in found.terms
+                if t.phrase.lower() not in keywords and not (keywords and t.kind == "measure")
+            ]
         have = {(t.phrase.lower(), t.kind) for t in terms}
         configured = topic_terms([c.description, *c.sample_questions])
         return terms + [t for t in configured if (t.phrase, t.kind) not in have]

@@ -47,6 +47,15 @@ TOPIC_STOP = frozenset(
     "what which show many much with from that this have each their there about over under into than "
     "does were when where list give tell total number".split()
 )
+"""Words that say nothing of a subject: never a topic."""
+_AGGREGATE_WORDS = frozenset(
+    "average mean median count sum minimum maximum highest lowest most least largest smallest biggest "
+    "share percent percentage ratio compare monthly yearly quarterly weekly daily".split()
+)
+"""Words of how a question aggregates, which any space's questions use: not a topic of the one whose
+sample questions happen to say them."""
+_UNREADABLE = frozenset({"NotFound", "ResourceDoesNotExist", "Unauthenticated", "Unreachable"})
+"""Errors that say the space itself cannot be read, so reading it without its definition would not help."""
 _GENERIC_COLUMNS = frozenset("name id key code comment description value".split())
 _TIME_WORDS = frozenset("date time timestamp datetime day month year week quarter".split())
 _TIME_SQL = re.compile(
@@ -76,9 +85,9 @@ class Discovered:
         return f"{line} ({self.error})" if self.error else line
 
 
-def _humanized(name: str) -> str:
+def _humanized(name: str, *, column: bool = False) -> str:
     words = re.sub(r"([a-z])([A-Z])", r"\1 \2", name).replace("_", " ").replace("-", " ").lower().split()
-    if len(words) > 1 and len(words[0]) <= 2:  # TPC-H style prefixes: c_mktsegment, o_orderdate
+    if column and len(words) > 1 and len(words[0]) <= 2:  # TPC-H style prefixes: c_mktsegment, o_orderdate
         words = words[1:]
     return " ".join(words)
 
@@ -89,7 +98,8 @@ def topic_terms(texts: Iterable[str], known: Iterable[str] = ()) -> list[Routing
     words = dict.fromkeys(
         t.lower for text in texts for t in tokenize(text) if t.text.isalpha() and len(t.text) >= 4
     )
-    return [RoutingTerm(w, "topic", w) for w in words if w not in TOPIC_STOP and stem(w) not in skip]
+    stop = TOPIC_STOP | _AGGREGATE_WORDS
+    return [RoutingTerm(w, "topic", w) for w in words if w not in stop and stem(w) not in skip]
 
 
 def _phrases(*names: str, synonyms: Iterable[str] = ()) -> list[str]:
@@ -98,7 +108,8 @@ def _phrases(*names: str, synonyms: Iterable[str] = ()) -> list[str]:
 
 def definition_terms(space: SerializedSpace) -> list[RoutingTerm]:
     """Routing terms of a serialized space: its measures, filters, computed dimensions and configured
-    columns, each phrase naming itself; then the content words of what it says about itself."""
+    columns (of its tables and metric views), each phrase naming itself; then the content words of what
+    it says about itself."""
     from ..workspace_spaces.serialized import text_of
 
     snippets = space.instructions.sql_snippets
@@ -117,12 +128,12 @@ def definition_terms(space: SerializedSpace) -> list[RoutingTerm]:
         timely = _TIME_SQL.search(text_of(e.sql)) is not None
         terms += [RoutingTerm(p, "time_dimension" if timely else "dimension", p) for p in phrases]
     texts: list[str] = []
-    for table in space.data_sources.tables:
+    for table in (*space.data_sources.tables, *space.data_sources.metric_views):
         texts.append(text_of(table.description))
         for column in table.column_configs:
             if column.exclude:
                 continue
-            name = _humanized(column.column_name)
+            name = _humanized(column.column_name, column=True)
             phrases = _phrases(*([name] if name not in _GENERIC_COLUMNS else []), synonyms=column.synonyms)
             timely = name.endswith((" at", " ts", " dt")) or any(
                 w in _TIME_WORDS for p in [name, *column.synonyms] for w in p.lower().split()
@@ -147,8 +158,9 @@ def read_space(client: WorkspaceClient, space_id: str, name: str) -> Discovered:
     try:
         remote = api.get(space_id, definition=True, name=name)
     except SpaceApiError as exc:
-        if exc.kind != "PermissionDenied":
+        if exc.kind in _UNREADABLE:
             return Discovered(error=exc.message)
+        # Refused for the definition only (PermissionDenied: CAN RUN, not CAN EDIT): the plain read.
         try:
             remote = api.get(space_id, name=name)
         except SpaceApiError as again:

@@ -145,6 +145,7 @@ class _Config(_Part):
 
 class _DataSources(_Part):
     tables: list[TableSource] = []
+    metric_views: list[TableSource] = []
 
 
 class _Instructions(_Part):
