@@ -133,13 +133,13 @@ class Router:
 
     def _reason(self, space: str, matches: list[Match[_Hit]]) -> str:
         """The reason for ``space``: its title and the phrases of the question that point at it."""
-        why = [
-            f"'{m.text}' ({hit.kind.replace('_', ' ')})"
-            for m in matches
-            for hit in m.entries
-            if hit.space == space
-        ]
-        return f"{self.spaces[space].title}: " + ", ".join(dict.fromkeys(why))
+        # A phrase once, as what it first names ('suppliers': a measure, not also a column).
+        why: dict[str, str] = {}
+        for m in matches:
+            for hit in m.entries:
+                if hit.space == space:
+                    why.setdefault(m.text, hit.kind.replace("_", " "))
+        return f"{self.spaces[space].title}: " + ", ".join(f"'{t}' ({k})" for t, k in why.items())
 
     def _open_world(self, space: str) -> bool:
         return not self.spaces[space].knows_values
