@@ -7,12 +7,16 @@ Prints figures and targets (met / not met); asserts nothing. Run from the repo r
     .venv/bin/python bench/bench_scale.py --latency 30 --parts scale
     .venv/bin/python bench/bench_scale.py --parts limiter,embedded --no-base
     .venv/bin/python bench/bench_scale.py --tracing on         # serve traces every turn (MLflow, SQLite)
+    .venv/bin/python bench/bench_scale.py --parts scale --no-base --arrival steady --latency 30 --turns 1000
 
 Parts (see bench/README.md, "Scale"):
 
 * **scale**: ``genie-agent genie-server --latency '*=L'`` and ``serve`` on the Databricks backend
   pointed at it; ``--turns`` (100, 500, 1,000) streamed turns released at once, half of them
   cross-domain, each row with fresh processes; the base for ``--base-turns`` (capped at ``--base-cap``).
+  ``--arrival steady``: a row of N turns sends N / latency turns a second for ``--arrival-for`` (2)
+  latencies instead, so about N are in flight once the first latency has passed, as a replica reaches N
+  in flight in production; its figures count the turns sent after the first latency (the steady state).
 * **limiter**: genie-server ``--questions-per-minute 30``, serve ``genie_questions_per_minute: 30``,
   4 users, 40 single-space turns: one user trickles, one bursts, two arrive behind the burst.
 * **embedded**: ``serve`` with no workspace (the example spaces), 50 turns at once, head and base in
@@ -109,6 +113,21 @@ def scale_turns(n: int, users: list[str]) -> list[Turn]:
     return out
 
 
+def steady_turns(n: int, latency: float, span: float, users: list[str]) -> list[Turn]:
+    """Turns sent at ``n / latency`` a second for ``span`` latencies: about ``n`` in flight once the first
+    latency has passed (Little's law), for ``span - 1`` latencies."""
+    turns = scale_turns(round(n * span), users)
+    for i, t in enumerate(turns):
+        t.delay_s = i * latency / n
+    return turns
+
+
+def row_turns(n: int, args: argparse.Namespace, users: list[str]) -> list[Turn]:
+    if args.arrival == "steady":
+        return steady_turns(n, args.latency, args.arrival_for, users)
+    return scale_turns(n, users)
+
+
 def scale_row(
     code: Code,
     head: Code,
@@ -134,15 +153,20 @@ def scale_row(
                 pin([genie.pid, *gen.pids], 1)
             before = genie_stats(genie)
             watch = ProcWatch({"serve": [serve.pid], "genie-server": [genie.pid], "load generator": gen.pids})
+            sent = row_turns(n, args, users)
+            cap_s += sent[-1].delay_s  # a steady row gives up that long after its last turn was sent
             with watch, profiled(args, serve, f"{code.label.split()[0]}-{n}-serve"):
-                turns, start_at, lags = gen.run(serve.url, scale_turns(n, users), args.per_client, cap_s)
+                turns, start_at, lags = gen.run(serve.url, sent, args.per_client, cap_s)
             after = genie_stats(genie)
             genie_times(genie, turns)
             if args.pin:
                 unpin(gen.pids)
     stats = {k: after[k] - before[k] for k in after}
     label = code.label + (" pinned" if args.pin else "") + (" cold" if args.cold else "")
-    return ScaleRow(label, n, args.latency, args.tracing, turns, start_at, watch, stats, lags, load, cap_s)
+    row = ScaleRow(label, n, args.latency, args.tracing, turns, start_at, watch, stats, lags, load, cap_s)
+    if args.arrival == "steady":
+        row.arrival, row.rate, row.counted_from = "steady", n / args.latency, args.latency
+    return row
 
 
 def limiter_turns(latency: float) -> list[Turn]:
@@ -205,7 +229,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="scale,limiter,embedded", help="which parts, comma-separated")
     parser.add_argument("--latency", type=float, default=10.0, help="genie-server's latency, scale part (s)")
-    parser.add_argument("--turns", default="100,500,1000", help="scale rows for this checkout")
+    parser.add_argument(
+        "--turns", default="100,500,1000", help="scale rows for this checkout (turns, comma-separated)"
+    )
+    parser.add_argument(
+        "--arrival",
+        choices=("burst", "steady"),
+        default="burst",
+        help="scale rows: every turn at one instant (burst), or N / latency turns a second (steady)",
+    )
+    parser.add_argument(
+        "--arrival-for",
+        type=float,
+        default=2.0,
+        help="steady: send turns for this many latencies; only those sent after the first count",
+    )
     parser.add_argument("--base-turns", default="100,500", help="scale rows for the base")
     parser.add_argument("--base-cap", type=float, default=300.0, help="a base row gives up after this (s)")
     parser.add_argument(

@@ -1,8 +1,8 @@
 """bench_scale's load generator and process watch.
 
 The load generator runs streamed turns (``POST /responses`` with ``"stream": true``) from a few
-processes, all released at once at a ``time.monotonic()`` instant (one clock for every process on
-Linux), in httpx clients of ``per_client`` connections each (httpcore checks every pooled connection on
+processes, each turn its ``delay_s`` after one ``time.monotonic()`` instant (one clock for every process
+on Linux; all at that instant by default), in httpx clients of ``per_client`` connections each (httpcore checks every pooled connection on
 each request: one client of 1,000 connections spends more CPU than the server). Each turn records
 when it was sent, its first ``data:`` line, its end, the route, the progress items and what went
 wrong. Each process also times its own event loop's lag, so a late event can be told from a late
@@ -42,6 +42,7 @@ class Turn:
     sent_wall: float = 0.0  # time.time() when sent, to compare with genie-server's timestamps
     first: float | None = None
     ended: float | None = None
+    stopped: float | None = None  # when the turn stopped, ended or not (what is in flight counts to here)
     http_status: int = 0
     status: str = ""  # the turn result's status (custom_outputs)
     route: str = ""
@@ -86,11 +87,19 @@ def read_event(turn: Turn, payload: str, now: float) -> None:
 
 
 async def stream_turn(client: object, turn: Turn, start_at: float) -> None:
+    """Sends ``turn`` at ``start_at + turn.delay_s`` and reads its stream to the end."""
+    await asyncio.sleep(max(0.0, start_at + turn.delay_s - time.monotonic()))
+    turn.sent, turn.sent_wall = time.monotonic(), time.time()
+    try:
+        await _stream(client, turn)
+    finally:
+        turn.stopped = time.monotonic()
+
+
+async def _stream(client: object, turn: Turn) -> None:
     import httpx
 
     assert isinstance(client, httpx.AsyncClient)
-    await asyncio.sleep(max(0.0, start_at + turn.delay_s - time.monotonic()))
-    turn.sent, turn.sent_wall = time.monotonic(), time.time()
     body = {"input": [{"role": "user", "content": turn.question}], "stream": True}
     done = False
     try:
@@ -176,7 +185,8 @@ class LoadGen:
     def run(
         self, url: str, turns: list[Turn], per_client: int, give_up_s: float
     ) -> tuple[list[Turn], float, list[float]]:
-        """Every turn, released 1 s from now; the turns as they ended, the release and the lags."""
+        """Every turn, released 1 s from now (each ``delay_s`` after that); the turns as they ended, the
+        release and the lags."""
         start_at = time.monotonic() + 1.0
         shares = [turns[i :: self.n] for i in range(self.n)]
         futures = [self.pool.submit(client_process, url, s, per_client, start_at, give_up_s) for s in shares]
@@ -292,3 +302,13 @@ class ProcWatch:
             if t - t0 >= seconds:
                 best = max(best, (c - c0) / (t - t0) * seconds)
         return best
+
+    def cores_between(self, name: str, start: float, end: float) -> float:
+        """``name``'s mean CPU (cores) from ``start`` to ``end`` (``time.monotonic()``), between the samples
+        nearest them."""
+        samples = self.by_name[name]
+        if not samples:
+            return float("nan")
+        t0, c0 = min(samples, key=lambda s: abs(s[0] - start))
+        t1, c1 = min(samples, key=lambda s: abs(s[0] - end))
+        return (c1 - c0) / (t1 - t0) if t1 > t0 else float("nan")

@@ -42,18 +42,32 @@ class ScaleRow:
     lags: list[float]
     load: float
     cap_s: float
+    arrival: str = "burst"
+    rate: float = 0.0  # steady: turns sent per second
+    counted_from: float = 0.0  # steady: the figures count the turns sent this long after the first
+
+    @property
+    def counted(self) -> list[Turn]:
+        """The turns the figures count: all of a burst; those of the steady state when arrivals are steady."""
+        return [t for t in self.turns if t.delay_s >= self.counted_from]
 
     @property
     def took(self) -> list[float]:
-        return [t.took for t in self.turns if not failed(t) and t.took is not None]
+        return [t.took for t in self.counted if not failed(t) and t.took is not None]
 
     @property
     def first(self) -> list[float]:
-        return [t.first_s for t in self.turns if t.first_s is not None]
+        return [t.first_s for t in self.counted if t.first_s is not None]
 
     @property
     def errors(self) -> int:
-        return sum(failed(t) for t in self.turns)
+        return sum(failed(t) for t in self.counted)
+
+    @property
+    def steady_window(self) -> tuple[float, float]:
+        """From the first counted turn's send to the last turn's (``time.monotonic()``)."""
+        last = max(t.delay_s for t in self.turns)
+        return self.start_at + self.counted_from, self.start_at + last
 
     @property
     def wall(self) -> float:
@@ -76,18 +90,74 @@ def p(values: list[float], q: float, scale: float = 1.0) -> float:
     return percentile(values, q) * scale
 
 
+def _spans(turns: list[Turn]) -> list[tuple[float, float]]:
+    """Each sent turn's time in flight, from the load generator's clock: sent -> stopped."""
+    return [(t.sent, t.stopped) for t in turns if t.sent and t.stopped is not None]
+
+
+def peak_in_flight(turns: list[Turn]) -> int:
+    """The most turns in flight at once (sent, not yet stopped)."""
+    events = sorted([(a, 1) for a, _ in _spans(turns)] + [(b, -1) for _, b in _spans(turns)])
+    now = peak = 0
+    for _, step in events:  # at a tie the end (-1) sorts first
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
+def mean_in_flight(turns: list[Turn], start: float, end: float) -> float:
+    """Turns in flight on average from ``start`` to ``end``: their time in flight within it over its length."""
+    inside = sum(max(0.0, min(b, end) - max(a, start)) for a, b in _spans(turns))
+    return inside / (end - start) if end > start else float("nan")
+
+
+def _header(r: ScaleRow) -> None:
+    where = f"through serve (Databricks backend) -> genie-server at {r.latency:g} s"
+    if r.arrival == "burst":
+        print(
+            f"\n[{r.label}] {r.n:,} streamed turns at once {where}; tracing {r.tracing}; "
+            f"load average before {r.load:.2f}",
+            flush=True,
+        )
+        return
+    sent_for = max(t.delay_s for t in r.turns)
+    print(
+        f"\n[{r.label}] {r.n:,} turns in flight, steady arrivals: {r.rate:.3g} turns/s for {sent_for:.0f} s "
+        f"({len(r.turns):,} turns) {where}; tracing {r.tracing}; load average before {r.load:.2f}\n"
+        f"  counted: the {len(r.counted):,} turns sent from {r.counted_from:g} s on (the steady state); "
+        "the first latency's turns fill the replica and are not counted",
+        flush=True,
+    )
+
+
+def _steady(r: ScaleRow) -> None:
+    """In flight (the load generator's sent -> stopped) and each process's cores over the steady window."""
+    start, end = r.steady_window
+    mean = mean_in_flight(r.turns, start, end)
+    print(
+        f"  in flight         peak {peak_in_flight(r.turns):,}; mean {mean:,.0f} over the steady window "
+        f"({r.counted_from:g}-{end - r.start_at:.0f} s, while turns were being sent)  "
+        f"(target {r.n:,}: {verdict(mean >= 0.9 * r.n)}, mean >= 90% of it)"
+    )
+    cores = {name: r.watch.cores_between(name, start, end) for name in r.watch.usage}
+    each = "; ".join(f"{name} {c:.2f}" for name, c in cores.items())
+    print(
+        f"  steady window     cores busy: {each}; together {sum(cores.values()):.2f} of {CORES}; serve "
+        f"{cores['serve'] / r.rate * 1000:.0f} ms of CPU per turn sent"
+    )
+
+
 def report_row(r: ScaleRow) -> None:
     L = r.latency
     took, first = r.took, r.first
     cross = sum("(cross_domain," in t.route for t in r.turns)
-    print(
-        f"\n[{r.label}] {r.n:,} streamed turns at once through serve (Databricks backend) -> genie-server at "
-        f"{L:g} s; tracing {r.tracing}; load average before {r.load:.2f}",
-        flush=True,
-    )
-    errs = errors_of(r.turns)
+    _header(r)
+    errs = errors_of(r.counted)
+    uncounted = sum(failed(t) for t in r.turns) - r.errors
+    ramp = "" if r.arrival == "burst" else f"; in the first latency (not counted) {uncounted}"
     print(
         f"  errors            {r.errors}  {dict(errs) if errs else ''}  (target 0: {verdict(r.errors == 0)})"
+        f"{ramp}"
     )
     if r.wall >= r.cap_s:
         print(f"  CAPPED: the run gave up after {r.cap_s:g} s; {r.errors} turns unfinished or failed")
@@ -105,7 +175,9 @@ def report_row(r: ScaleRow) -> None:
         f"  wall              {r.wall:6.2f} s from the release to the last end; {cross} turns routed "
         f"cross-domain ({sum(t.cross for t in r.turns)} sent as cross-domain questions)"
     )
-    timed = [t for t in r.turns if t.held_s is not None and t.answered_s is not None and t.took is not None]
+    if r.arrival == "steady":
+        _steady(r)
+    timed = [t for t in r.counted if t.held_s is not None and t.answered_s is not None and t.took is not None]
     if timed:
         to = [t.held_s for t in timed if t.held_s is not None]
         genie = [t.answered_s - t.held_s for t in timed if t.answered_s is not None and t.held_s is not None]
@@ -148,19 +220,28 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "-"
 
 
+def _flight(r: ScaleRow) -> str:
+    peak, mean = peak_in_flight(r.turns), mean_in_flight(r.turns, *r.steady_window)
+    return f" {r.rate:7.3g} {peak:>10,}/{mean:<8,.0f}"
+
+
 def summary(rows: list[ScaleRow]) -> None:
     if not rows:
         return
-    print(f"\nSummary (latency {rows[0].latency:g} s; turn and first-event p50 / p95)")
+    steady = rows[0].arrival == "steady"
+    what = "steady arrivals, the steady state's turns" if steady else "turns released at once"
+    print(f"\nSummary (latency {rows[0].latency:g} s, {what}; turn and first-event p50 / p95)")
     print(
         f"  {'code':14} {'turns':>6} {'errors':>6} {'turn p50/p95 s':>15} {'first p50/p95 ms':>17} "
         f"{'threads':>7} {'RSS MB':>7} {'serve CPU s':>11} {'polls/s/q':>9}"
+        + (f" {'turns/s':>7} {'in flight peak/mean':>19}" if steady else "")
     )
     for r in rows:
         print(
             f"  {r.label:14} {r.n:6} {r.errors:6} {p(r.took, 50):7.2f}/{p(r.took, 95):<7.2f} "
             f"{p(r.first, 50, 1000):8.0f}/{p(r.first, 95, 1000):<8.0f} {r.serve.peak_threads:7} "
             f"{r.serve.peak_rss_mb:7.0f} {r.serve.cpu_s:11.1f} {r.polls_per_s:9.2f}"
+            + (_flight(r) if steady else "")
         )
     labels = list(dict.fromkeys(r.label for r in rows))
     if len(labels) == 2:
