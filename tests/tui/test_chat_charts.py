@@ -15,6 +15,7 @@ from .conftest import ask, wait_until
 pytestmark = pytest.mark.anyio
 SIZE = (80, 24)
 THREE_SEGMENTS = "Revenue by year for the AUTOMOBILE, BUILDING and MACHINERY market segments"
+TWO_SEGMENT_BARS = "Revenue by region for the AUTOMOBILE and BUILDING market segments in 1995"
 
 
 def canvas_of(app) -> tuple[Chart, Text, int]:
@@ -62,6 +63,31 @@ async def test_nearly_equal_bars_show_their_differences(embedded_target, make_ap
         bars = [line.count("█") for line in lines[:5]]
         assert bars == sorted(bars, reverse=True) and bars[0] > bars[-1] + 10
         assert "revenue (millions) · axis starts at" in drawn.plain
+
+
+async def test_two_segments_draw_a_group_of_bars_per_region_with_a_legend(embedded_target, make_app):
+    app = make_app(embedded_target)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, TWO_SEGMENT_BARS)
+        chart, drawn, width = canvas_of(app)
+        assert chart.spec.type == "bar" and chart.spec.series == "market segment"
+        lines = drawn.plain.splitlines()
+        assert all(len(line) <= width for line in lines)
+        # Five regions, two bars each: the region's name on its first bar only, the second indented.
+        bar_lines = [line for line in lines[:10] if "█" in line or "▏" in line]
+        assert len(bar_lines) == 10
+        regions = [line.split()[0] for line in bar_lines[::2]]
+        assert sorted(regions) == ["AFRICA", "AMERICA", "ASIA", "EUROPE", "MIDDLE"]  # MIDDLE EAST
+        assert all(line.startswith(" ") for line in bar_lines[1::2])
+        values = [float(line.split()[-1].removesuffix("M")) for line in bar_lines]
+        sums = [a + b for a, b in zip(values[::2], values[1::2], strict=True)]
+        assert sums == sorted(sums, reverse=True)  # groups by their total, as the hint's sort says
+        bar_colours = {
+            str(span.style).split()[-1] for span in drawn.spans if "█" in drawn.plain[span.start : span.end]
+        }
+        assert bar_colours == set(PALETTE[:2])
+        assert lines[-1] == "■ AUTOMOBILE  ■ BUILDING"
+        assert "revenue (millions)" in drawn.plain
 
 
 def footer_keys(app) -> tuple[list[FooterKey], FooterKey]:

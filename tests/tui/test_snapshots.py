@@ -70,6 +70,20 @@ def test_line_chart_with_three_series(snap_compare, embedded_target, make_app):
     assert snap_compare(app, terminal_size=(80, 24), run_before=then_show_the_chart)
 
 
+def test_grouped_bars_with_two_series(snap_compare, embedded_target, make_app):
+    """A group of bars per region, one bar per market segment in its colour, and the legend."""
+    app = make_app(embedded_target, clock=fixed_clock)
+    answered = _answered("Revenue by region for the AUTOMOBILE and BUILDING market segments in 1995")
+
+    async def then_show_the_chart(pilot) -> None:
+        await answered(pilot)
+        chart = pilot.app.chat_log.query_one(Chart)
+        pilot.app.chat_log.scroll_to_widget(chart, top=True, animate=False)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=then_show_the_chart)
+
+
 def test_sql_shown(snap_compare, embedded_target, make_app):
     app = make_app(embedded_target, clock=fixed_clock)
     run_before = _answered("How many customers per nation", keys=("ctrl+s",))
