@@ -1,12 +1,16 @@
 """From a bare workspace to Genie spaces: ``genie-agent spaces create|list|export|import`` as processes
 against genie-server, and the server's space management API as a workspace answers it.
 
-The README's "From a bare workspace" commands run as written against ``genie-agent genie-server
---bare`` (a process); the other tests share an in-process bare server, each with spaces of its own.
+The README's "From a bare workspace" commands run as written, in order, against ``genie-agent
+genie-server --bare`` started as that section says (a process): spaces create, a cross-domain question
+routed with no keywords (the local engine's rows), a metric view export, the warehouse backend (Genie's
+rows, value for value) and a 6,948-row answer read in full into a CSV (DuckDB's rows). The other tests
+share an in-process bare server, each with spaces of its own.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -18,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from genie_agent.genie_api import LOCAL_WAREHOUSE_ID, GenieApi, build_genie_api, serve_in_background
 from genie_agent.identity import TokenIdentityProvider, UserConfig
@@ -38,25 +43,45 @@ def auth(token: str = ANN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def readme_section() -> str:
+    """The README's "From a bare workspace", up to the next section."""
+    text = README.read_text()
+    section = text[text.index("## From a bare workspace\n") :]
+    return section[: section.index("\n## ", 3)]
+
+
 def readme_commands() -> list[str]:
     """The command lines of the first shell block of the README's "From a bare workspace"."""
-    text = README.read_text()
-    section = text[text.index("## From a bare workspace") :]
-    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    block = re.search(r"```bash\n(.*?)```", readme_section(), re.S)
     assert block is not None
-    return [line for line in block.group(1).splitlines() if line.strip()]
+    return [
+        line for line in block.group(1).splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def readme_server_command() -> str:
+    """The section's way to start the stand-in workspace: `[NAME=value ...] genie-agent genie-server --bare`."""
+    found = re.findall(r"`((?:[A-Z_]+=\S+ )*genie-agent genie-server --bare)`", readme_section())
+    assert len(found) == 1, found
+    return str(found[0])
+
+
+def split_line(line: str) -> tuple[dict[str, str], list[str]]:
+    """A shell command line as written: its ``NAME=value`` prefixes and its words (``#`` starts a comment)."""
+    words = shlex.split(line, comments=True)
+    env: dict[str, str] = {}
+    while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    assert words and words[0] == "genie-agent", line
+    return env, words
 
 
 def run(line: str, env: dict[str, str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """A shell command line as written (``NAME=value`` prefixes, ``genie-agent`` the venv's), no shell."""
-    words = shlex.split(line)
-    env = dict(env)
-    while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):
-        name, _, value = words.pop(0).partition("=")
-        env[name] = value
-    assert words[0] == "genie-agent", line
+    prefixes, words = split_line(line)
     return subprocess.run(
-        [CLI, *words[1:]], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [CLI, *words[1:]], env=env | prefixes, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -92,17 +117,60 @@ def rows_of(stdout: str) -> list[list[Any]]:
 
 @pytest.fixture
 def bare_server(tmp_path_factory, tpch_db) -> Iterator[str]:
+    """The stand-in workspace, started as the README's section says."""
     home = serve_home(tmp_path_factory, tpch_db, "bare-server-home")
-    proc, url = start_server(home, home, command=[CLI, "genie-server", "--bare"], timeout_s=90)
+    prefixes, words = split_line(readme_server_command())
+    proc, url = start_server(home, home, command=[CLI, *words[1:]], env=prefixes, timeout_s=90)
     yield url
     proc.terminate()
     proc.wait(timeout=10)
 
 
+def ask_line(line: str) -> tuple[dict[str, str], str, list[str]]:
+    """An `ask` line of the README: its variables, its question and its options."""
+    prefixes, words = split_line(line)
+    assert words[:2] == ["genie-agent", "ask"], line
+    questions = [w for w in words[2:] if not w.startswith("-")]
+    options = [w for w in words[2:] if w not in questions[:1]]
+    return prefixes, questions[0], options
+
+
+def answer(line: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """The line's turn result: the line as written with ``--json``."""
+    done = run(f"{line} --json", env, cwd)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    assert result["status"] == "ok", result["text"]
+    return result
+
+
+def parts(result: dict[str, Any]) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """Each space's columns and rows, and the joined table's (``combined``)."""
+    out = {r["domain"]: (r["columns"], r["rows"]) for r in result["results"]}
+    if result.get("combined"):
+        out["combined"] = (result["combined"]["columns"], result["combined"]["rows"])
+    return out
+
+
 def test_from_a_bare_workspace_as_the_readme_says(bare_server, tpch_db, tmp_path, monkeypatch):
-    create_line, ask_line = readme_commands()
-    assert create_line.startswith("genie-agent spaces create --warehouse-id ")
-    assert LOCAL_WAREHOUSE_ID in create_line and ask_line.startswith("GENIE_AGENT_GENIE_BACKEND=databricks ")
+    lines = readme_commands()
+    assert len(lines) == 5, lines
+    create_line, genie_line, export_line, warehouse_line, csv_line = lines
+    assert (
+        create_line.startswith("genie-agent spaces create --warehouse-id ")
+        and LOCAL_WAREHOUSE_ID in create_line
+    )
+    genie_env, question, genie_options = ask_line(genie_line)
+    assert genie_env == {"GENIE_AGENT_GENIE_BACKEND": "databricks"} and genie_options == []
+    assert split_line(export_line)[1][:4] == ["genie-agent", "spaces", "export", "--metric-view"]
+    warehouse_env, warehouse_question, warehouse_options = ask_line(warehouse_line)
+    assert warehouse_env == {
+        "GENIE_AGENT_GENIE_BACKEND": "warehouse",
+        "GENIE_AGENT_WAREHOUSE_ID": LOCAL_WAREHOUSE_ID,
+    }
+    assert warehouse_question == question and warehouse_options == []
+    csv_env, _, csv_options = ask_line(csv_line)
+    assert csv_env["GENIE_AGENT_GENIE_BACKEND"] == "databricks" and csv_options[:1] == ["--csv"]
     home = tmp_path / "client-home"
     (home / "data").mkdir(parents=True)
     (home / "data" / "tpch-sf0.1.duckdb").symlink_to(tpch_db)
@@ -111,6 +179,7 @@ def test_from_a_bare_workspace_as_the_readme_says(bare_server, tpch_db, tmp_path
     env = client_env(home, config, bare_server)
     assert listed(bare_server) == []
 
+    # 1. spaces create: three spaces, their ids in the configuration file, no keywords.
     first = run(create_line, env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert [line.split()[:2] for line in first.stdout.splitlines() if line.startswith("created")] == [
@@ -135,6 +204,7 @@ def test_from_a_bare_workspace_as_the_readme_says(bare_server, tpch_db, tmp_path
     assert settings.genie_spaces["sales"].warehouse_id == LOCAL_WAREHOUSE_ID
     assert "What was total revenue in 1996?" in settings.genie_spaces["sales"].sample_questions
     assert not any(c.keywords for c in settings.genie_spaces.values())
+    assert "keywords" not in written
 
     again = run(create_line, env, tmp_path)
     assert again.returncode == 0, again.stderr
@@ -162,14 +232,79 @@ def test_from_a_bare_workspace_as_the_readme_says(bare_server, tpch_db, tmp_path
     )
     assert stale.status_code == 409 and stale.json()["error_code"] == "ABORTED"
     assert len(listed(bare_server)) == 3
+    assert "keywords" not in config.read_text()
 
-    asked = run(ask_line, env, tmp_path)
+    # 2. A question for two spaces, routed by what was read from the spaces (no keywords), each part
+    # asked of its Genie space: the rows the local engine gives the same question.
+    asked = run(genie_line, env, tmp_path)
     assert asked.returncode == 0, asked.stderr
-    assert "Sales" in asked.stdout
-    remote = run(ask_line + " --json", env, tmp_path)
-    local = run('genie-agent ask --json "What was total revenue in 1996?"', env, tmp_path)
-    assert json.loads(remote.stdout)["source"] == "genie"
-    assert rows_of(remote.stdout) == rows_of(local.stdout) and len(rows_of(local.stdout)) == 1
+    assert "Sales" in asked.stdout and "Supply" in asked.stdout and "joined on region" in asked.stdout
+    genie = answer(genie_line, env, tmp_path)
+    assert genie["source"] == "genie"
+    assert genie["route"]["kind"] == "cross_domain" and genie["route"]["domains"] == ["sales", "supply"]
+    local = answer(f'genie-agent ask "{question}"', env, tmp_path)
+    assert local["source"] == "local" and local["route"]["domains"] == ["sales", "supply"]
+    assert parts(genie) == parts(local)
+    assert sorted(parts(genie)) == ["combined", "sales", "supply"]
+    assert len(parts(genie)["combined"][1]) == 5  # the five regions
+
+    # 3. The sales model as metric views: YAML files, their CREATE VIEW statements and the sidecar.
+    exported = run(export_line, env, tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    export_words = split_line(export_line)[1]
+    out_dir = tmp_path / export_words[export_words.index("-o") + 1]
+    views = sorted(out_dir.glob("*.metric_view.yaml"))
+    assert [v.name for v in views] == ["sales_lineitem.metric_view.yaml", "sales_orders.metric_view.yaml"]
+    for view in views:
+        spec = yaml.safe_load(view.read_text())
+        assert spec["source"].startswith("samples.tpch.") and spec["measures"] and spec["dimensions"]
+        statement = view.with_name(view.name.replace(".metric_view.yaml", ".sql")).read_text()
+        assert statement.startswith("CREATE OR REPLACE VIEW `samples`.`tpch`.`sales_")
+        body = re.search(r"WITH METRICS\nLANGUAGE YAML\nAS \$\$\n(.*)\$\$", statement, re.S)
+        assert body is not None and yaml.safe_load(body.group(1)) == spec
+    sidecar = yaml.safe_load((out_dir / "sales.space.yaml").read_text())
+    assert sidecar["id"] == "sales" and [m["file"] for m in sidecar["metric_views"]] == [
+        v.name for v in views
+    ]
+    assert sorted(exported.stdout.split()[:5]) == sorted(
+        f"{out_dir.name}/{name}"
+        for name in [
+            *(v.name for v in views),
+            *(v.name.replace(".metric_view.yaml", ".sql") for v in views),
+            "sales.space.yaml",
+        ]
+    )
+
+    # 4. The warehouse backend, no Genie: the same rows as Genie's answer, value for value.
+    on_warehouse = run(warehouse_line, env, tmp_path)
+    assert on_warehouse.returncode == 0, on_warehouse.stderr
+    assert "joined on region" in on_warehouse.stdout
+    warehouse = answer(warehouse_line, env, tmp_path)
+    assert warehouse["source"] == "warehouse" and warehouse["route"]["domains"] == ["sales", "supply"]
+    assert parts(warehouse) == parts(genie)
+    assert "FROM samples.tpch.`lineitem`" in {r["domain"]: r["sql"] for r in warehouse["results"]}["sales"]
+
+    # 5. A large answer read in full: every row DuckDB counts, straight from the TPC-H file.
+    import duckdb
+
+    with duckdb.connect(str(tpch_db), read_only=True) as db:
+        truth = db.execute(
+            "SELECT p.p_size, p.p_type, SUM(ps.ps_supplycost * ps.ps_availqty) FROM partsupp ps "
+            "JOIN part p ON p.p_partkey = ps.ps_partkey GROUP BY p.p_size, p.p_type"
+        ).fetchall()
+    assert 5_000 <= len(truth) < int(csv_env["GENIE_AGENT_ROW_LIMIT"])
+    big = run(csv_line, env, tmp_path)
+    assert big.returncode == 0, big.stderr
+    target = tmp_path / csv_options[1]
+    assert f"Wrote {len(truth)} rows to {csv_options[1]}." in big.stderr
+    assert "cut off" not in big.stderr + big.stdout and "truncated" not in big.stderr + big.stdout
+    with target.open(newline="") as f:
+        header, *rows = list(csv.reader(f))
+    assert header == ["part size", "part type", "inventory value"]
+    assert len(rows) == len(truth)
+    got = {(int(size), kind): float(value) for size, kind, value in rows}
+    assert got.keys() == {(size, kind) for size, kind, _ in truth}
+    assert all(got[(size, kind)] == pytest.approx(float(value), abs=0.005) for size, kind, value in truth)
 
     shown = run("genie-agent spaces list", env, tmp_path)
     assert shown.returncode == 0, shown.stderr
