@@ -254,6 +254,9 @@ def main() -> int:
         "--tracing", choices=("off", "on"), default="off", help="serve's tracing (default off)"
     )
     parser.add_argument("--memory", default="sqlite", help="serve's memory_backend (default sqlite)")
+    parser.add_argument(
+        "--max-inflight", type=int, help="serve's max_inflight_turns (default serve's own, 1,000)"
+    )
     parser.add_argument("--limiter-latency", type=float, default=2.0)
     parser.add_argument(
         "--limiter-cold",
@@ -281,6 +284,8 @@ def main() -> int:
     parser.add_argument("--home", type=Path, help="keep the example data here (default: temporary)")
     args = parser.parse_args()
     args.serve_extra = f"memory_backend: '{args.memory}'\n"
+    if args.max_inflight:
+        args.serve_extra += f"max_inflight_turns: {args.max_inflight}\n"
     parts = set(args.parts.split(","))
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # sockets: every turn, both ends, inherited
@@ -312,8 +317,8 @@ def main() -> int:
             print(
                 f"bench_scale: {', '.join(c.label for c in codes)}{dirty}; python {sys.version.split()[0]}; "
                 f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}; tracing {args.tracing}; "
-                f"memory {args.memory}; load generator {gen.n} processes, httpx clients of {args.per_client} "
-                "connections",
+                f"memory {args.memory}; max_inflight_turns {args.max_inflight or 'default (1,000)'}; "
+                f"load generator {gen.n} processes, httpx clients of {args.per_client} connections",
                 flush=True,
             )
             if "scale" in parts:
