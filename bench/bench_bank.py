@@ -54,7 +54,7 @@ def main() -> None:
         home = HOME / "agent" / name
         settings = load_settings(home=home, tracing="off", verified_queries=False)
         agent = make_agent(settings, catalog=catalog, progress=False)
-        executor = ReadOnlyExecutor(next(iter(catalog.databases.values())).path)
+        executor = ReadOnlyExecutor(next(iter(catalog.databases.values())).path, row_limit=10_000_000)
         cases = [c for c in load_bank(*BANKS[name]) if not args.case or c["id"] == args.case]
         started = time.perf_counter()
         for case in cases:

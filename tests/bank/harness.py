@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-__all__ = ["BANK_DIR", "Outcome", "judge_case", "load_bank", "same_table", "summarize"]
+__all__ = ["BANK_DIR", "Outcome", "judge_case", "load_bank", "rows_within", "same_table", "summarize"]
 
 BANK_DIR = Path(__file__).resolve().parent
 Verdict = Literal["correct", "declined", "wrong"]
@@ -111,11 +111,33 @@ def same_table(
     return False, f"got {a_rows[:4]} expected {e_rows[:4]}"
 
 
-def _sorted(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple((0, round(v, 2)) if isinstance(v, float) else (1, repr(v)) for v in row)
+def rows_within(actual: Iterable[Sequence[Any]], expected: Iterable[Sequence[Any]]) -> tuple[bool, str]:
+    """A result the space cut off at its row limit: fewer rows than the truth, each of them a
+    distinct row of the truth (under one mapping of the truth's columns onto the answer's)."""
+    a_rows = [tuple(_norm(v) for v in r) for r in actual]
+    e_rows = [tuple(_norm(v) for v in r) for r in expected]
+    if not a_rows or len(a_rows) >= len(e_rows):
+        return False, f"{len(a_rows)} rows cut off, expected more than the truth's {len(e_rows)}"
+    n_e, n_a = len(e_rows[0]), len(a_rows[0])
+    if n_a < n_e:
+        return False, f"{n_a} columns, expected at least {n_e}"
+    truth = Counter(_key(r) for r in e_rows)
+    for mapping in itertools.permutations(range(n_a), n_e):
+        left = Counter(_key(tuple(r[k] for k in mapping)) for r in a_rows)
+        if all(truth[row] >= n for row, n in left.items()):
+            return True, ""
+    return (
+        False,
+        f"cut off at {len(a_rows)} rows, not all rows of the truth: got {a_rows[:4]} expected {e_rows[:4]}",
+    )
 
-    return sorted(rows, key=key)
+
+def _key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple((0, round(v, 2)) if isinstance(v, float) else (1, repr(v)) for v in row)
+
+
+def _sorted(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return sorted(rows, key=_key)
 
 
 # --------------------------------------------------------------------------- judging a turn
@@ -143,7 +165,10 @@ def _turn_verdict(result: Any, turn: dict[str, Any], truth: Truth) -> tuple[Verd
         rows = list(table.rows)
         if compare == "first_row":
             rows, truth_rows = rows[:1], truth_rows[:1]
-        ok, why = same_table(rows, truth_rows, ordered=bool(turn.get("ordered")))
+        if getattr(table, "truncated", False) and compare == "rows" and not turn.get("ordered"):
+            ok, why = rows_within(rows, truth_rows)
+        else:
+            ok, why = same_table(rows, truth_rows, ordered=bool(turn.get("ordered")))
         if not ok:
             return "wrong", f"{space}: {why}\n{table.sql}"
     missing = sorted(set(expected) - set(answered))

@@ -29,7 +29,8 @@ class _Bench:
         settings = load_settings(home=home, tracing="off", verified_queries=False)
         self.agent = make_agent(settings, catalog=catalog, progress=False)
         database = next(iter(catalog.databases.values())).path
-        self._executor = ReadOnlyExecutor(database)
+        # The truth is never cut off: an answer cut at the row limit is judged on the rows it has.
+        self._executor = ReadOnlyExecutor(database, row_limit=10_000_000)
 
     def ask(self, question: str, thread_id: str | None = None) -> Any:
         return self.agent.ask(question, thread_id=thread_id)
@@ -64,6 +65,15 @@ def retail_bench(tmp_path_factory) -> _Bench:
 # strict xfail: when one becomes correct or declined, its test fails until it is taken off the list.
 KNOWN_WRONG = frozenset(
     """
+    sales-basic-revenue-by-order-priority-and-order-status
+    sales-basic-line-items-by-ship-mode-and-return-flag
+    supply-basic-inventory-value-by-part-type-and-part-size
+    supply-basic-inventory-value-by-part-type-and-size
+    supply-basic-available-quantity-by-manufacturer-and-part-size
+    supply-basic-parts-by-brand-type-and-size
+    supply-basic-supplier-balance-by-supplier-region-and-name
+    customers-basic-birth-country-and-birth-year
+    customers-basic-credit-rating-and-dependents
     """.split()
 )
 
