@@ -90,7 +90,10 @@ class GenieResponsesAgent(ResponsesAgent):
         try:
             turn = parse_request(request)
             agent = self._agent if self._agent is not None else await blocking(lambda: self.agent)
-            identity = await blocking(self._caller, turn.client_user_id, identity)
+            if (identity is not None and identity.authenticated) or self._identities is None:
+                identity = self._caller(turn.client_user_id, identity)  # no workspace call: no thread
+            else:
+                identity = await blocking(self._caller, turn.client_user_id, identity)
             if turn.memory_action is not None:  # list/forget memories: answered without a turn
                 result = await blocking(run_memory_action, agent.memories, identity.user, turn.memory_action)
                 for event in memory_action_events(result):

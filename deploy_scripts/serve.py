@@ -25,7 +25,7 @@ from typing import Any
 
 from genie_agent.config import Settings
 from genie_agent.errors import ConfigError, GenieAgentError
-from genie_agent.identity import AuthenticationError, Identity, IdentityProvider
+from genie_agent.identity import AuthenticationError, Identity, IdentityProvider, TokenIdentityProvider
 from genie_agent.tracing import use_experiment
 
 __all__ = ["MAX_BODY_BYTES", "ServerState", "build_app", "check_bind_address", "run"]
@@ -136,9 +136,12 @@ class _Gate:
 
     async def _admitted(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        identities = self.state.identities
         try:
-            # Off the event loop: on a workspace this asks who the token belongs to (once per token).
-            identity = await asyncio.to_thread(self.state.identities.identify, headers)
+            if isinstance(identities, TokenIdentityProvider):  # a digest and a lookup: no thread
+                identity = identities.identify(headers)
+            else:  # off the event loop: on a workspace this asks who the token belongs to (once per token)
+                identity = await asyncio.to_thread(identities.identify, headers)
         except AuthenticationError as exc:
             await _send_json(send, 401, _error(exc), ((b"www-authenticate", b"Bearer"),))
             return
