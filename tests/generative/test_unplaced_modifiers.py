@@ -67,6 +67,8 @@ def _source(bench: _Bench, catalog: Any, case: dict[str, Any]) -> Source | None:
         return None
     result = results[-1]
     table = next(r for r in result.results if r.error is None)
+    if table.truncated:
+        return None  # cut at the row limit: not the whole answer a modifier's rows are written from
     return Source(
         case["id"],
         case["question"],

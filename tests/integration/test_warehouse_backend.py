@@ -174,7 +174,8 @@ def test_the_warehouse_answers_the_bank_as_the_local_engine_does(local, remote, 
             continue
         compared += 1
         assert warehouse.columns == expected.columns, case["id"]
-        assert warehouse.truncated is expected.truncated is False, case["id"]
+        # Cut at the row limit only where the answer has more rows (6,948 of part type and part size).
+        assert warehouse.truncated is expected.truncated, case["id"]
         assert typed(warehouse.rows, case["ordered"]) == typed(expected.rows, case["ordered"]), case["id"]
         assert "samples.tpch." in (warehouse.sql or ""), case["id"]
     assert compared >= 0.7 * len(BANK), f"only {compared} of {len(BANK)} questions were answered"
