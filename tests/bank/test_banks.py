@@ -65,15 +65,6 @@ def retail_bench(tmp_path_factory) -> _Bench:
 # strict xfail: when one becomes correct or declined, its test fails until it is taken off the list.
 KNOWN_WRONG = frozenset(
     """
-    sales-basic-revenue-by-order-priority-and-order-status
-    sales-basic-line-items-by-ship-mode-and-return-flag
-    supply-basic-inventory-value-by-part-type-and-part-size
-    supply-basic-inventory-value-by-part-type-and-size
-    supply-basic-available-quantity-by-manufacturer-and-part-size
-    supply-basic-parts-by-brand-type-and-size
-    supply-basic-supplier-balance-by-supplier-region-and-name
-    customers-basic-birth-country-and-birth-year
-    customers-basic-credit-rating-and-dependents
     """.split()
 )
 

@@ -6,8 +6,12 @@ plan). The engine declines naming them rather than answer a different question.
 
 from __future__ import annotations
 
-from ...understanding.lexicon import stem
+from collections.abc import Collection
+
+from ...understanding.lexicon import Match, stem
+from .plan import QueryPlan
 from .reading import YEAR, Reading
+from .vocabulary import Term
 from .words import (
     AGG_WORDS,
     ASC_WORDS,
@@ -25,7 +29,7 @@ from .words import (
     SHARE_WORDS,
 )
 
-__all__ = ["account", "unknown_groupings", "use_cues", "use_value_nouns"]
+__all__ = ["account", "unknown_groupings", "unused_terms", "use_cues", "use_value_nouns"]
 
 # Words that change an answer: a space's own prose never excuses them (see words.FILLER).
 _OPERATORS = (
@@ -110,3 +114,50 @@ def unknown_groupings(r: Reading) -> list[str]:
             if nxt not in GRAIN_WORDS and nxt not in _OPERATORS:
                 unknown.append(nxt)
     return unknown
+
+
+# What the plan must use of each phrase the question names. Measures are not among them: a measure's
+# noun often names the rows another measure is taken over ("revenue on 1997 orders").
+_USED_KINDS = frozenset({"dimension", "value", "filter", "time_dimension"})
+
+
+def unused_terms(r: Reading, plan: QueryPlan, scene: Collection[int] = ()) -> tuple[str, ...]:
+    """Phrases the question names that the plan uses nowhere: a dimension it neither groups,
+    filters, excludes nor compares by, a value it does not filter on, a named filter it does not
+    apply. Each is a part of the question the answer would leave out: the engine declines naming
+    it. A phrase that may also name a measure is left to the reader that chose; ``scene`` holds
+    where an entity noun only sets the scene ("for customers in Europe")."""
+    used = _plan_names(plan)
+    out: list[str] = []
+    for m in r.matches:
+        if m.start in scene or _replaced(r, m):
+            continue
+        if not m.entries or any(t.kind not in _USED_KINDS for t in m.entries):
+            continue
+        if any((t.kind, t.name if t.kind != "value" else f"{t.name}={t.value}") in used for t in m.entries):
+            continue
+        out.append(r.question_span(m.start, m.end))
+    return tuple(dict.fromkeys(out))
+
+
+def _replaced(r: Reading, m: Match[Term]) -> bool:
+    """ "by bike type instead of city": the phrase the question replaces."""
+    return (r.is_word(m.start - 2, "instead") and r.is_word(m.start - 1, "of")) or (
+        r.is_word(m.start - 2, "rather") and r.is_word(m.start - 1, "than")
+    )
+
+
+def _plan_names(plan: QueryPlan) -> set[tuple[str, str]]:
+    """(kind, name) of everything the plan uses; a value as ``dimension=value``."""
+    used = {("dimension", d) for d in plan.group_by}
+    for dim, values in (*plan.filters, *plan.exclusions):
+        used.add(("dimension", dim))
+        used |= {("value", f"{dim}={v}") for v in values}
+    used |= {("filter", f.removeprefix("not:")) for f in plan.named_filters}
+    used |= {("dimension", c.target) for c in plan.conditions}
+    for name in (plan.per_group, plan.ratio.denominator if plan.ratio else None, plan.share_of):
+        if name:
+            used |= {("dimension", name), ("filter", name.removeprefix("filter:"))}
+    if plan.time_dimension:
+        used.add(("time_dimension", plan.time_dimension))
+    return used

@@ -289,6 +289,13 @@ class LocalGenieSpace:
                 f"I could not tell what {words} means in this question, so I won't guess. "
                 f"What I understood: {understood}."
             )
+        if parsed.unused:
+            words = ", ".join(repr(w) for w in parsed.unused)
+            understood = describe(d, plan) if plan.measures else "no measure"
+            return (
+                f"I did not understand how to use {words} here, so I won't guess. "
+                f"What I understood: {understood}."
+            )
         if parsed.problems:
             return (
                 "I can't answer that as asked: I could not tell "

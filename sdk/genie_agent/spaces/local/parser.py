@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...understanding.lexicon import Match, tokenize
-from .accounting import account, unknown_groupings, use_cues, use_value_nouns
+from .accounting import account, unknown_groupings, unused_terms, use_cues, use_value_nouns
 from .condition_targets import place_conditions
 from .exclusions import read_exclusions
 from .followup import adds_grouping, drop_replaced, followup_cue, merge_followup
@@ -53,6 +53,9 @@ class ParsedQuestion:
     """Words the space has no data about ("mood"): the space cannot answer."""
     unplaced: tuple[str, ...] = ()
     """Words the engine read but could not place in the plan ("excluding", "600"): not guessed past."""
+    unused: tuple[str, ...] = ()
+    """Phrases naming a dimension, value, named filter or date the plan does not use ("part size"
+    read but grouped by nowhere): the answer would leave them out, so it is not given."""
     problems: tuple[str, ...] = ()
     """Bad input: a reversed range, contradictory conditions, a doubtful value."""
     adds_grouping: bool = False
@@ -120,6 +123,7 @@ def parse_question(question: str, vocabulary: Vocabulary) -> ParsedQuestion:
         grain_given=time.grain_given,
         unknown_words=unknown,
         unplaced=unplaced,
+        unused=unused_terms(r, plan, terms.scene),
         problems=tuple(r.problems),
         adds_grouping=adds,
         measure_is_context=terms.context_measure,

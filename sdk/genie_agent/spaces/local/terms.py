@@ -53,6 +53,9 @@ class Terms:
     named_spans: dict[str, int] = field(default_factory=dict)
     time_dimension: str | None = None
     context_measure: bool = False
+    scene: set[int] = field(default_factory=set)
+    """Where an entity noun only sets the scene ("for customers in Europe", "Brand#13 parts"): a
+    phrase the plan need not use."""
 
 
 @dataclass(slots=True)
@@ -274,8 +277,13 @@ def _add_dimension(
     compared = not grouped and _condition_follows(r, m.end)
     if compared and subject_of_count(r, m.end):
         grouped, compared = True, False
-    if not grouped and not compared and not r.vocabulary.is_indexed(term.name):
-        return  # "Brand#13 parts": an entity noun, not a grouping, unless asked "by" it
+    listed_after = None if grouped or compared else _listed_after_grouping(r, m, out)
+    if not grouped and not compared and listed_after is None and not r.vocabulary.is_indexed(term.name):
+        # "Brand#13 parts": an entity noun, not a grouping, unless asked "by" it. Any other phrase
+        # left here ("part size" said but not grouped by) is one the plan does not use: declined.
+        if r.vocabulary.space.dimension(term.name).entity:
+            out.scene.add(m.start)
+        return
     if compared:
         out.dimension_spans[term.name] = m.start
         return
@@ -285,7 +293,31 @@ def _add_dimension(
         cue = r.word(m.start - 1)
         if cue == "the" or cue == "every":
             cue = r.word(m.start - 2) + " " + cue
-        out.group_cues[term.name] = cue
+        out.group_cues[term.name] = out.group_cues.get(listed_after, cue) if listed_after else cue
+
+
+def _listed_after_grouping(r: Reading, m: Match[Term], out: Terms) -> str | None:
+    """ "by part type and part size", "by brand, type and size": the grouping cue before a list
+    reaches every item of it, however far the item stands from the cue. The grouping the phrase is
+    listed after (joined by "and", a comma or "&"), if any."""
+    k = m.start - 1
+    if r.is_word(k, "and"):
+        k -= 1
+    elif k < 0 or r.question[r.tokens[k].end : r.tokens[m.start].start].strip() not in (",", "&"):
+        return None
+    before = r.match_at(k)
+    if before is None or before.end != k + 1:
+        return None
+    return next(
+        (
+            t.name
+            for t in before.entries
+            if t.kind == "dimension"
+            and t.name in out.group_by
+            and out.dimension_spans.get(t.name) == before.start
+        ),
+        None,
+    )
 
 
 def _plain(value: float) -> str:
