@@ -122,7 +122,7 @@ def test_routing_through_discovered_spaces_is_as_good_as_through_local_ones(serv
             assert found is not None and found.definition and found.error is None, (domain, found)
         assert {info.knows_values for info in remote.vocabulary.spaces.values()} == {False}
         cases = bank_cases()
-        assert len(cases) == 271
+        assert len(cases) == 273
         remote_accuracy, remote_missed = accuracy(remote.router, cases)
         local_accuracy, local_missed = accuracy(local.router, cases)
         print(
