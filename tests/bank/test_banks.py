@@ -65,8 +65,6 @@ def retail_bench(tmp_path_factory) -> _Bench:
 # strict xfail: when one becomes correct or declined, its test fails until it is taken off the list.
 KNOWN_WRONG = frozenset(
     """
-    sales-basic-orders-shipped-1995
-    sales-basic-orders-by-ship-year
     """.split()
 )
 

@@ -118,3 +118,27 @@ def test_the_engine_declines_naming_the_phrase_it_did_not_use(tpch_catalog, tmp_
         assert answered.columns == ("part type", "part size", "inventory value")
     finally:
         executor.close()
+
+
+def test_a_date_the_measure_cannot_be_dated_by_is_declined_not_replaced(tpch_catalog, tmp_path):
+    """ "orders shipped in 1995": the ship date is the line item's, not reachable from the orders
+    measure's table; answering by order date (22,909 orders, not 26,742) would be another question."""
+    from genie_agent.spaces.local.conversations import ConversationStore
+    from genie_agent.spaces.local.engine import LocalGenieSpace
+    from genie_agent.spaces.local.executor import ReadOnlyExecutor
+
+    executor = ReadOnlyExecutor(tpch_catalog.databases["tpch"].path)
+    space = LocalGenieSpace(
+        tpch_catalog.space("sales"),
+        executor,
+        ConversationStore(tmp_path / "c.sqlite"),
+        use_verified_queries=False,
+    )
+    try:
+        declined = space.ask("How many orders were shipped in 1995?")
+        assert declined.status == "no_answer" and declined.sql is None
+        assert "orders cannot be dated by ship date" in declined.text
+        units = space.ask("How many units were shipped in 1995?")  # a line item measure: its own date
+        assert units.status == "completed" and "l_shipdate" in (units.sql or "")
+    finally:
+        executor.close()

@@ -377,6 +377,13 @@ def _time_dimension(space: SpaceDefinition, plan: QueryPlan, measures: list[Meas
         chosen = space.time_dimension(plan.time_dimension)
         if _aliases(chosen.expr) <= reachable.keys():
             return chosen
+        # "orders shipped in 1995": another date than the one named would answer another question.
+        own = measures[0].time_dimension
+        instead = f" Ask by {own} instead." if own else ""
+        raise PlanError(
+            f"In the {space.title} space {measures[0].name} cannot be dated by {chosen.name}, "
+            f"so I won't guess.{instead}"
+        )
     if measures[0].time_dimension:
         return space.time_dimension(measures[0].time_dimension)
     for t in space.time_dimensions:
