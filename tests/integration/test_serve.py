@@ -207,3 +207,19 @@ def test_an_experiment_the_tracking_server_refuses_is_a_clear_startup_error(tmp_
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     assert "refused the experiment 'gone'" in proc.stderr and "GENIE_AGENT_MLFLOW_EXPERIMENT" in proc.stderr
+
+
+def test_what_start_up_built_is_left_out_of_the_collectors_full_passes():
+    """serve settles its heap before it listens: a full collection (which holds every turn in flight)
+    walks what turns made since, not the imports and the agent."""
+    import gc
+
+    import genie_agent_model.agent  # noqa: F401  (what serve imports: MLflow, the agent)
+    from genie_agent_cli.serve import settle_heap
+
+    assert len(gc.get_objects()) > 100_000
+    try:
+        settle_heap()
+        assert len(gc.get_objects()) < 5_000
+    finally:
+        gc.unfreeze()
