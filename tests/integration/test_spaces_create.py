@@ -29,6 +29,7 @@ from genie_agent.identity import TokenIdentityProvider, UserConfig
 from genie_agent.spaces.local.conversations import ConversationStore
 from genie_agent.spaces.local.engine import LocalGenieSpace
 from genie_agent.spaces.local.executor import ReadOnlyExecutor
+from tests.conftest import open_readonly
 from tests.servers import CLI, serve_home, start_server
 
 ANN, BOB = "ann-spaces-token", "bob-spaces-token"
@@ -285,9 +286,7 @@ def test_from_a_bare_workspace_as_the_readme_says(bare_server, tpch_db, tmp_path
     assert "FROM samples.tpch.`lineitem`" in {r["domain"]: r["sql"] for r in warehouse["results"]}["sales"]
 
     # 5. A large answer read in full: every row DuckDB counts, straight from the TPC-H file.
-    import duckdb
-
-    with duckdb.connect(str(tpch_db), read_only=True) as db:
+    with open_readonly(tpch_db) as db:
         truth = db.execute(
             "SELECT p.p_size, p.p_type, SUM(ps.ps_supplycost * ps.ps_availqty) FROM partsupp ps "
             "JOIN part p ON p.p_partkey = ps.ps_partkey GROUP BY p.p_size, p.p_type"
