@@ -141,9 +141,13 @@ def _steady(r: ScaleRow) -> None:
     )
     cores = {name: r.watch.cores_between(name, start, end) for name in r.watch.usage}
     each = "; ".join(f"{name} {c:.2f}" for name, c in cores.items())
+    print(f"  steady window     cores busy: {each}; together {sum(cores.values()):.2f} of {CORES}")
+    admitted = sum(t.http_status == 200 for t in r.turns)
+    per_turn = r.serve.cpu_s / admitted if admitted else float("nan")
     print(
-        f"  steady window     cores busy: {each}; together {sum(cores.values()):.2f} of {CORES}; serve "
-        f"{cores['serve'] / r.rate * 1000:.0f} ms of CPU per turn sent"
+        f"  serve CPU a turn  {per_turn * 1000:.0f} ms ({r.serve.cpu_s:.1f} s over the row / {admitted:,} turns "
+        f"admitted): one core (serve's one GIL) keeps up with about {1 / per_turn:.0f} turns/s; this row "
+        f"sends {r.rate:.3g}"
     )
 
 
