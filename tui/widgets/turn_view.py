@@ -4,6 +4,11 @@ answer as it streams below them, and the answer's rating.
 A space's table (and its chart) is shown when the space replies, with the rows its reply carried; when
 the turn is done the same views take the whole results and the turn's visualization hint, and the parts
 joined (a cross-domain answer's combined table) are added after them.
+
+Nothing is shown twice (:mod:`..repeats`): a chart drawing the points a chart above already draws (the
+combined table charted by one space's measure) is left out, its table kept; and the answer's Markdown
+tables are held back while it streams and left out when a view shows their rows (the combined table the
+answer writes out), the text around them kept. ``text`` is the answer as the target sent it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from textual.containers import Vertical
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
+from ..charts import ChartSpec
 from ..messages import RateRequested
+from ..repeats import TableRowsHeld, chart_points, without_shown_tables
 from ..stream import (
     ResultData,
     RouteInfo,
@@ -64,11 +71,12 @@ class TurnView(Vertical, can_focus=True):
         self.question = question
         self.show_sql = show_sql
         self.status = TurnStatus(clock)
-        self.answer = Markdown(restored[0] if restored else "", classes="answer")
+        self.answer = Markdown("", classes="answer")
         self.outputs: TurnOutputs | None = restored[1] if restored else None
         self._restored = restored is not None
         self._stream: MarkdownStream | None = None
-        self._text: list[str] = []
+        self._text: list[str] = [restored[0]] if restored else []
+        self._held = TableRowsHeld()
         self._failures: dict[str, SpaceFinished] = {}
         self._views: dict[str, ResultView] = {}
         """The result shown for each space (and ``combined``), in the order they landed."""
@@ -147,9 +155,11 @@ class TurnView(Vertical, can_focus=True):
             case TextArrived(delta):
                 self.status.writing()
                 self._text.append(delta)
-                if self._stream is None:
-                    self._stream = Markdown.get_stream(self.answer)
-                await self._stream.write(delta)
+                shown = self._held.take(delta)
+                if shown:
+                    if self._stream is None:
+                        self._stream = Markdown.get_stream(self.answer)
+                    await self._stream.write(shown)
             case TurnFinished():
                 await self.finish(update)
             case StreamFailed(message):
@@ -173,7 +183,6 @@ class TurnView(Vertical, can_focus=True):
         self.outputs = outputs
         if finished.text and finished.text != self.text:
             self._text = [finished.text]
-            await self.answer.update(finished.text)
         self.set_class(outputs.status == "error", "error")
         note = {"partial": "partial answer", "clarify": "needs clarification", "error": "error"}.get(
             outputs.status, ""
@@ -197,25 +206,39 @@ class TurnView(Vertical, can_focus=True):
             await self._add(Notice(outputs.error_message, outputs.error_hint, kind="error"))
         primary = outputs.primary
         tables = [result for result in outputs.tables if result.has_table]
+        charted: list[frozenset[Any]] = []
         for result in tables:
             hint = outputs.visualization_hint if result is primary else hint_for(result, self.question)
+            points = chart_points(ChartSpec.from_hint(hint), result.columns, result.rows) if hint else None
+            if hint is not None and points is not None and points in charted:
+                hint = {**hint, "type": "table"}  # the same chart as one above: the table alone
+            elif points is not None:
+                charted.append(points)
             await self._land(result, hint, final=True)
         kept = {result.domain for result in tables}
         for domain in [d for d in self._views if d not in kept]:  # a reply the turn result does not keep
             await self._views.pop(domain).remove()
+        await self._show_answer()
         if outputs.suggested_questions:
             await self._add(
                 Notice("You could ask: " + " · ".join(outputs.suggested_questions[:4]), kind="info")
             )
 
-    async def fail(self, message: str, hint: str) -> None:
+    async def _show_answer(self) -> None:
+        """The whole answer, without the tables a result view shows (the tables held back come in)."""
         await self._stop_stream()
+        source = without_shown_tables(self.text, (view.result for view in self._views.values()))
+        if source != self.answer.source:
+            await self.answer.update(source)
+
+    async def fail(self, message: str, hint: str) -> None:
+        await self._show_answer()
         self.status.failed()
         self.finished = True
         await self._add(Notice(message, hint, kind="error"))
 
     async def cancel(self) -> None:
-        await self._stop_stream()
+        await self._show_answer()
         self.status.cancelled()
         self.finished = True
         await self._add(Notice("Cancelled.", "Ask again, or rephrase the question.", kind="warning"))
