@@ -128,9 +128,10 @@ def test_300_conversations_end_on_time_without_a_thread_each(served):
     assert in_flight >= 200, in_flight
     # 300 messages in flight held the engine's threads (each with the timer that bounds its DuckDB
     # query) and nothing per message.
+    # The engine's threads may have been started by an earlier test on the module's server.
+    engine = [name for name in threads.peak if name.startswith("genie-engine")]
     new = [name for name in threads.peak if name not in before]
-    engine = [name for name in new if name.startswith("genie-engine")]
-    assert 1 <= len(engine) <= WORKERS and len(new) <= 2 * WORKERS, new
+    assert 1 <= len(engine) <= WORKERS and len(new) <= 2 * WORKERS, (engine, new)
 
 
 def test_answers_computed_concurrently_are_the_engines_one_at_a_time(served, spaces):
