@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ...understanding.lexicon import Match, stem
+from ...understanding.lexicon import stem
 from .plan import QueryPlan
 from .reading import YEAR, Reading
-from .vocabulary import Term
 from .words import (
     AGG_WORDS,
     ASC_WORDS,
@@ -130,7 +129,7 @@ def unused_terms(r: Reading, plan: QueryPlan, scene: Collection[int] = ()) -> tu
     used = _plan_names(plan)
     out: list[str] = []
     for m in r.matches:
-        if m.start in scene or _replaced(r, m):
+        if m.start in scene or r.replaces_at(m.start - 2):  # "by bike type instead of city"
             continue
         if not m.entries or any(t.kind not in _USED_KINDS for t in m.entries):
             continue
@@ -138,13 +137,6 @@ def unused_terms(r: Reading, plan: QueryPlan, scene: Collection[int] = ()) -> tu
             continue
         out.append(r.question_span(m.start, m.end))
     return tuple(dict.fromkeys(out))
-
-
-def _replaced(r: Reading, m: Match[Term]) -> bool:
-    """ "by bike type instead of city": the phrase the question replaces."""
-    return (r.is_word(m.start - 2, "instead") and r.is_word(m.start - 1, "of")) or (
-        r.is_word(m.start - 2, "rather") and r.is_word(m.start - 1, "than")
-    )
 
 
 def _plan_names(plan: QueryPlan) -> set[tuple[str, str]]:

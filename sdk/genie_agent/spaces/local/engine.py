@@ -282,20 +282,14 @@ class LocalGenieSpace:
                 f"The {d.title} space has nothing called {words} to break results down by. "
                 f"It can group by: {known}, or by month, quarter or year."
             )
-        if parsed.unplaced:
-            words = ", ".join(repr(w) for w in parsed.unplaced)
-            understood = describe(d, plan) if plan.measures else "no measure"
-            return (
-                f"I could not tell what {words} means in this question, so I won't guess. "
-                f"What I understood: {understood}."
-            )
-        if parsed.unused:
-            words = ", ".join(repr(w) for w in parsed.unused)
-            understood = describe(d, plan) if plan.measures else "no measure"
-            return (
-                f"I did not understand how to use {words} here, so I won't guess. "
-                f"What I understood: {understood}."
-            )
+        for phrases, lead in (
+            (parsed.unplaced, "I could not tell what {} means in this question"),
+            (parsed.unused, "I did not understand how to use {} here"),
+        ):
+            if phrases:
+                understood = describe(d, plan) if plan.measures else "no measure"
+                words = ", ".join(repr(w) for w in phrases)
+                return f"{lead.format(words)}, so I won't guess. What I understood: {understood}."
         if parsed.problems:
             return (
                 "I can't answer that as asked: I could not tell "

@@ -39,8 +39,8 @@ def drop_replaced(r: Reading, terms: Terms) -> None:
     "rather than" is the one the question replaces, neither a grouping nor a filter."""
     if "instead" not in r.words and "rather" not in r.words:
         return
-    for i, w in enumerate(r.words):
-        if not ((w == "instead" and r.is_word(i + 1, "of")) or (w == "rather" and r.is_word(i + 1, "than"))):
+    for i in range(len(r.words)):
+        if not r.replaces_at(i):
             continue
         m = r.match_at(i + 2)
         if m is None or m.start != i + 2:

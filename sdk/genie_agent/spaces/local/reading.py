@@ -74,6 +74,12 @@ class Reading:
     def is_word(self, i: int, *options: str) -> bool:
         return 0 <= i < len(self.words) and self.words[i] in options
 
+    def replaces_at(self, i: int) -> bool:
+        """Words ``i`` and ``i + 1`` are "instead of" or "rather than": what follows is replaced."""
+        return (self.is_word(i, "instead") and self.is_word(i + 1, "of")) or (
+            self.is_word(i, "rather") and self.is_word(i + 1, "than")
+        )
+
     def question_span(self, start: int, end: int) -> str:
         return self.question[self.tokens[start].start : self.tokens[end - 1].end]
 
