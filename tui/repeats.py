@@ -17,6 +17,7 @@ from typing import Any
 
 from genie_agent.column_kinds import parse_number
 from genie_agent.formatting import format_key
+from genie_agent.grounding import written_as
 
 from .charts import ChartSpec
 from .stream import ResultData
@@ -25,8 +26,6 @@ __all__ = ["TableRowsHeld", "chart_points", "without_shown_tables"]
 
 _CHARTED = ("bar", "line", "pie", "kpi")
 _DELIMITER = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*")
-_WRITTEN_NUMBER = re.compile(r"[$€£]?(-?\d[\d,]*(?:\.(\d+))?)\s?(%|[KMB])?", re.IGNORECASE)
-_SCALES = {"": 1.0, "%": 0.01, "k": 1e3, "m": 1e6, "b": 1e9}
 _MISSING = {"", "—", "–", "-", "null", "none"}
 
 
@@ -76,13 +75,10 @@ def _same(written: str, value: Any) -> bool:
     if value is None:
         return text.casefold() in _MISSING
     number = parse_number(value)
-    match = _WRITTEN_NUMBER.fullmatch(text)
-    if number is not None and match is not None:
-        shown = float(match[1].replace(",", ""))
-        suffix = (match[3] or "").lower()
-        scales = (_SCALES[suffix], 1.0) if suffix == "%" else (_SCALES[suffix],)
-        tolerance = 0.5 * 10 ** -len(match[2] or "")
-        return any(abs(shown * s - number) <= tolerance * s + 1e-9 for s in scales)
+    if number is not None:
+        same = written_as(text[1:] if text[:1] in ("$", "€", "£") else text, number)
+        if same is not None:
+            return same
     shown_value = value.isoformat() if isinstance(value, dt.date) else format_key(value)
     return text.casefold() in (shown_value.casefold(), str(value).casefold())
 

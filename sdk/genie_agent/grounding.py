@@ -11,7 +11,7 @@ from typing import Any
 from .formatting import is_number
 from .turn import Grounding
 
-__all__ = ["check_grounding"]
+__all__ = ["check_grounding", "written_as"]
 
 _DATE = re.compile(r"\b\d{4}-\d{2}(?:-\d{2})?\b")
 _NUMBER = re.compile(
@@ -66,17 +66,26 @@ def check_grounding(
     for q in re.findall(r"[\w#-]*\d[\w#.-]*", question):
         body = re.sub(rf"(?<![\w#.]){re.escape(q)}(?![\w#])", " ", body)
     for m in _NUMBER.finditer(body):
-        raw, digits = m.group(0), m.group(1)
-        try:
-            shown = float(digits.replace(",", ""))
-        except ValueError:
-            continue
-        decimals = len(digits.split(".")[1]) if "." in digits else 0
-        suffix = (m.group(2) or "").lower()
-        if suffix == "%":
-            ok = _close(shown, decimals, 0.01, numbers) or _close(shown, decimals, 1, numbers)
-        else:
-            ok = _close(shown, decimals, _SCALE.get(suffix, 1.0), numbers)
-        if not ok:
-            unsupported.append(raw)
+        if not _matches(m, numbers):
+            unsupported.append(m.group(0))
     return {"ok": not unsupported, "unsupported_numbers": unsupported}
+
+
+def _matches(m: re.Match[str], candidates: Sequence[float]) -> bool:
+    """A written number (a :data:`_NUMBER` match) is some candidate to the digits shown."""
+    digits = m.group(1)
+    try:
+        shown = float(digits.replace(",", ""))
+    except ValueError:
+        return False
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    suffix = (m.group(2) or "").lower()
+    scales = (0.01, 1.0) if suffix == "%" else (_SCALE.get(suffix, 1.0),)
+    return any(_close(shown, decimals, scale, candidates) for scale in scales)
+
+
+def written_as(text: str, value: float) -> bool | None:
+    """Whether ``text``, one number as an answer writes it ("1.2M", "5.0%", "1,234.50"), is ``value``
+    to the digits shown; None when ``text`` is not a number."""
+    m = _NUMBER.fullmatch(text.strip())
+    return None if m is None else _matches(m, [value])
